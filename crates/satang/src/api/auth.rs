@@ -1,0 +1,135 @@
+//! Authentication: HTTP Basic with the key as the user name and an empty password (omise-wire.md §1.1).
+//!
+//! Two extractors, chosen per route: [`AnyKey`] for `/sources` and `/capability` (the official clients
+//! send the public key there), [`SecretKey`] for everything else. The key decides the account and the
+//! mode; handlers get a [`Caller`] and never see the key. Known keys are cached in memory by hash, so the
+//! hot path does no database read; an unknown key is looked up each time, so an account created by
+//! `satang account create` on the same database works at once.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use base64::Engine as _;
+
+use super::AppState;
+use super::error::ApiError;
+use super::version::ApiVersion;
+use crate::accounts::hash_key;
+use crate::store::{DynStore, KeyGrant, KeyKind, Scope};
+
+/// Who is calling, as the key says.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub scope: Scope,
+    pub kind: KeyKind,
+    pub account_name: String,
+    /// The version to answer in: the request's `Omise-Version`, else the account default.
+    pub version: ApiVersion,
+}
+
+/// Any valid key, public or secret.
+pub struct AnyKey(pub Caller);
+
+/// A valid secret key.
+pub struct SecretKey(pub Caller);
+
+/// Known keys by SHA-256.
+#[derive(Default)]
+pub struct KeyCache {
+    known: RwLock<HashMap<String, KeyGrant>>,
+}
+
+impl KeyCache {
+    pub async fn lookup(&self, store: &DynStore, key: &str) -> Result<Option<KeyGrant>, ApiError> {
+        let hash = hash_key(key);
+        if let Some(g) = self.known.read().unwrap_or_else(|p| p.into_inner()).get(&hash) {
+            return Ok(Some(g.clone()));
+        }
+        let grant = store.find_key(&hash).await?;
+        if let Some(g) = &grant {
+            self.known.write().unwrap_or_else(|p| p.into_inner()).insert(hash, g.clone());
+        }
+        Ok(grant)
+    }
+}
+
+fn basic_user(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let user = decoded.split(':').next().unwrap_or("").trim();
+    (!user.is_empty()).then(|| user.to_string())
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let key = basic_user(parts).ok_or_else(|| {
+        ApiError::authentication(
+            "authentication failed: send your key as the HTTP Basic user name (curl -u skey_test_…:)",
+        )
+    })?;
+    let grant = state
+        .keys
+        .lookup(&state.store, &key)
+        .await?
+        .ok_or_else(|| ApiError::authentication("authentication failed"))?;
+    let requested = parts.headers.get("omise-version").and_then(|v| v.to_str().ok()).and_then(ApiVersion::parse);
+    let version = requested.or_else(|| ApiVersion::parse(&grant.api_version)).unwrap_or(ApiVersion::DEFAULT);
+    Ok(Caller {
+        scope: Scope { account: grant.account, livemode: grant.livemode },
+        kind: grant.kind,
+        account_name: grant.account_name,
+        version,
+    })
+}
+
+impl FromRequestParts<AppState> for AnyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state).await.map(AnyKey)
+    }
+}
+
+impl FromRequestParts<AppState> for SecretKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = authenticate(parts, state).await?;
+        match caller.kind {
+            KeyKind::Secret => Ok(SecretKey(caller)),
+            KeyKind::Public => Err(ApiError::authentication(
+                "authentication failed: this endpoint needs your secret key (skey_…); \
+                 a public key can only create and retrieve sources",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(auth: &str) -> Parts {
+        Request::builder().header("authorization", auth).body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn basic_user_is_the_key() {
+        let enc = base64::engine::general_purpose::STANDARD.encode("skey_test_abc:");
+        assert_eq!(basic_user(&parts(&format!("Basic {enc}"))).as_deref(), Some("skey_test_abc"));
+        let enc = base64::engine::general_purpose::STANDARD.encode("skey_test_abc");
+        assert_eq!(basic_user(&parts(&format!("basic {enc}"))).as_deref(), Some("skey_test_abc"));
+        assert_eq!(basic_user(&parts("Bearer x")), None);
+        assert_eq!(basic_user(&parts("Basic !!!")), None);
+        let enc = base64::engine::general_purpose::STANDARD.encode(":pw");
+        assert_eq!(basic_user(&parts(&format!("Basic {enc}"))), None);
+    }
+}

@@ -1,0 +1,155 @@
+//! The Omise-compatible REST API: routes, the middleware every request passes, and list parameters.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`params`] | the one extractor that merges query string and body (JSON or bracketed form) |
+//! | [`auth`] | HTTP Basic key auth, public vs secret key extractors |
+//! | [`version`] | `Omise-Version`, legacy field names, the 200 response |
+//! | [`error`] | Omise error objects and HTTP statuses |
+//! | [`wire`] | response objects in Omise's shape |
+//! | [`sources`], [`charges`], [`events`], [`capability`] | handlers |
+
+pub mod auth;
+pub mod capability;
+pub mod charges;
+pub mod error;
+pub mod events;
+pub mod params;
+pub mod sources;
+pub mod version;
+pub mod wire;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use satang_domain::Timestamp;
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::store::{ListQuery, Order};
+use error::ApiError;
+use params::Params;
+
+/// Longest time a request may take before it is answered with a 503 instead of hanging.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The API's routes (without the payer pages). Paths have no trailing slash; [`crate::startup`] strips one
+/// from each request before routing, for php and python (`/charges/`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sources", post(sources::create_source))
+        .route("/sources/{id}", get(sources::retrieve_source))
+        .route("/charges", post(charges::create_charge).get(charges::list_charges))
+        .route("/charges/{id}", get(charges::retrieve_charge).patch(charges::update_charge))
+        .route("/charges/{id}/expire", post(charges::expire_charge))
+        .route("/charges/{id}/mark_as_paid", post(charges::mark_as_paid))
+        .route("/charges/{id}/mark_as_failed", post(charges::mark_as_failed))
+        .route("/charges/{id}/events", get(events::list_charge_events))
+        .route("/events", get(events::list_events))
+        .route("/events/{id}", get(events::retrieve_event))
+        .route("/capability", get(capability::retrieve_capability))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+/// Liveness: the process answers HTTP.
+async fn healthz() -> Response {
+    json_status(StatusCode::OK, r#"{"object":"health","status":"ok"}"#)
+}
+
+/// Readiness: the database answers too. A load balancer sends traffic only while this is 200.
+async fn readyz(State(app): State<AppState>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => json_status(StatusCode::OK, r#"{"object":"health","status":"ready"}"#),
+        Err(e) => ApiError::unavailable(e.to_string()).into_response(),
+    }
+}
+
+fn json_status(status: StatusCode, body: &'static str) -> Response {
+    let mut res = (status, body).into_response();
+    res.headers_mut().insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
+    res
+}
+
+/// Unknown paths: an Omise `not_found` error, never an HTML page.
+pub async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("the requested resource {} was not found", req.uri().path()),
+    )
+}
+
+/// Known path, wrong method.
+pub async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}
+
+/// Gives every request an ID (echoed as `X-Request-Id`), a tracing span without keys or bodies, and a time
+/// limit.
+pub async fn request_context(req: Request, next: Next) -> Response {
+    let request_id = satang_domain::id::random_base36(20);
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let span = tracing::info_span!(
+        "request",
+        http.method = %req.method(),
+        http.route = route.as_deref().unwrap_or("-"),
+        request.id = %request_id,
+    );
+    let started = std::time::Instant::now();
+    let mut res = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await {
+        Ok(res) => res,
+        Err(_) => span.in_scope(|| ApiError::unavailable("request timed out").into_response()),
+    };
+    span.in_scope(|| {
+        tracing::debug!(http.status = res.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "done")
+    });
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// Turns a panic in a handler into a 500 Omise error (the panic itself is logged by the hook).
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
+}
+
+/// Reads `from`, `to`, `offset`, `limit`, `order` (omise-wire.md §4.5): limit defaults to 20 and is capped
+/// at 100, order defaults to chronological, `to` defaults to now.
+pub fn list_query(p: &Params, now: Timestamp) -> Result<ListQuery, ApiError> {
+    let limit = match p.int("limit")? {
+        None => 20,
+        Some(l) if l < 0 => return Err(ApiError::bad_request("limit must not be negative")),
+        Some(l) => l.min(100) as u64,
+    };
+    let offset = match p.int("offset")? {
+        None => 0,
+        Some(o) if o < 0 => return Err(ApiError::bad_request("offset must not be negative")),
+        Some(o) => o as u64,
+    };
+    let order = match p.string("order")?.as_deref() {
+        None | Some("") | Some("chronological") => Order::Chronological,
+        Some("reverse_chronological") => Order::ReverseChronological,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "order {other} is not supported (use chronological or reverse_chronological)"
+            )));
+        }
+    };
+    let from = p.timestamp("from")?.unwrap_or(Timestamp::EPOCH);
+    let to = p.timestamp("to")?.unwrap_or(now);
+    if from > to {
+        return Err(ApiError::bad_request("from must not be later than to"));
+    }
+    Ok(ListQuery { from, to, offset, limit, order })
+}

@@ -1,0 +1,84 @@
+//! Wire objects: the only structs that serialize API responses, field for field in Omise's 2019-05-29
+//! shape and key order (omise-wire.md §4, fixtures F1–F5, the seeds' examples).
+//!
+//! Fields satang has no use for (cards, disputes, schedules, …) are present with Omise's empty values
+//! because typed clients (go, java) and ruby's `location`-driven paths expect the full set. Flags such as
+//! `paid` or `refundable` are computed from the domain status here and nowhere else.
+
+pub mod charge;
+pub mod event;
+pub mod refund;
+pub mod source;
+
+use serde::Serialize;
+
+use satang_domain::{Amount, Currency, Timestamp};
+
+use crate::store::ListQuery;
+
+/// What rendering needs besides the object: where satang is reachable and what time it is.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderCtx<'a> {
+    pub public_url: &'a str,
+    pub now: Timestamp,
+}
+
+/// `{object: "list", data, limit, offset, total, location, order, from, to}` (omise-wire.md §4.5).
+#[derive(Debug, Serialize)]
+pub struct ListObject<T> {
+    pub object: &'static str,
+    pub data: Vec<T>,
+    pub limit: u64,
+    pub offset: u64,
+    pub total: u64,
+    pub location: String,
+    pub order: &'static str,
+    pub from: String,
+    pub to: String,
+}
+
+impl<T> ListObject<T> {
+    pub fn new(data: Vec<T>, total: u64, q: &ListQuery, location: String) -> Self {
+        ListObject {
+            object: "list",
+            data,
+            limit: q.limit,
+            offset: q.offset,
+            total,
+            location,
+            order: q.order.as_str(),
+            from: q.from.iso(),
+            to: q.to.iso(),
+        }
+    }
+}
+
+/// `Option<Timestamp>` as ISO 8601 or null.
+pub fn iso(t: Option<Timestamp>) -> Option<String> {
+    t.map(Timestamp::iso)
+}
+
+/// A subunit amount as Omise's decimal string of major units: `0` → `"0.0"`, `1050` THB → `"10.5"`.
+pub fn major_decimal(currency: Currency, amount: Amount) -> String {
+    let scale = 10i64.pow(currency.exponent());
+    let (major, minor) = (amount.subunits() / scale, amount.subunits() % scale);
+    if currency.exponent() == 0 {
+        return format!("{major}.0");
+    }
+    let frac = format!("{minor:0width$}", width = currency.exponent() as usize);
+    let frac = frac.trim_end_matches('0');
+    format!("{major}.{}", if frac.is_empty() { "0" } else { frac })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_fees_read_as_omise_decimal_strings() {
+        assert_eq!(major_decimal(Currency::Thb, Amount::ZERO), "0.0");
+        assert_eq!(major_decimal(Currency::Thb, Amount::new(1050).unwrap()), "10.5");
+        assert_eq!(major_decimal(Currency::Sgd, Amount::new(1001).unwrap()), "10.01");
+        assert_eq!(major_decimal(Currency::Jpy, Amount::new(30).unwrap()), "30.0");
+    }
+}

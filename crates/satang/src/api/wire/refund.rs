@@ -1,0 +1,55 @@
+//! The refund object (omise-wire.md §4.3, fixture F4).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use satang_domain::{Charge, Refund};
+
+#[derive(Debug, Serialize)]
+pub struct RefundObject<'a> {
+    object: &'static str,
+    id: &'a str,
+    location: String,
+    livemode: bool,
+    /// [INF] satang has no settlement cut-off to void before, so refunds are never voids.
+    voided: bool,
+    currency: &'static str,
+    amount: i64,
+    metadata: &'a Map<String, Value>,
+    charge: &'a str,
+    capture: Option<()>,
+    terminal: Option<()>,
+    transaction: &'a str,
+    /// Always `closed`: the only value Java's `RefundStatus` knows (omise-wire.md §2.2).
+    status: &'static str,
+    funding_amount: i64,
+    funding_currency: &'static str,
+    created_at: String,
+    acquirer_reference_number: Option<()>,
+    approval_code: Option<()>,
+}
+
+impl<'a> RefundObject<'a> {
+    pub fn new(charge: &'a Charge, r: &'a Refund) -> Self {
+        RefundObject {
+            object: "refund",
+            id: r.id.as_str(),
+            location: format!("/charges/{}/refunds/{}", charge.id, r.id),
+            livemode: charge.livemode(),
+            voided: false,
+            currency: charge.currency.code(),
+            amount: r.amount.subunits(),
+            metadata: &r.metadata,
+            charge: charge.id.as_str(),
+            capture: None,
+            terminal: None,
+            transaction: r.transaction.as_str(),
+            status: "closed",
+            funding_amount: r.amount.subunits(),
+            funding_currency: charge.currency.code(),
+            created_at: r.created_at.iso(),
+            acquirer_reference_number: None,
+            approval_code: None,
+        }
+    }
+}

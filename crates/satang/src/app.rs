@@ -1,0 +1,38 @@
+//! The application state every handler, page and background task shares.
+
+use std::sync::Arc;
+
+use satang_domain::{Clock, Timestamp};
+
+use crate::api::auth::KeyCache;
+use crate::api::wire::RenderCtx;
+use crate::store::DynStore;
+
+pub struct App {
+    pub store: DynStore,
+    pub clock: Arc<dyn Clock>,
+    /// Where payers and merchants reach this gateway (`authorize_uri` is built from it), no trailing slash.
+    pub public_url: String,
+    pub keys: KeyCache,
+}
+
+pub type AppState = Arc<App>;
+
+impl App {
+    pub fn new(store: DynStore, clock: Arc<dyn Clock>, public_url: &str) -> AppState {
+        Arc::new(App {
+            store,
+            clock,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            keys: KeyCache::default(),
+        })
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn render_ctx(&self, now: Timestamp) -> RenderCtx<'_> {
+        RenderCtx { public_url: &self.public_url, now }
+    }
+}

@@ -1,0 +1,25 @@
+//! # satang: an Omise-compatible payment gateway for Alipay and Alipay HK
+//!
+//! Business rules live in `satang-domain`; this crate is everything around them.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`cli`], [`config`], [`telemetry`] | the `satang` command, its flags and env vars, logging |
+//! | [`startup`] | building and running the HTTP server |
+//! | [`app`] | the state shared by handlers, pages and background tasks |
+//! | [`api`] | the Omise REST API: routes, params, auth, versions, errors, wire objects |
+//! | [`pages`] | the payer's pages at `authorize_uri` |
+//! | [`ops`] | charge operations shared by the API, the pages and the sweeper |
+//! | [`accounts`] | merchant accounts and API keys |
+//! | [`store`] | persistence: the `Store` trait, SQLite and PostgreSQL, migrations |
+
+pub mod accounts;
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod ops;
+pub mod pages;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,239 @@
+//! Operations on charges that several front doors share: the API handlers, the payer pages, the expiry
+//! sweeper and the test-mode shortcuts all go through these functions, so a payer clicking "pay" and a
+//! test calling `mark_as_paid` take exactly the same path (domain transition, events, one transaction).
+
+use satang_domain::{
+    Charge, ChargeId, ChargeRequest, ChargeStatus, EventId, EventKey, FailureCode, FeeSchedule, Source, SourceId,
+    SourceRequest, Timestamp,
+};
+use serde_json::{Map, Value};
+
+use crate::api::error::ApiError;
+use crate::api::wire::charge::ChargeObject;
+use crate::app::App;
+use crate::store::{ChargeRef, NewEvent, Refusal, Scope, StoreError};
+
+/// A charge's 2019-05-29 JSON at `now`: what its events carry and what the API answers.
+pub fn charge_json(app: &App, charge: &Charge, now: Timestamp) -> Result<String, serde_json::Error> {
+    serde_json::to_string(&ChargeObject::new(charge, &app.render_ctx(now)))
+}
+
+fn violations(v: satang_domain::Violations) -> ApiError {
+    if v.all_invalid_charge() { ApiError::invalid_charge(v.message()) } else { ApiError::bad_request(v.message()) }
+}
+
+/// `POST /sources`.
+pub async fn create_source(app: &App, scope: &Scope, req: SourceRequest) -> Result<Source, ApiError> {
+    let source = Source::create(req, scope.livemode, app.now()).map_err(|v| ApiError::bad_request(v.message()))?;
+    app.store.insert_source(scope, &source).await?;
+    Ok(source)
+}
+
+/// The charge's source: an existing one by ID, or one described inline (`source[type]=alipay_hk`).
+pub enum SourceInput {
+    Existing(SourceId),
+    Inline(Box<SourceRequest>),
+}
+
+pub struct ChargeInput {
+    pub source: Option<SourceInput>,
+    pub amount: Option<i64>,
+    pub currency: Option<String>,
+    pub return_uri: Option<String>,
+    pub description: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub expires_at: Option<Timestamp>,
+    pub ip: Option<String>,
+    pub webhook_endpoints: Vec<String>,
+}
+
+/// The fee schedule in force for an account's charges of one method and currency.
+pub async fn fee_schedule(app: &App, scope: &Scope, source: &Source) -> Result<FeeSchedule, ApiError> {
+    if let Some(s) = app.store.fee_schedule(&scope.account, source.method.name, source.currency).await? {
+        return Ok(s);
+    }
+    source.method.limit(source.currency).map(|l| l.default_fees).ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!("registry has no {} entry for {}", source.method.name, source.currency))
+    })
+}
+
+/// `POST /charges`: returns the charge and its JSON (2019 shape) as written into `charge.create`.
+pub async fn create_charge(app: &App, scope: &Scope, input: ChargeInput) -> Result<(Charge, String), ApiError> {
+    let now = app.now();
+    let (source, new_source) = match input.source {
+        None => {
+            return Err(ApiError::invalid_charge("source is required (an alipay or alipay_hk source ID or object)"));
+        }
+        Some(SourceInput::Existing(id)) => {
+            let (source, used_by) = app.store.get_source(scope, &id).await?;
+            if used_by.is_some() {
+                return Err(ApiError::invalid_charge(format!("source {id} has already been used by another charge")));
+            }
+            (source, false)
+        }
+        Some(SourceInput::Inline(req)) => {
+            let mut req = *req;
+            // WooCommerce sends only source[type] and source[platform_type]: the charge's amount and
+            // currency are the source's.
+            req.amount = req.amount.or(input.amount);
+            req.currency = req.currency.or_else(|| input.currency.clone());
+            let source = Source::create(req, scope.livemode, now).map_err(violations)?;
+            (source, true)
+        }
+    };
+    let fees = fee_schedule(app, scope, &source).await?;
+    let req = ChargeRequest {
+        amount: input.amount,
+        currency: input.currency,
+        source,
+        return_uri: input.return_uri,
+        description: input.description,
+        metadata: input.metadata,
+        expires_at: input.expires_at,
+        ip: input.ip,
+        webhook_endpoints: input.webhook_endpoints,
+    };
+    let charge = Charge::create(scope.account.clone(), req, fees, scope.livemode, now).map_err(violations)?;
+    let json = charge_json(app, &charge, now).map_err(|e| ApiError::internal(e.into()))?;
+    let event = NewEvent {
+        id: EventId::generate(scope.livemode),
+        key: EventKey::ChargeCreate,
+        created_at: now,
+        data: json.clone(),
+        charge: Some(charge.id.clone()),
+    };
+    app.store.create_charge(scope, &charge, new_source, vec![event]).await?;
+    Ok((charge, json))
+}
+
+/// What the payer (or a test) decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayerOutcome {
+    Paid,
+    Failed(FailureCode),
+}
+
+/// Applies the payer's outcome to a pending charge. If the charge had already passed `expires_at`, it
+/// expires instead and the outcome is refused with `expired_charge`.
+pub async fn settle(app: &App, which: ChargeRef, outcome: PayerOutcome) -> Result<Charge, ApiError> {
+    let now = app.now();
+    let render = app_renderer(app);
+    let charge = app
+        .store
+        .update_charge(
+            which,
+            Box::new(move |c: &mut Charge| {
+                let settled = match outcome {
+                    PayerOutcome::Paid => c.pay(now)?,
+                    PayerOutcome::Failed(code) => c.fail(code, now)?,
+                };
+                render.events(c, &settled.events(), now)
+            }),
+        )
+        .await?;
+    if matches!(charge.status, ChargeStatus::Expired { .. }) {
+        return Err(ApiError::new(axum::http::StatusCode::BAD_REQUEST, "expired_charge", "charge expired"));
+    }
+    Ok(charge)
+}
+
+/// `POST /charges/:id/expire`.
+pub async fn expire(app: &App, scope: &Scope, id: &ChargeId) -> Result<Charge, ApiError> {
+    let now = app.now();
+    let render = app_renderer(app);
+    app.store
+        .update_charge(
+            ChargeRef::Scoped(scope.clone(), id.clone()),
+            Box::new(move |c: &mut Charge| {
+                let keys = c.expire(now)?;
+                render.events(c, &keys, now)
+            }),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Refused(Refusal::Transition(t)) => {
+                ApiError::bad_request(t.to_string()).with_code("failed_expire")
+            }
+            other => other.into(),
+        })
+}
+
+/// `PATCH /charges/:id`.
+pub async fn update(
+    app: &App,
+    scope: &Scope,
+    id: &ChargeId,
+    description: Option<Option<String>>,
+    metadata: Option<Map<String, Value>>,
+) -> Result<Charge, ApiError> {
+    let now = app.now();
+    let render = app_renderer(app);
+    Ok(app
+        .store
+        .update_charge(
+            ChargeRef::Scoped(scope.clone(), id.clone()),
+            Box::new(move |c: &mut Charge| {
+                let keys = c.update(description, metadata);
+                render.events(c, &keys, now)
+            }),
+        )
+        .await?)
+}
+
+/// Expires up to `limit` charges whose `expires_at` has passed. Safe to run anywhere, any number of times:
+/// each charge is re-checked inside its own transaction, so one already settled or expired elsewhere is
+/// left alone and no `charge.expire` is written twice. Returns how many it expired.
+pub async fn expire_due(app: &App, limit: u64) -> Result<usize, ApiError> {
+    let now = app.now();
+    let due = app.store.due_charges(now, limit).await?;
+    let mut expired = 0;
+    for id in due {
+        let render = app_renderer(app);
+        let result = app
+            .store
+            .update_charge(
+                ChargeRef::Unscoped(id),
+                Box::new(move |c: &mut Charge| {
+                    let keys = c.expire_if_due(now);
+                    render.events(c, &keys, now)
+                }),
+            )
+            .await;
+        match result {
+            Ok(c) if matches!(c.status, ChargeStatus::Expired { .. }) => expired += 1,
+            Ok(_) | Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(expired)
+}
+
+/// What a mutation closure needs to render events, owned so it can move into the store's transaction.
+pub struct Renderer {
+    public_url: String,
+}
+
+impl Renderer {
+    pub fn events(&self, c: &Charge, keys: &[EventKey], now: Timestamp) -> Result<Vec<NewEvent>, Refusal> {
+        let ctx = crate::api::wire::RenderCtx { public_url: &self.public_url, now };
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let data = serde_json::to_string(&ChargeObject::new(c, &ctx))
+            .map_err(|e| Refusal::Other(format!("cannot render charge: {e}")))?;
+        Ok(keys
+            .iter()
+            .map(|k| NewEvent {
+                id: EventId::generate(c.livemode()),
+                key: *k,
+                created_at: now,
+                data: data.clone(),
+                charge: Some(c.id.clone()),
+            })
+            .collect())
+    }
+}
+
+pub fn app_renderer(app: &App) -> Renderer {
+    Renderer { public_url: app.public_url.clone() }
+}

@@ -1,0 +1,92 @@
+//! Building and running the HTTP server. The binary and the tests share this path: `Application::build`
+//! binds the listener and wires the state before anything is spawned, so a test can talk to it at once
+//! (no sleeping for readiness), and `run_until_stopped` serves until the shutdown future resolves.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use satang_domain::Clock;
+use tokio::net::TcpListener;
+use tower::Layer as _;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
+
+use crate::api;
+use crate::app::{App, AppState};
+use crate::pages;
+use crate::store::DynStore;
+
+/// The whole HTTP surface: API and payer pages, with trailing slashes stripped before routing.
+pub fn http_service(app: AppState) -> NormalizePath<Router> {
+    let router = api::router()
+        .merge(pages::router())
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(axum::middleware::from_fn(api::request_context))
+        .layer(CatchPanicLayer::custom(api::panic_response))
+        .with_state(app);
+    NormalizePathLayer::trim_trailing_slash().layer(router)
+}
+
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    app: AppState,
+}
+
+impl Application {
+    /// Binds `listen` and prepares the state. `public_url` defaults to `http://<bound address>`.
+    pub async fn build(
+        store: DynStore,
+        clock: Arc<dyn Clock>,
+        listen: SocketAddr,
+        public_url: Option<String>,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+        let app = App::new(store, clock, &public_url);
+        Ok(Application { listener, addr, app })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> AppState {
+        self.app.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let service = axum::ServiceExt::<Request>::into_make_service(http_service(self.app));
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}

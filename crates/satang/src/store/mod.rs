@@ -1,0 +1,282 @@
+//! Persistence: one [`Store`] trait, one implementation per database (`sqlite`, `postgres`).
+//!
+//! Methods are named for intent (`create_charge`, `update_charge`), never for tables. Every method takes
+//! the caller's [`Scope`] (account + mode) so a test key can never reach a live object or another
+//! account's (omise-wire.md §1.1): isolation is in the `where` clause, not in handler discipline.
+//!
+//! A state change and everything it implies are one transaction: `update_charge` loads the charge, lets a
+//! domain closure change it, and writes the charge, its events, their webhook outbox rows, refund rows and
+//! ledger entries together. If any part fails, nothing is written.
+
+pub mod migrate;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use satang_domain::{
+    AccountId, Charge, ChargeId, Currency, EventId, EventKey, FeeSchedule, RefundError, Source, SourceId, Timestamp,
+    TransitionError,
+};
+
+/// Whose objects a request may see: one account, in one mode.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Scope {
+    pub account: AccountId,
+    pub livemode: bool,
+}
+
+/// Public or secret half of a key pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Public,
+    Secret,
+}
+
+impl KeyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Public => "public",
+            KeyKind::Secret => "secret",
+        }
+    }
+}
+
+/// One API key as stored: only its SHA-256 is kept for secret keys.
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    pub hash: String,
+    pub kind: KeyKind,
+    pub livemode: bool,
+    /// The full key, for public keys only (they are shown in the dashboard and safe to keep).
+    pub public_key: Option<String>,
+    /// The first characters, so an operator can tell keys apart without the secret.
+    pub hint: String,
+}
+
+/// What a key grants.
+#[derive(Debug, Clone)]
+pub struct KeyGrant {
+    pub account: AccountId,
+    pub account_name: String,
+    pub livemode: bool,
+    pub kind: KeyKind,
+    /// The account's default `Omise-Version` for this key's mode.
+    pub api_version: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub id: AccountId,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub api_version: String,
+    pub keys: Vec<KeyRecord>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub api_version: String,
+}
+
+/// An event ready to be written: `data` is the object's wire JSON (2019-05-29 shape) at that moment.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: EventId,
+    pub key: EventKey,
+    pub created_at: Timestamp,
+    pub data: String,
+    pub charge: Option<ChargeId>,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub id: EventId,
+    pub key: EventKey,
+    pub livemode: bool,
+    pub created_at: Timestamp,
+    pub data: String,
+}
+
+/// `chronological` or `reverse_chronological` (omise-wire.md §4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Chronological,
+    ReverseChronological,
+}
+
+impl Order {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Chronological => "chronological",
+            Order::ReverseChronological => "reverse_chronological",
+        }
+    }
+}
+
+/// A page request: objects created in `[from, to]`, skipping `offset`, at most `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct ListQuery {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub offset: u64,
+    pub limit: u64,
+    pub order: Order,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// How many objects lie in `[from, to]` in all.
+    pub total: u64,
+}
+
+/// Why a domain closure refused a change; nothing was written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error(transparent)]
+    Refund(#[from] RefundError),
+    #[error("{0}")]
+    Other(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{object} {id} was not found")]
+    NotFound { object: &'static str, id: String },
+    #[error("source {source_id} has already been used by charge {charge}")]
+    SourceUsed { source_id: SourceId, charge: String },
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The database cannot be reached or is overloaded; worth retrying later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl StoreError {
+    pub fn not_found(object: &'static str, id: impl ToString) -> Self {
+        StoreError::NotFound { object, id: id.to_string() }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The change a domain closure makes to a charge: it mutates the charge in place and returns the events to
+/// write with it. Runs inside the store's transaction, once.
+pub type ChargeMutation = Box<dyn FnOnce(&mut Charge) -> Result<Vec<NewEvent>, Refusal> + Send>;
+
+/// Which charge to load for an update: a merchant's (scoped), or the payer page's (by ID and token,
+/// checked by the caller before the mutation runs).
+#[derive(Debug, Clone)]
+pub enum ChargeRef {
+    Scoped(Scope, ChargeId),
+    Unscoped(ChargeId),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn create_account(&self, account: NewAccount) -> StoreResult<()>;
+    async fn count_accounts(&self) -> StoreResult<u64>;
+    async fn get_account(&self, id: &AccountId) -> StoreResult<Account>;
+    /// The grant of the key whose SHA-256 is `hash`, if any.
+    async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyGrant>>;
+
+    /// The account's own fee schedule for a method and currency, if the operator set one.
+    async fn fee_schedule(
+        &self,
+        account: &AccountId,
+        method: &str,
+        currency: Currency,
+    ) -> StoreResult<Option<FeeSchedule>>;
+    async fn set_fee_schedule(
+        &self,
+        account: &AccountId,
+        method: &str,
+        currency: Currency,
+        schedule: FeeSchedule,
+    ) -> StoreResult<()>;
+
+    async fn insert_source(&self, scope: &Scope, source: &Source) -> StoreResult<()>;
+    /// The source and, if a charge used it, that charge's status.
+    async fn get_source(&self, scope: &Scope, id: &SourceId) -> StoreResult<(Source, Option<String>)>;
+
+    /// Writes a new pending charge with its events. `new_source` says whether the source was created
+    /// inline (insert it) or by `POST /sources` (claim it; a source serves one charge only).
+    async fn create_charge(
+        &self,
+        scope: &Scope,
+        charge: &Charge,
+        new_source: bool,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<()>;
+    async fn get_charge(&self, scope: &Scope, id: &ChargeId) -> StoreResult<Charge>;
+    /// A charge by ID alone, for the payer pages (which check the charge's token themselves).
+    async fn find_charge(&self, id: &ChargeId) -> StoreResult<Charge>;
+    async fn list_charges(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<Charge>>;
+    /// Loads the charge, applies `mutation`, and writes the result with its events in one transaction.
+    async fn update_charge(&self, which: ChargeRef, mutation: ChargeMutation) -> StoreResult<Charge>;
+    /// Up to `limit` pending charges whose `expires_at` ≤ `now`, oldest deadline first.
+    async fn due_charges(&self, now: Timestamp, limit: u64) -> StoreResult<Vec<ChargeId>>;
+
+    async fn get_event(&self, scope: &Scope, id: &EventId) -> StoreResult<StoredEvent>;
+    async fn list_events(
+        &self,
+        scope: &Scope,
+        charge: Option<&ChargeId>,
+        q: ListQuery,
+    ) -> StoreResult<Page<StoredEvent>>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the store a URL names (`sqlite:path`, `sqlite::memory:`, `postgres://…`) and runs its migrations.
+pub async fn open(url: &str) -> anyhow::Result<DynStore> {
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.trim_start_matches("//");
+        Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        anyhow::bail!("the PostgreSQL backend is not built yet")
+    } else {
+        anyhow::bail!("unsupported database URL (expected sqlite:PATH or postgres://…): {}", redact_url(url))
+    }
+}
+
+/// A database URL with any password replaced, safe for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(redact_url("postgres://u:secret@host/db"), "postgres://u:***@host/db");
+        assert_eq!(redact_url("postgres://host/db"), "postgres://host/db");
+        assert_eq!(redact_url("sqlite:satang.db"), "sqlite:satang.db");
+    }
+}

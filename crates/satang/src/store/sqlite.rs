@@ -1,0 +1,714 @@
+//! The SQLite store: one file in WAL mode, durable on acknowledge, with a single writer thread that
+//! commits in groups.
+//!
+//! Why a writer thread and not a pool: SQLite lets one connection write at a time, and the cost of a
+//! durable commit is the `fsync`, not the inserts. So every write is a job sent to one thread, which takes
+//! whatever jobs are queued (up to [`MAX_BATCH`]), runs each inside its own `SAVEPOINT` (a failing job rolls
+//! back alone), and commits them together with one `fsync` (`synchronous=FULL`). Only after that commit
+//! does any caller get its answer, so an acknowledged write survives a crash or power loss. Under load the
+//! batches grow by themselves; idle, a lone write commits at once.
+//!
+//! Reads use a small pool of separate connections on the blocking thread pool; WAL lets them read the last
+//! committed state while the writer works. Other processes (`satang account create` while `serve` runs) use
+//! the same file with a busy timeout.
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use satang_domain::{
+    AccountId, Charge, ChargeId, Currency, EventId, EventKey, FeeSchedule, Source, SourceId, Timestamp,
+};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::migrate::{Migration, SQLITE};
+use super::*;
+
+/// The most write jobs committed by one transaction.
+pub const MAX_BATCH: usize = 512;
+/// Concurrent readers; more would only contend for the two cores.
+const READERS: usize = 8;
+const BUSY_TIMEOUT_MS: u64 = 10_000;
+
+type CommitResult = Result<(), String>;
+
+trait WriteJob: Send {
+    /// Runs the job's statements; `false` means it failed and its savepoint must be rolled back.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Tells the caller how it went, once the batch's commit is known.
+    fn finish(self: Box<Self>, commit: CommitResult);
+}
+
+struct Job<T, F> {
+    f: Option<F>,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T: Send, F: FnOnce(&Connection) -> StoreResult<T> + Send> WriteJob for Job<T, F> {
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(f) = self.f.take() else { return false };
+        let r = f(conn);
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: CommitResult) {
+        let out = match (self.result, commit) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (Some(Ok(_)), Err(e)) | (None, Err(e)) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
+            (None, Ok(())) => {
+                Err(StoreError::Other(anyhow::anyhow!("write job panicked; its changes were rolled back")))
+            }
+        };
+        let _ = self.reply.send(out);
+    }
+}
+
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn get(&self) -> StoreResult<Connection> {
+        if let Some(c) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(c);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(sql_err)?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS)).map_err(sql_err)?;
+        Ok(conn)
+    }
+
+    fn put(&self, conn: Connection) {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+    }
+}
+
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Box<dyn WriteJob>>,
+    readers: Arc<Readers>,
+    read_permits: Arc<Semaphore>,
+}
+
+fn sql_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Other(anyhow::Error::new(e)),
+    }
+}
+
+fn json_err(e: serde_json::Error) -> StoreError {
+    StoreError::Other(anyhow::Error::new(e).context("stored document does not parse"))
+}
+
+/// Opens a read-write connection with satang's settings.
+pub fn connect(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open(path).with_context(|| format!("opening SQLite database {}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    conn.pragma_update(None, "journal_mode", "wal")?;
+    // FULL: the WAL is fsynced on every commit, so an acknowledged write survives power loss.
+    conn.pragma_update(None, "synchronous", "full")?;
+    conn.pragma_update(None, "foreign_keys", "on")?;
+    Ok(conn)
+}
+
+/// Applies the migrations not yet recorded in `schema_migrations`.
+pub fn migrate(conn: &mut Connection, migrations: &[Migration]) -> anyhow::Result<()> {
+    conn.execute_batch(
+        "create table if not exists schema_migrations (version integer primary key, name text not null, applied_at integer not null)",
+    )?;
+    for m in migrations {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done: Option<i64> = tx
+            .query_row("select version from schema_migrations where version = ?1", [m.version], |r| r.get(0))
+            .optional()?;
+        if done.is_none() {
+            tx.execute_batch(m.sql).with_context(|| format!("migration {} {}", m.version, m.name))?;
+            tx.execute(
+                "insert into schema_migrations (version, name, applied_at) values (?1, ?2, strftime('%s','now'))",
+                params![m.version, m.name],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    pub async fn open(path: &str) -> anyhow::Result<Self> {
+        if path.is_empty() || path.starts_with(":memory:") {
+            anyhow::bail!("satang needs a SQLite file (e.g. sqlite:satang.db), not an in-memory database");
+        }
+        let path = PathBuf::from(path);
+        let p = path.clone();
+        let conn = tokio::task::spawn_blocking(move || -> anyhow::Result<Connection> {
+            let mut conn = connect(&p)?;
+            migrate(&mut conn, SQLITE)?;
+            Ok(conn)
+        })
+        .await??;
+        let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>(MAX_BATCH * 4);
+        std::thread::Builder::new().name("satang-sqlite-writer".into()).spawn(move || writer_loop(conn, rx))?;
+        Ok(SqliteStore {
+            jobs: tx,
+            readers: Arc::new(Readers { path, idle: Mutex::new(Vec::new()) }),
+            read_permits: Arc::new(Semaphore::new(READERS)),
+        })
+    }
+
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job: Box<dyn WriteJob> = Box::new(Job { f: Some(f), result: None, reply });
+        self.jobs.send(job).await.map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let _permit = self.read_permits.acquire().await.map_err(|e| StoreError::Other(e.into()))?;
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.get()?;
+            let r = f(&conn);
+            readers.put(conn);
+            r
+        })
+        .await
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("read task failed: {e}")))?
+    }
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>) {
+    let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(job) = rx.blocking_recv() {
+        batch.push(job);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let outcome = run_batch(&conn, &mut batch).map_err(|e| e.to_string());
+        if let Err(e) = &outcome {
+            tracing::error!(error.message = %e, jobs = batch.len(), "SQLite batch failed; rolled back");
+        }
+        for job in batch.drain(..) {
+            job.finish(outcome.clone());
+        }
+    }
+}
+
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> rusqlite::Result<()> {
+    conn.execute_batch("begin immediate")?;
+    let body = (|| {
+        for job in batch.iter_mut() {
+            conn.execute_batch("savepoint job")?;
+            let ok = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or(false);
+            if ok {
+                conn.execute_batch("release job")?;
+            } else {
+                conn.execute_batch("rollback to job; release job")?;
+            }
+        }
+        conn.execute_batch("commit")
+    })();
+    if body.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("rollback");
+    }
+    body
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Statements shared by several jobs.
+
+fn insert_event(conn: &Connection, scope: &Scope, e: &NewEvent) -> StoreResult<()> {
+    conn.prepare_cached(
+        "insert into events (id, account_id, livemode, key, charge_id, created_at, data) values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            e.id.as_str(),
+            scope.account.as_str(),
+            scope.livemode,
+            e.key.as_str(),
+            e.charge.as_ref().map(|c| c.as_str()),
+            e.created_at.unix(),
+            e.data,
+        ])
+    })
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+fn load_charge(conn: &Connection, which: &ChargeRef) -> StoreResult<(i64, Charge)> {
+    let row: Option<(i64, String)> = match which {
+        ChargeRef::Scoped(scope, id) => conn
+            .prepare_cached("select seq, doc from charges where id = ?1 and account_id = ?2 and livemode = ?3")
+            .and_then(|mut st| {
+                st.query_row(params![id.as_str(), scope.account.as_str(), scope.livemode], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+            }),
+        ChargeRef::Unscoped(id) => conn
+            .prepare_cached("select seq, doc from charges where id = ?1")
+            .and_then(|mut st| st.query_row(params![id.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional()),
+    }
+    .map_err(sql_err)?;
+    let id = match which {
+        ChargeRef::Scoped(_, id) | ChargeRef::Unscoped(id) => id,
+    };
+    let (seq, doc) = row.ok_or_else(|| StoreError::not_found("charge", id))?;
+    Ok((seq, serde_json::from_str(&doc).map_err(json_err)?))
+}
+
+fn parse_docs<T: serde::de::DeserializeOwned>(docs: Vec<String>) -> StoreResult<Vec<T>> {
+    docs.iter().map(|d| serde_json::from_str(d).map_err(json_err)).collect()
+}
+
+/// The `where`/`order` tail shared by the charge and event lists.
+fn page_sql(table: &str, columns: &str, extra: &str, order: Order) -> (String, String) {
+    let dir = match order {
+        Order::Chronological => "asc",
+        Order::ReverseChronological => "desc",
+    };
+    let filter = format!("account_id = ?1 and livemode = ?2 and created_at >= ?3 and created_at <= ?4{extra}");
+    (
+        format!("select {columns} from {table} where {filter} order by seq {dir} limit ?5 offset ?6"),
+        format!("select count(*) from {table} where {filter}"),
+    )
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("select 1", [], |_| Ok(())).map_err(sql_err)).await
+    }
+
+    async fn create_account(&self, a: NewAccount) -> StoreResult<()> {
+        self.write(move |c| {
+            c.execute(
+                "insert into accounts (id, name, created_at, api_version) values (?1, ?2, ?3, ?4)",
+                params![a.id.as_str(), a.name, a.created_at.unix(), a.api_version],
+            )
+            .map_err(sql_err)?;
+            for k in &a.keys {
+                c.execute(
+                    "insert into api_keys (hash, account_id, livemode, kind, public_key, hint, created_at) \
+                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        k.hash,
+                        a.id.as_str(),
+                        k.livemode,
+                        k.kind.as_str(),
+                        k.public_key,
+                        k.hint,
+                        a.created_at.unix()
+                    ],
+                )
+                .map_err(sql_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn count_accounts(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            c.query_row("select count(*) from accounts", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(sql_err)
+        })
+        .await
+    }
+
+    async fn get_account(&self, id: &AccountId) -> StoreResult<Account> {
+        let id = id.clone();
+        self.read(move |c| {
+            c.query_row("select name, created_at, api_version from accounts where id = ?1", [id.as_str()], |r| {
+                Ok(Account {
+                    id: id.clone(),
+                    name: r.get(0)?,
+                    created_at: Timestamp::from_unix(r.get(1)?),
+                    api_version: r.get(2)?,
+                })
+            })
+            .optional()
+            .map_err(sql_err)?
+            .ok_or_else(|| StoreError::not_found("account", &id))
+        })
+        .await
+    }
+
+    async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyGrant>> {
+        let hash = hash.to_string();
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(
+                    "select k.account_id, a.name, k.livemode, k.kind, a.api_version from api_keys k \
+                     join accounts a on a.id = k.account_id where k.hash = ?1",
+                )
+                .and_then(|mut st| {
+                    st.query_row([&hash], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, bool>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, String>(4)?,
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(sql_err)?;
+            let Some((account, name, livemode, kind, api_version)) = row else { return Ok(None) };
+            let account = AccountId::try_from(account).map_err(|e| StoreError::Other(e.into()))?;
+            let kind = if kind == "secret" { KeyKind::Secret } else { KeyKind::Public };
+            Ok(Some(KeyGrant { account, account_name: name, livemode, kind, api_version }))
+        })
+        .await
+    }
+
+    async fn fee_schedule(
+        &self,
+        account: &AccountId,
+        method: &str,
+        currency: Currency,
+    ) -> StoreResult<Option<FeeSchedule>> {
+        let (account, method) = (account.clone(), method.to_string());
+        self.read(move |c| {
+            let doc: Option<String> = c
+                .prepare_cached(
+                    "select schedule from fee_schedules where account_id = ?1 and method = ?2 and currency = ?3",
+                )
+                .and_then(|mut st| {
+                    st.query_row(params![account.as_str(), method, currency.code()], |r| r.get(0)).optional()
+                })
+                .map_err(sql_err)?;
+            doc.map(|d| serde_json::from_str(&d).map_err(json_err)).transpose()
+        })
+        .await
+    }
+
+    async fn set_fee_schedule(
+        &self,
+        account: &AccountId,
+        method: &str,
+        currency: Currency,
+        schedule: FeeSchedule,
+    ) -> StoreResult<()> {
+        let (account, method) = (account.clone(), method.to_string());
+        let doc = serde_json::to_string(&schedule).map_err(json_err)?;
+        self.write(move |c| {
+            let now = satang_domain::Clock::now(&satang_domain::SystemClock).unix();
+            let n = c
+                .execute(
+                    "insert into fee_schedules (account_id, method, currency, schedule, updated_at) \
+                     select ?1, ?2, ?3, ?4, ?5 where exists (select 1 from accounts where id = ?1) \
+                     on conflict (account_id, method, currency) do update set schedule = excluded.schedule, \
+                     updated_at = excluded.updated_at",
+                    params![account.as_str(), method, currency.code(), doc, now],
+                )
+                .map_err(sql_err)?;
+            if n == 0 { Err(StoreError::not_found("account", &account)) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn insert_source(&self, scope: &Scope, source: &Source) -> StoreResult<()> {
+        let doc = serde_json::to_string(source).map_err(json_err)?;
+        let (scope, id, created) = (scope.clone(), source.id.clone(), source.created_at);
+        self.write(move |c| {
+            c.prepare_cached(
+                "insert into sources (id, account_id, livemode, charge_id, created_at, doc) values (?1, ?2, ?3, null, ?4, ?5)",
+            )
+            .and_then(|mut st| st.execute(params![id.as_str(), scope.account.as_str(), scope.livemode, created.unix(), doc]))
+            .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_source(&self, scope: &Scope, id: &SourceId) -> StoreResult<(Source, Option<String>)> {
+        let (scope, id) = (scope.clone(), id.clone());
+        self.read(move |c| {
+            let row: Option<(String, Option<String>)> = c
+                .prepare_cached(
+                    "select s.doc, ch.status from sources s left join charges ch on ch.id = s.charge_id \
+                     where s.id = ?1 and s.account_id = ?2 and s.livemode = ?3",
+                )
+                .and_then(|mut st| {
+                    st.query_row(params![id.as_str(), scope.account.as_str(), scope.livemode], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()
+                })
+                .map_err(sql_err)?;
+            let (doc, status) = row.ok_or_else(|| StoreError::not_found("source", &id))?;
+            Ok((serde_json::from_str(&doc).map_err(json_err)?, status))
+        })
+        .await
+    }
+
+    async fn create_charge(
+        &self,
+        scope: &Scope,
+        charge: &Charge,
+        new_source: bool,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<()> {
+        let doc = serde_json::to_string(charge).map_err(json_err)?;
+        let source_doc = if new_source { Some(serde_json::to_string(&charge.source).map_err(json_err)?) } else { None };
+        let scope = scope.clone();
+        let (id, source_id, created, expires) =
+            (charge.id.clone(), charge.source.id.clone(), charge.created_at, charge.expires_at);
+        let status = charge.status.name();
+        self.write(move |c| {
+            match source_doc {
+                Some(sdoc) => {
+                    c.prepare_cached(
+                        "insert into sources (id, account_id, livemode, charge_id, created_at, doc) values (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )
+                    .and_then(|mut st| {
+                        st.execute(params![
+                            source_id.as_str(),
+                            scope.account.as_str(),
+                            scope.livemode,
+                            id.as_str(),
+                            created.unix(),
+                            sdoc
+                        ])
+                    })
+                    .map_err(sql_err)?;
+                }
+                None => {
+                    let n = c
+                        .prepare_cached(
+                            "update sources set charge_id = ?1 where id = ?2 and account_id = ?3 and livemode = ?4 \
+                             and charge_id is null",
+                        )
+                        .and_then(|mut st| {
+                            st.execute(params![id.as_str(), source_id.as_str(), scope.account.as_str(), scope.livemode])
+                        })
+                        .map_err(sql_err)?;
+                    if n == 0 {
+                        let used: Option<Option<String>> = c
+                            .query_row(
+                                "select charge_id from sources where id = ?1 and account_id = ?2 and livemode = ?3",
+                                params![source_id.as_str(), scope.account.as_str(), scope.livemode],
+                                |r| r.get(0),
+                            )
+                            .optional()
+                            .map_err(sql_err)?;
+                        return Err(match used {
+                            Some(Some(charge)) => StoreError::SourceUsed { source_id, charge },
+                            _ => StoreError::not_found("source", &source_id),
+                        });
+                    }
+                }
+            }
+            c.prepare_cached(
+                "insert into charges (id, account_id, livemode, status, created_at, expires_at, version, doc) \
+                 values (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    id.as_str(),
+                    scope.account.as_str(),
+                    scope.livemode,
+                    status,
+                    created.unix(),
+                    expires.unix(),
+                    doc
+                ])
+            })
+            .map_err(sql_err)?;
+            for e in &events {
+                insert_event(c, &scope, e)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_charge(&self, scope: &Scope, id: &ChargeId) -> StoreResult<Charge> {
+        let which = ChargeRef::Scoped(scope.clone(), id.clone());
+        self.read(move |c| load_charge(c, &which).map(|(_, ch)| ch)).await
+    }
+
+    async fn find_charge(&self, id: &ChargeId) -> StoreResult<Charge> {
+        let which = ChargeRef::Unscoped(id.clone());
+        self.read(move |c| load_charge(c, &which).map(|(_, ch)| ch)).await
+    }
+
+    async fn list_charges(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<Charge>> {
+        let scope = scope.clone();
+        self.read(move |c| {
+            let (select, count) = page_sql("charges", "doc", "", q.order);
+            let base = params![scope.account.as_str(), scope.livemode, q.from.unix(), q.to.unix()];
+            let total: i64 =
+                c.prepare_cached(&count).and_then(|mut st| st.query_row(base, |r| r.get(0))).map_err(sql_err)?;
+            let docs = c
+                .prepare_cached(&select)
+                .and_then(|mut st| {
+                    st.query_map(
+                        params![
+                            scope.account.as_str(),
+                            scope.livemode,
+                            q.from.unix(),
+                            q.to.unix(),
+                            q.limit as i64,
+                            q.offset as i64
+                        ],
+                        |r| r.get::<_, String>(0),
+                    )?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(sql_err)?;
+            Ok(Page { items: parse_docs(docs)?, total: total as u64 })
+        })
+        .await
+    }
+
+    async fn update_charge(&self, which: ChargeRef, mutation: ChargeMutation) -> StoreResult<Charge> {
+        self.write(move |c| {
+            let (seq, mut charge) = load_charge(c, &which)?;
+            let events = mutation(&mut charge)?;
+            let scope = Scope { account: charge.account.clone(), livemode: charge.livemode() };
+            let doc = serde_json::to_string(&charge).map_err(json_err)?;
+            c.prepare_cached(
+                "update charges set doc = ?1, status = ?2, expires_at = ?3, version = version + 1 where seq = ?4",
+            )
+            .and_then(|mut st| st.execute(params![doc, charge.status.name(), charge.expires_at.unix(), seq]))
+            .map_err(sql_err)?;
+            for e in &events {
+                insert_event(c, &scope, e)?;
+            }
+            Ok(charge)
+        })
+        .await
+    }
+
+    async fn due_charges(&self, now: Timestamp, limit: u64) -> StoreResult<Vec<ChargeId>> {
+        self.read(move |c| {
+            let ids = c
+                .prepare_cached(
+                    "select id from charges where status = 'pending' and expires_at <= ?1 order by expires_at limit ?2",
+                )
+                .and_then(|mut st| {
+                    st.query_map(params![now.unix(), limit as i64], |r| r.get::<_, String>(0))?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(sql_err)?;
+            ids.into_iter().map(|s| ChargeId::try_from(s).map_err(|e| StoreError::Other(e.into()))).collect()
+        })
+        .await
+    }
+
+    async fn get_event(&self, scope: &Scope, id: &EventId) -> StoreResult<StoredEvent> {
+        let (scope, id) = (scope.clone(), id.clone());
+        self.read(move |c| {
+            c.prepare_cached(
+                "select key, created_at, data from events where id = ?1 and account_id = ?2 and livemode = ?3",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![id.as_str(), scope.account.as_str(), scope.livemode], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+                })
+                .optional()
+            })
+            .map_err(sql_err)?
+            .map(|(key, created, data)| event_row(id.to_string(), key, scope.livemode, created, data))
+            .transpose()?
+            .ok_or_else(|| StoreError::not_found("event", &id))
+        })
+        .await
+    }
+
+    async fn list_events(
+        &self,
+        scope: &Scope,
+        charge: Option<&ChargeId>,
+        q: ListQuery,
+    ) -> StoreResult<Page<StoredEvent>> {
+        let (scope, charge) = (scope.clone(), charge.cloned());
+        self.read(move |c| {
+            use rusqlite::types::Value as V;
+            let mut filter = vec![
+                V::Text(scope.account.to_string()),
+                V::Integer(scope.livemode as i64),
+                V::Integer(q.from.unix()),
+                V::Integer(q.to.unix()),
+            ];
+            let extra = match &charge {
+                Some(ch) => {
+                    filter.push(V::Text(ch.to_string()));
+                    " and charge_id = ?5"
+                }
+                None => "",
+            };
+            let (select, count) = page_sql("events", "id, key, created_at, data", extra, q.order);
+            // The page query numbers its limit/offset ?5/?6; with a charge filter they move up by one.
+            let select =
+                if charge.is_some() { select.replace("limit ?5 offset ?6", "limit ?6 offset ?7") } else { select };
+            let total: i64 = c
+                .prepare_cached(&count)
+                .and_then(|mut st| st.query_row(rusqlite::params_from_iter(filter.iter()), |r| r.get(0)))
+                .map_err(sql_err)?;
+            let mut page_params = filter.clone();
+            page_params.push(V::Integer(q.limit as i64));
+            page_params.push(V::Integer(q.offset as i64));
+            let rows = c
+                .prepare_cached(&select)
+                .and_then(|mut st| {
+                    st.query_map(rusqlite::params_from_iter(page_params.iter()), |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, String>(3)?,
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(sql_err)?;
+            let items = rows
+                .into_iter()
+                .map(|(id, key, created, data)| event_row(id, key, scope.livemode, created, data))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(Page { items, total: total as u64 })
+        })
+        .await
+    }
+}
+
+fn event_row(id: String, key: String, livemode: bool, created: i64, data: String) -> StoreResult<StoredEvent> {
+    Ok(StoredEvent {
+        id: EventId::try_from(id).map_err(|e| StoreError::Other(e.into()))?,
+        key: EventKey::parse(&key).ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown event key {key}")))?,
+        livemode,
+        created_at: Timestamp::from_unix(created),
+        data,
+    })
+}
