@@ -1,0 +1,189 @@
+//! `spawn_app()`: a real satang on a loopback port, over a real SQLite file of its own, with a clock the
+//! test moves by hand. Built before it is spawned, so there is no waiting for readiness.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use satang::accounts::{self, CreatedAccount};
+use satang::startup::Application;
+use satang::store::{self, DynStore};
+use satang_domain::{Clock, ManualClock, SystemClock};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub store: DynStore,
+    pub acct: CreatedAccount,
+    pub db_url: String,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A response: status, headers, JSON body (or `Value::Null` when the body is not JSON).
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Res {
+    #[track_caller]
+    pub fn ok(self) -> Value {
+        assert_eq!(self.status, StatusCode::OK, "expected 200, got {}: {}", self.status, self.text);
+        assert_ne!(self.body["object"], "error", "{}", self.text);
+        self.body
+    }
+
+    /// Asserts an Omise error object with this status and code, and returns its message.
+    #[track_caller]
+    pub fn err(self, status: u16, code: &str) -> String {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(self.body["object"], "error", "{}", self.text);
+        assert_eq!(self.body["code"], code, "{}", self.text);
+        assert_eq!(
+            self.body["location"],
+            format!("https://www.omise.co/api-errors#{}", code.replace('_', "-")),
+            "{}",
+            self.text
+        );
+        assert!(self.headers.get("omise-version").is_none(), "errors carry no Omise-Version");
+        self.body["message"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db_url = format!("sqlite:{}", dir.path().join("satang.db").display());
+    spawn_app_on(dir, db_url, None).await
+}
+
+/// Starts an app on an existing database (to test restarts), or a fresh one.
+pub async fn spawn_app_on(dir: tempfile::TempDir, db_url: String, acct: Option<CreatedAccount>) -> TestApp {
+    let store = store::open(&db_url).await.expect("open store");
+    let clock = ManualClock::new(SystemClock.now());
+    let acct = match acct {
+        Some(a) => a,
+        None => {
+            let (record, shown) = accounts::new_account("Test Shop", clock.now());
+            store.create_account(record).await.expect("create account");
+            shown
+        }
+    };
+    let app = Application::build(store.clone(), Arc::new(clock.clone()), "127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .expect("build app");
+    let addr = app.addr();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run_until_stopped(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server");
+    });
+    TestApp {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        clock,
+        store,
+        acct,
+        db_url,
+        dir,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn skey(&self) -> &str {
+        &self.acct.test_secret_key
+    }
+
+    pub fn pkey(&self) -> &str {
+        &self.acct.test_public_key
+    }
+
+    /// Stops the server and waits for it, keeping the database directory.
+    pub async fn stop(mut self) -> (tempfile::TempDir, String, CreatedAccount) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(s) = self.server.take() {
+            let _ = s.await;
+        }
+        (self.dir, self.db_url, self.acct)
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Res {
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Res { status, headers, body, text }
+    }
+
+    pub fn req(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{}", self.base, path)).basic_auth(key, Some(""))
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Res {
+        self.send(self.req(reqwest::Method::GET, path, key)).await
+    }
+
+    /// POST with a form body, the way ruby, php and curl send it.
+    pub async fn post_form(&self, path: &str, key: &str, form: &[(&str, &str)]) -> Res {
+        self.send(self.req(reqwest::Method::POST, path, key).form(form)).await
+    }
+
+    /// POST with a JSON body, the way python, node, go and java send it.
+    pub async fn post_json(&self, path: &str, key: &str, body: Value) -> Res {
+        self.send(self.req(reqwest::Method::POST, path, key).json(&body)).await
+    }
+
+    pub async fn create_source(&self, kind: &str, amount: i64, currency: &str) -> Value {
+        self.post_json("/sources", self.pkey(), json!({"type": kind, "amount": amount, "currency": currency}))
+            .await
+            .ok()
+    }
+
+    /// A pending charge on a new source of this kind.
+    pub async fn create_charge(&self, kind: &str, amount: i64, currency: &str) -> Value {
+        let src = self.create_source(kind, amount, currency).await;
+        self.post_json(
+            "/charges",
+            self.skey(),
+            json!({"amount": amount, "currency": currency, "source": src["id"], "return_uri": "https://shop.example/orders/1/complete"}),
+        )
+        .await
+        .ok()
+    }
+
+    pub async fn mark_as_paid(&self, charge_id: &str) -> Value {
+        self.send(self.req(reqwest::Method::POST, &format!("/charges/{charge_id}/mark_as_paid"), self.skey()))
+            .await
+            .ok()
+    }
+
+    pub async fn charge(&self, charge_id: &str) -> Value {
+        self.get(&format!("/charges/{charge_id}"), self.skey()).await.ok()
+    }
+
+    pub async fn events_of(&self, charge_id: &str) -> Vec<String> {
+        let list = self.get(&format!("/charges/{charge_id}/events"), self.skey()).await.ok();
+        list["data"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// A second account on the same database.
+    pub async fn other_account(&self) -> CreatedAccount {
+        let (record, shown) = accounts::new_account("Other Shop", self.clock.now());
+        self.store.create_account(record).await.expect("create account");
+        shown
+    }
+}

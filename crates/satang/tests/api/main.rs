@@ -1,0 +1,9 @@
+//! Black-box API tests: a real server on a loopback port, a real SQLite file per test, plain HTTP.
+
+mod auth;
+mod charges;
+mod events;
+mod helpers;
+mod pages;
+mod sources;
+mod wire;

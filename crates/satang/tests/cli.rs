@@ -1,0 +1,76 @@
+//! The operator's interface, through the real binary: `serve`, `account create`, signals.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Server, create_account};
+
+#[tokio::test]
+async fn serve_creates_a_demo_account_once_and_account_create_works_while_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("satang.db").display());
+    let server = Server::start("127.0.0.1:0", &db, &[]).unwrap();
+    let printed = server.stdout_lines.join("\n");
+    assert!(printed.contains("test public key: pkey_test_"), "{printed}");
+    let demo_skey = printed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("test secret key: "))
+        .expect("demo secret key printed")
+        .to_string();
+
+    // A second process writes to the same SQLite file while serve runs.
+    let acct = create_account(&db, "Corner Shop");
+    for k in ["id", "test_public_key", "test_secret_key", "live_public_key", "live_secret_key"] {
+        assert!(acct[k].is_string(), "missing {k}: {acct}");
+    }
+    assert!(acct["test_secret_key"].as_str().unwrap().starts_with("skey_test_"));
+    assert!(acct["live_secret_key"].as_str().unwrap().starts_with("skey_"));
+
+    // Both accounts' keys work against the running server at once.
+    let client = reqwest::Client::new();
+    for key in [demo_skey.as_str(), acct["test_secret_key"].as_str().unwrap()] {
+        let res = client.get(format!("{}/charges", server.url)).basic_auth(key, Some("")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    drop(server);
+
+    // The secret key is not in the database file in clear.
+    let raw = std::fs::read(dir.path().join("satang.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("satang.db-wal")).unwrap_or_default();
+    for hay in [&raw, &wal] {
+        assert!(!hay.windows(demo_skey.len()).any(|w| w == demo_skey.as_bytes()), "secret key stored in clear");
+    }
+
+    // A restart on the same database does not create (or print) another demo account.
+    let server = Server::start("127.0.0.1:0", &db, &[]).unwrap();
+    assert!(!server.stdout_lines.join("\n").contains("demo account"), "{:?}", server.stdout_lines);
+}
+
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("satang.db").display());
+    let mut server = Server::start("127.0.0.1:0", &db, &[]).unwrap();
+    server.signal("TERM");
+    let started = Instant::now();
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "did not stop within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn bad_database_urls_fail_with_a_clear_message() {
+    let out = std::process::Command::new(common::satang_bin())
+        .args(["migrate", "--database", "mysql://nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unsupported database URL"), "{err}");
+}

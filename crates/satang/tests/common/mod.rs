@@ -1,0 +1,113 @@
+//! Helpers for tests that run the real `satang` binary as a separate process.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub fn satang_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_satang")
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// Whether the suite must not skip anything (set by `scripts/test` and CI).
+pub fn required() -> bool {
+    std::env::var("SATANG_REQUIRE_ALL").map(|v| v == "1").unwrap_or(false)
+}
+
+/// Skips a test with a printed reason, or fails it when the run requires everything.
+pub fn skip(reason: &str) {
+    if required() {
+        panic!("required but unavailable: {reason}");
+    }
+    eprintln!("SKIPPED: {reason} (run scripts/test, or set SATANG_REQUIRE_ALL=1 to make this a failure)");
+}
+
+/// A `satang serve` child process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    /// `http://ADDR` the server printed.
+    pub url: String,
+    pub addr: String,
+    pub stdout_lines: Vec<String>,
+}
+
+impl Server {
+    /// Starts `satang serve --listen <listen> --database <db_url>` and waits for its "listening" line.
+    pub fn start(listen: &str, db_url: &str, extra_env: &[(&str, &str)]) -> Result<Server, String> {
+        let mut cmd = Command::new(satang_bin());
+        cmd.args(["serve", "--listen", listen, "--database", db_url])
+            .env("SATANG_LOG", "satang=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("spawn satang: {e}"))?;
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lines = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    let found = line
+                        .strip_prefix("satang listening on ")
+                        .map(|rest| rest.split(' ').next().unwrap_or("").to_string());
+                    lines.push(line);
+                    if let Some(url) = found {
+                        let addr = url.trim_start_matches("http://").to_string();
+                        // Keep draining stdout so the child never blocks on a full pipe.
+                        std::thread::spawn(move || while rx.recv().is_ok() {});
+                        return Ok(Server { child, url, addr, stdout_lines: lines });
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let status = child.wait().ok();
+                    return Err(format!("satang did not start (exit {status:?}); stdout: {lines:?}"));
+                }
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal by name (`TERM`, `KILL`).
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill").args([&format!("-{sig}"), &self.pid().to_string()]).status();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `satang account create --json` and returns its keys.
+pub fn create_account(db_url: &str, name: &str) -> serde_json::Value {
+    let out = Command::new(satang_bin())
+        .args(["account", "create", "--name", name, "--database", db_url, "--json"])
+        .env("SATANG_LOG", "satang=warn")
+        .output()
+        .expect("run satang account create");
+    assert!(out.status.success(), "account create failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).expect("utf8");
+    assert_eq!(stdout.trim().lines().count(), 1, "exactly one JSON line: {stdout}");
+    serde_json::from_str(stdout.trim()).expect("account JSON")
+}
