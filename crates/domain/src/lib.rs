@@ -15,12 +15,14 @@
 //! | [`source`] | sources (`POST /sources`) |
 //! | [`charge`] | charges, their state machine and refunds |
 //! | [`event`] | event keys (`charge.create`, …) |
+//! | [`ledger`] | the merchant's ledger: credits for payments, debits for refunds |
 
 pub mod charge;
 pub mod clock;
 pub mod event;
 pub mod fees;
 pub mod id;
+pub mod ledger;
 pub mod methods;
 pub mod money;
 pub mod rules;
@@ -31,6 +33,7 @@ pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use event::EventKey;
 pub use fees::{FeeBreakdown, FeeSchedule, Percent};
 pub use id::{AccountId, BadId, ChargeId, DeliveryId, EndpointId, EventId, RefundId, SourceId, TransactionId};
+pub use ledger::{Direction, LedgerEntry, Origin};
 pub use methods::{Flow, PaymentMethod, PlatformType, REGISTRY};
 pub use money::{Amount, Currency};
 pub use rules::{Rule, Violations};

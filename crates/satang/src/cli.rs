@@ -1,9 +1,9 @@
-//! The `satang` command line: `serve`, `migrate`, `account create`.
+//! The `satang` command line: `serve`, `migrate`, `account create`, `account set-fee`.
 
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use satang_domain::{Clock, SystemClock};
+use satang_domain::{AccountId, Amount, Clock, Currency, FeeSchedule, PaymentMethod, Percent, SystemClock};
 
 use crate::accounts;
 use crate::config::{DatabaseArgs, ServeArgs};
@@ -45,6 +45,30 @@ pub enum AccountCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set an account's fee schedule for one payment method and currency. Charges created from now on use
+    /// it; existing charges keep the schedule they were created with.
+    SetFee {
+        /// The account ID (`acct_…`).
+        #[arg(long)]
+        account: String,
+        /// The payment method (`alipay`, `alipay_hk`).
+        #[arg(long = "type")]
+        method: String,
+        /// The currency (`THB`, `SGD`).
+        #[arg(long)]
+        currency: String,
+        /// The fee as a percentage of the amount, e.g. `2.9`.
+        #[arg(long)]
+        rate: String,
+        /// VAT as a percentage of the fee, e.g. `7`.
+        #[arg(long, default_value = "0")]
+        vat: String,
+        /// A flat fee per charge in major units of the currency, e.g. `10.50`.
+        #[arg(long, default_value = "0")]
+        flat: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -66,7 +90,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Account(AccountCommand::SetFee { account, method, currency, rate, vat, flat, database }) => {
+            let (account, m, currency, schedule) = fee_args(&account, &method, &currency, &rate, &vat, &flat)?;
+            let store = store::open(&database.url).await?;
+            store.set_fee_schedule(&account, m.name, currency, schedule).await?;
+            println!(
+                "{} {} {}: fee {}% + VAT {}% on the fee + flat {} {}",
+                account,
+                m.name,
+                currency,
+                schedule.rate,
+                schedule.vat_rate,
+                currency.code(),
+                currency.format_number(schedule.flat)
+            );
+            Ok(())
+        }
     }
+}
+
+/// Validates `set-fee`'s arguments against the registry before anything is written.
+fn fee_args(
+    account: &str,
+    method: &str,
+    currency: &str,
+    rate: &str,
+    vat: &str,
+    flat: &str,
+) -> anyhow::Result<(AccountId, &'static PaymentMethod, Currency, FeeSchedule)> {
+    let account: AccountId = account.parse().map_err(|e| anyhow::anyhow!("--account: {e}"))?;
+    let m = PaymentMethod::lookup(method)
+        .ok_or_else(|| anyhow::anyhow!("--type {method} is not a payment method satang supports"))?;
+    let currency: Currency = currency.parse().map_err(|e| anyhow::anyhow!("--currency: {e}"))?;
+    if m.limit(currency).is_none() {
+        anyhow::bail!("--currency {currency} is not accepted by {}", m.name);
+    }
+    let rate: Percent = rate.parse().map_err(|e| anyhow::anyhow!("--rate: {e}"))?;
+    let vat_rate: Percent = vat.parse().map_err(|e| anyhow::anyhow!("--vat: {e}"))?;
+    let flat = parse_major(flat, currency).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--flat {flat} must be a non-negative amount in {currency} with at most {} decimals",
+            currency.exponent()
+        )
+    })?;
+    Ok((account, m, currency, FeeSchedule { rate, vat_rate, flat }))
+}
+
+/// `10.5` THB → 1050 subunits; no floats.
+fn parse_major(s: &str, currency: Currency) -> Option<Amount> {
+    let (int, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+    let exp = currency.exponent() as usize;
+    if int.is_empty() || frac.len() > exp || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let major: i64 = int.parse().ok()?;
+    let minor: i64 = if exp == 0 { 0 } else { format!("{frac:0<exp$}").parse().ok()? };
+    Amount::new(major.checked_mul(10i64.pow(exp as u32))?.checked_add(minor)?).ok()
 }
 
 fn print_account(a: &accounts::CreatedAccount, with_live: bool) {
@@ -90,9 +169,35 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print_account(&shown, false);
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let stop = shutdown_signal();
     let app = Application::build(store, clock, args.listen, args.public_url.clone()).await?;
     let public = args.public_url(app.addr());
     tracing::info!(listen = %app.addr(), public_url = %public, "satang is serving");
     println!("satang listening on http://{} (public URL {public})", app.addr());
-    app.run_until_stopped(shutdown_signal()).await
+    app.run_until_stopped(stop).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_fees_parse_in_major_units_without_floats() {
+        assert_eq!(parse_major("10.5", Currency::Thb), Amount::new(1050).ok());
+        assert_eq!(parse_major("0", Currency::Thb), Amount::new(0).ok());
+        assert_eq!(parse_major("3", Currency::Sgd), Amount::new(300).ok());
+        assert_eq!(parse_major("1.234", Currency::Thb), None);
+        assert_eq!(parse_major("-1", Currency::Thb), None);
+        assert_eq!(parse_major("abc", Currency::Thb), None);
+    }
+
+    #[test]
+    fn fee_arguments_are_checked_against_the_registry() {
+        let acct = AccountId::generate(true).to_string();
+        assert!(fee_args(&acct, "alipay_hk", "SGD", "2.9", "0", "0").is_ok());
+        assert!(fee_args(&acct, "alipay", "SGD", "2.9", "0", "0").is_err());
+        assert!(fee_args(&acct, "paypal", "THB", "2.9", "0", "0").is_err());
+        assert!(fee_args(&acct, "alipay", "THB", "101", "0", "0").is_err());
+        assert!(fee_args("nope", "alipay", "THB", "3", "7", "0").is_err());
+    }
 }

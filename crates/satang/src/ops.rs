@@ -237,3 +237,37 @@ impl Renderer {
 pub fn app_renderer(app: &App) -> Renderer {
     Renderer { public_url: app.public_url.clone() }
 }
+
+/// `POST /charges/:id/refunds`: checks and books the refund inside the transaction that holds the charge,
+/// so refunds racing on one charge (on one node or several) can never together exceed it.
+pub async fn refund(
+    app: &App,
+    scope: &Scope,
+    id: &ChargeId,
+    amount: i64,
+    metadata: Map<String, Value>,
+) -> Result<(Charge, satang_domain::Refund), ApiError> {
+    let now = app.now();
+    let charge = app
+        .store
+        .update_charge(
+            ChargeRef::Scoped(scope.clone(), id.clone()),
+            Box::new(move |c: &mut Charge| {
+                let r = c.refund(amount, metadata, now)?;
+                let obj = crate::api::wire::refund::RefundObject::new(&c.id, c.currency, &r);
+                let data =
+                    serde_json::to_string(&obj).map_err(|e| Refusal::Other(format!("cannot render refund: {e}")))?;
+                Ok(vec![NewEvent {
+                    id: EventId::generate(c.livemode()),
+                    key: EventKey::RefundCreate,
+                    created_at: now,
+                    data,
+                    charge: Some(c.id.clone()),
+                }])
+            }),
+        )
+        .await?;
+    let refund =
+        charge.refunds.last().cloned().ok_or_else(|| ApiError::internal(anyhow::anyhow!("refund not recorded")))?;
+    Ok((charge, refund))
+}

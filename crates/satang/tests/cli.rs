@@ -74,3 +74,59 @@ fn bad_database_urls_fail_with_a_clear_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unsupported database URL"), "{err}");
 }
+
+#[tokio::test]
+async fn account_set_fee_changes_new_charges() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("satang.db").display());
+    let acct = create_account(&db, "Fee Shop");
+    let out = std::process::Command::new(common::satang_bin())
+        .args([
+            "account",
+            "set-fee",
+            "--account",
+            acct["id"].as_str().unwrap(),
+            "--type",
+            "alipay_hk",
+            "--currency",
+            "SGD",
+        ])
+        .args(["--rate", "3.1", "--vat", "7", "--flat", "0.50", "--database", &db])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A method/currency pair the registry does not have is refused before anything is written.
+    let bad = std::process::Command::new(common::satang_bin())
+        .args([
+            "account",
+            "set-fee",
+            "--account",
+            acct["id"].as_str().unwrap(),
+            "--type",
+            "alipay",
+            "--currency",
+            "SGD",
+        ])
+        .args(["--rate", "3", "--database", &db])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not accepted by alipay"));
+
+    let server = Server::start("127.0.0.1:0", &db, &[]).unwrap();
+    let c: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/charges", server.url))
+        .basic_auth(acct["test_secret_key"].as_str().unwrap(), Some(""))
+        .json(&serde_json::json!({"amount": 150000, "currency": "SGD", "return_uri": "https://s.example/r", "source": {"type": "alipay_hk"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // 3.1% of 150,000 = 4,650 + 50 flat = 4,700; VAT 7% = 329.
+    assert_eq!(c["fee"], 4_700, "{c}");
+    assert_eq!(c["fee_vat"], 329);
+    assert_eq!(c["net"], 150_000 - 4_700 - 329);
+    assert_eq!(c["transaction_fees"], serde_json::json!({"fee_flat": "0.5", "fee_rate": "3.1", "vat_rate": "7.0"}));
+}

@@ -43,15 +43,24 @@ pub fn client_script(name: &str) -> PathBuf {
     repo_root().join("crates/satang/tests/clients").join(name)
 }
 
-#[test]
-fn omise_python_runs_the_seed_flow_unchanged() {
+fn python_script(script: &str) {
     let Some(py) = python() else { return skip("omise-python is not installed in .venv") };
     let (_dir, server, acct) = serve("127.0.0.1:0").unwrap();
     run(Command::new(py)
-        .arg(client_script("python/flow.py"))
+        .arg(client_script(script))
         .env("SATANG_URL", &server.url)
         .env("SATANG_SKEY", acct["test_secret_key"].as_str().unwrap())
         .env("SATANG_PKEY", acct["test_public_key"].as_str().unwrap()));
+}
+
+#[test]
+fn omise_python_runs_the_seed_flow_unchanged() {
+    python_script("python/flow.py");
+}
+
+#[test]
+fn omise_python_refunds_partially_then_the_remainder() {
+    python_script("python/refunds.py");
 }
 
 /// omise-node cannot use a port other than 80 (omise-wire.md §1.2), so satang listens on port 80 of a
@@ -61,17 +70,37 @@ fn node_listen(seed: u8) -> String {
     format!("127.0.0.{n}:80")
 }
 
-#[test]
-fn omise_node_runs_the_seed_flow_unchanged() {
+fn node_script(script: &str, seed: u8) {
     let Some(dir) = node_dir() else { return skip("omise-node is not installed (npm ci in tests/clients/node)") };
-    let (_db, server, acct) = match serve(&node_listen(1)) {
-        Ok(s) => s,
-        Err(e) => return skip(&format!("cannot listen on port 80 for omise-node: {e}")),
+    // Another test process may hold this address's port 80: try a few.
+    let mut last_err = String::new();
+    let mut started = None;
+    for attempt in 0..8u8 {
+        match serve(&node_listen(seed.wrapping_add(attempt.wrapping_mul(31)))) {
+            Ok(s) => {
+                started = Some(s);
+                break;
+            }
+            Err(e) => last_err = e,
+        }
+    }
+    let Some((_db, server, acct)) = started else {
+        return skip(&format!("cannot listen on port 80 for omise-node: {last_err}"));
     };
     run(Command::new("node")
-        .arg("flow.js")
+        .arg(script)
         .current_dir(dir)
         .env("SATANG_HOST", server.addr.trim_end_matches(":80"))
         .env("SATANG_SKEY", acct["test_secret_key"].as_str().unwrap())
         .env("SATANG_PKEY", acct["test_public_key"].as_str().unwrap()));
+}
+
+#[test]
+fn omise_node_runs_the_seed_flow_unchanged() {
+    node_script("flow.js", 1);
+}
+
+#[test]
+fn omise_node_refunds_partially_then_the_remainder() {
+    node_script("refunds.js", 2);
 }

@@ -7,7 +7,7 @@
 //! | [`version`] | `Omise-Version`, legacy field names, the 200 response |
 //! | [`error`] | Omise error objects and HTTP statuses |
 //! | [`wire`] | response objects in Omise's shape |
-//! | [`sources`], [`charges`], [`events`], [`capability`] | handlers |
+//! | [`sources`], [`charges`], [`refunds`], [`transactions`], [`events`], [`capability`] | handlers |
 
 pub mod auth;
 pub mod capability;
@@ -15,7 +15,9 @@ pub mod charges;
 pub mod error;
 pub mod events;
 pub mod params;
+pub mod refunds;
 pub mod sources;
+pub mod transactions;
 pub mod version;
 pub mod wire;
 
@@ -50,6 +52,12 @@ pub fn router() -> Router<AppState> {
         .route("/charges/{id}/mark_as_paid", post(charges::mark_as_paid))
         .route("/charges/{id}/mark_as_failed", post(charges::mark_as_failed))
         .route("/charges/{id}/events", get(events::list_charge_events))
+        .route("/charges/{id}/refunds", post(refunds::create_refund).get(refunds::list_charge_refunds))
+        .route("/charges/{id}/refunds/{refund}", get(refunds::retrieve_refund))
+        .route("/refunds", get(refunds::list_refunds))
+        .route("/transactions", get(transactions::list_transactions))
+        .route("/transactions/{id}", get(transactions::retrieve_transaction))
+        .route("/balance", get(transactions::retrieve_balance))
         .route("/events", get(events::list_events))
         .route("/events/{id}", get(events::retrieve_event))
         .route("/capability", get(capability::retrieve_capability))

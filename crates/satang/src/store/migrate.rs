@@ -21,4 +21,4 @@ macro_rules! migration {
 }
 
 /// SQLite's steps.
-pub const SQLITE: &[Migration] = &[migration!("sqlite", 1, "0001_initial")];
+pub const SQLITE: &[Migration] = &[migration!("sqlite", 1, "0001_initial"), migration!("sqlite", 2, "0002_money")];

@@ -6,7 +6,8 @@
 //!
 //! A state change and everything it implies are one transaction: `update_charge` loads the charge, lets a
 //! domain closure change it, and writes the charge, its events, their webhook outbox rows, refund rows and
-//! ledger entries together. If any part fails, nothing is written.
+//! ledger entries together. If any part fails, nothing is written. Refund rows and ledger entries are
+//! derived from the change (`satang_domain::ledger::entries_for_change`), so no caller can forget them.
 
 pub mod migrate;
 pub mod sqlite;
@@ -15,9 +16,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use satang_domain::{
-    AccountId, Charge, ChargeId, Currency, EventId, EventKey, FeeSchedule, RefundError, Source, SourceId, Timestamp,
-    TransitionError,
+    AccountId, Charge, ChargeId, Currency, EventId, EventKey, FeeSchedule, LedgerEntry, Refund, RefundError, RefundId,
+    Source, SourceId, Timestamp, TransactionId, TransitionError,
 };
+use serde::{Deserialize, Serialize};
 
 /// Whose objects a request may see: one account, in one mode.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -100,6 +102,21 @@ pub struct StoredEvent {
     pub livemode: bool,
     pub created_at: Timestamp,
     pub data: String,
+}
+
+/// A refund with what its wire object needs of its charge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefundRecord {
+    pub charge: ChargeId,
+    pub currency: Currency,
+    pub refund: Refund,
+}
+
+/// One currency's balance of one account and mode, in subunits (negative when refunds exceed credits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    pub currency: Currency,
+    pub total: i64,
 }
 
 /// `chronological` or `reverse_chronological` (omise-wire.md §4.5).
@@ -231,6 +248,20 @@ pub trait Store: Send + Sync + 'static {
     async fn update_charge(&self, which: ChargeRef, mutation: ChargeMutation) -> StoreResult<Charge>;
     /// Up to `limit` pending charges whose `expires_at` ≤ `now`, oldest deadline first.
     async fn due_charges(&self, now: Timestamp, limit: u64) -> StoreResult<Vec<ChargeId>>;
+
+    /// Refunds of the account, or of one of its charges.
+    async fn list_refunds(
+        &self,
+        scope: &Scope,
+        charge: Option<&ChargeId>,
+        q: ListQuery,
+    ) -> StoreResult<Page<RefundRecord>>;
+    async fn get_refund(&self, scope: &Scope, charge: &ChargeId, id: &RefundId) -> StoreResult<RefundRecord>;
+
+    async fn list_transactions(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<LedgerEntry>>;
+    async fn get_transaction(&self, scope: &Scope, id: &TransactionId) -> StoreResult<LedgerEntry>;
+    /// The running balance per currency (only currencies with ledger entries).
+    async fn balances(&self, scope: &Scope) -> StoreResult<Vec<Balance>>;
 
     async fn get_event(&self, scope: &Scope, id: &EventId) -> StoreResult<StoredEvent>;
     async fn list_events(

@@ -20,7 +20,8 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use satang_domain::{
-    AccountId, Charge, ChargeId, Currency, EventId, EventKey, FeeSchedule, Source, SourceId, Timestamp,
+    AccountId, Amount, Charge, ChargeId, Currency, Direction, EventId, EventKey, FeeSchedule, LedgerEntry, Origin,
+    RefundId, Source, SourceId, Timestamp, TransactionId,
 };
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -285,17 +286,134 @@ fn parse_docs<T: serde::de::DeserializeOwned>(docs: Vec<String>) -> StoreResult<
     docs.iter().map(|d| serde_json::from_str(d).map_err(json_err)).collect()
 }
 
-/// The `where`/`order` tail shared by the charge and event lists.
-fn page_sql(table: &str, columns: &str, extra: &str, order: Order) -> (String, String) {
-    let dir = match order {
+/// One page of a scoped list: rows of `table` in the caller's account and mode, created in `[from, to]`,
+/// optionally narrowed by `column = value`, in insertion order; and how many rows match in all.
+fn page<T>(
+    c: &Connection,
+    table: &str,
+    columns: &str,
+    scope: &Scope,
+    filter: Option<(&str, &str)>,
+    q: &ListQuery,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Page<T>> {
+    use rusqlite::types::Value as V;
+    let dir = match q.order {
         Order::Chronological => "asc",
         Order::ReverseChronological => "desc",
     };
-    let filter = format!("account_id = ?1 and livemode = ?2 and created_at >= ?3 and created_at <= ?4{extra}");
-    (
-        format!("select {columns} from {table} where {filter} order by seq {dir} limit ?5 offset ?6"),
-        format!("select count(*) from {table} where {filter}"),
-    )
+    let mut args = vec![
+        V::Text(scope.account.to_string()),
+        V::Integer(scope.livemode as i64),
+        V::Integer(q.from.unix()),
+        V::Integer(q.to.unix()),
+    ];
+    let mut cond = String::from("account_id = ?1 and livemode = ?2 and created_at >= ?3 and created_at <= ?4");
+    if let Some((col, val)) = filter {
+        cond.push_str(&format!(" and {col} = ?5"));
+        args.push(V::Text(val.to_string()));
+    }
+    let n = args.len();
+    let total: i64 = c
+        .prepare_cached(&format!("select count(*) from {table} where {cond}"))
+        .and_then(|mut st| st.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)))
+        .map_err(sql_err)?;
+    args.push(V::Integer(q.limit as i64));
+    args.push(V::Integer(q.offset as i64));
+    let sql =
+        format!("select {columns} from {table} where {cond} order by seq {dir} limit ?{} offset ?{}", n + 1, n + 2);
+    let items = c
+        .prepare_cached(&sql)
+        .and_then(|mut st| st.query_map(rusqlite::params_from_iter(args.iter()), map)?.collect::<Result<Vec<_>, _>>())
+        .map_err(sql_err)?;
+    Ok(Page { items, total: total as u64 })
+}
+
+fn parse_doc<T: serde::de::DeserializeOwned>(doc: &str) -> StoreResult<T> {
+    serde_json::from_str(doc).map_err(json_err)
+}
+
+/// Writes what a charge change books besides the charge itself: new refund rows, ledger entries and
+/// the balance they move.
+fn book_change(c: &Connection, scope: &Scope, before: &Charge, after: &Charge) -> StoreResult<()> {
+    for r in after.refunds.iter().skip(before.refunds.len()) {
+        let rec = RefundRecord { charge: after.id.clone(), currency: after.currency, refund: r.clone() };
+        let doc = serde_json::to_string(&rec).map_err(json_err)?;
+        c.prepare_cached(
+            "insert into refunds (id, account_id, livemode, charge_id, created_at, doc) values (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![r.id.as_str(), scope.account.as_str(), scope.livemode, after.id.as_str(), r.created_at.unix(), doc])
+        })
+        .map_err(sql_err)?;
+    }
+    for e in satang_domain::ledger::entries_for_change(before, after) {
+        let (charge_id, refund_id) = match &e.origin {
+            Origin::Charge(id) => (Some(id.as_str()), None),
+            Origin::Refund(id) => (None, Some(id.as_str())),
+        };
+        c.prepare_cached(
+            "insert into ledger (id, account_id, livemode, direction, amount, currency, charge_id, refund_id, created_at) \
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                e.id.as_str(),
+                scope.account.as_str(),
+                scope.livemode,
+                e.direction.as_str(),
+                e.amount.subunits(),
+                e.currency.code(),
+                charge_id,
+                refund_id,
+                e.created_at.unix()
+            ])
+        })
+        .map_err(sql_err)?;
+        c.prepare_cached(
+            "insert into balances (account_id, livemode, currency, total, updated_at) values (?1, ?2, ?3, ?4, ?5) \
+             on conflict (account_id, livemode, currency) do update set total = total + excluded.total, \
+             updated_at = excluded.updated_at",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                scope.account.as_str(),
+                scope.livemode,
+                e.currency.code(),
+                e.direction.signed(e.amount),
+                e.created_at.unix()
+            ])
+        })
+        .map_err(sql_err)?;
+    }
+    Ok(())
+}
+
+/// A ledger row's columns, in [`LEDGER_COLUMNS`] order.
+type LedgerRow = (String, String, i64, String, Option<String>, Option<String>, i64);
+
+fn ledger_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+}
+
+const LEDGER_COLUMNS: &str = "id, direction, amount, currency, charge_id, refund_id, created_at";
+
+fn ledger_entry(row: LedgerRow) -> StoreResult<LedgerEntry> {
+    let (id, direction, amount, currency, charge, refund, created) = row;
+    let other = |m: String| StoreError::Other(anyhow::anyhow!(m));
+    let origin = match (charge, refund) {
+        (Some(c), None) => Origin::Charge(ChargeId::try_from(c).map_err(|e| other(e.to_string()))?),
+        (None, Some(r)) => Origin::Refund(RefundId::try_from(r).map_err(|e| other(e.to_string()))?),
+        _ => return Err(other(format!("ledger entry {id} points at neither one charge nor one refund"))),
+    };
+    Ok(LedgerEntry {
+        id: TransactionId::try_from(id).map_err(|e| other(e.to_string()))?,
+        direction: if direction == "credit" { Direction::Credit } else { Direction::Debit },
+        amount: Amount::new(amount).map_err(|e| other(e.to_string()))?,
+        currency: currency.parse().map_err(|e: satang_domain::money::UnknownCurrency| other(e.to_string()))?,
+        origin,
+        created_at: Timestamp::from_unix(created),
+    })
 }
 
 #[async_trait]
@@ -565,28 +683,8 @@ impl Store for SqliteStore {
     async fn list_charges(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<Charge>> {
         let scope = scope.clone();
         self.read(move |c| {
-            let (select, count) = page_sql("charges", "doc", "", q.order);
-            let base = params![scope.account.as_str(), scope.livemode, q.from.unix(), q.to.unix()];
-            let total: i64 =
-                c.prepare_cached(&count).and_then(|mut st| st.query_row(base, |r| r.get(0))).map_err(sql_err)?;
-            let docs = c
-                .prepare_cached(&select)
-                .and_then(|mut st| {
-                    st.query_map(
-                        params![
-                            scope.account.as_str(),
-                            scope.livemode,
-                            q.from.unix(),
-                            q.to.unix(),
-                            q.limit as i64,
-                            q.offset as i64
-                        ],
-                        |r| r.get::<_, String>(0),
-                    )?
-                    .collect::<Result<Vec<_>, _>>()
-                })
-                .map_err(sql_err)?;
-            Ok(Page { items: parse_docs(docs)?, total: total as u64 })
+            let docs = page(c, "charges", "doc", &scope, None, &q, |r| r.get::<_, String>(0))?;
+            Ok(Page { items: parse_docs(docs.items)?, total: docs.total })
         })
         .await
     }
@@ -594,8 +692,10 @@ impl Store for SqliteStore {
     async fn update_charge(&self, which: ChargeRef, mutation: ChargeMutation) -> StoreResult<Charge> {
         self.write(move |c| {
             let (seq, mut charge) = load_charge(c, &which)?;
+            let before = charge.clone();
             let events = mutation(&mut charge)?;
             let scope = Scope { account: charge.account.clone(), livemode: charge.livemode() };
+            book_change(c, &scope, &before, &charge)?;
             let doc = serde_json::to_string(&charge).map_err(json_err)?;
             c.prepare_cached(
                 "update charges set doc = ?1, status = ?2, expires_at = ?3, version = version + 1 where seq = ?4",
@@ -652,52 +752,102 @@ impl Store for SqliteStore {
         charge: Option<&ChargeId>,
         q: ListQuery,
     ) -> StoreResult<Page<StoredEvent>> {
-        let (scope, charge) = (scope.clone(), charge.cloned());
+        let (scope, charge) = (scope.clone(), charge.map(|c| c.to_string()));
         self.read(move |c| {
-            use rusqlite::types::Value as V;
-            let mut filter = vec![
-                V::Text(scope.account.to_string()),
-                V::Integer(scope.livemode as i64),
-                V::Integer(q.from.unix()),
-                V::Integer(q.to.unix()),
-            ];
-            let extra = match &charge {
-                Some(ch) => {
-                    filter.push(V::Text(ch.to_string()));
-                    " and charge_id = ?5"
-                }
-                None => "",
-            };
-            let (select, count) = page_sql("events", "id, key, created_at, data", extra, q.order);
-            // The page query numbers its limit/offset ?5/?6; with a charge filter they move up by one.
-            let select =
-                if charge.is_some() { select.replace("limit ?5 offset ?6", "limit ?6 offset ?7") } else { select };
-            let total: i64 = c
-                .prepare_cached(&count)
-                .and_then(|mut st| st.query_row(rusqlite::params_from_iter(filter.iter()), |r| r.get(0)))
-                .map_err(sql_err)?;
-            let mut page_params = filter.clone();
-            page_params.push(V::Integer(q.limit as i64));
-            page_params.push(V::Integer(q.offset as i64));
-            let rows = c
-                .prepare_cached(&select)
+            let filter = charge.as_deref().map(|id| ("charge_id", id));
+            let rows = page(c, "events", "id, key, created_at, data", &scope, filter, &q, |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
+            })?;
+            let items = rows
+                .items
+                .into_iter()
+                .map(|(id, key, created, data)| event_row(id, key, scope.livemode, created, data))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(Page { items, total: rows.total })
+        })
+        .await
+    }
+
+    async fn list_refunds(
+        &self,
+        scope: &Scope,
+        charge: Option<&ChargeId>,
+        q: ListQuery,
+    ) -> StoreResult<Page<RefundRecord>> {
+        let (scope, charge) = (scope.clone(), charge.map(|c| c.to_string()));
+        self.read(move |c| {
+            let filter = charge.as_deref().map(|id| ("charge_id", id));
+            let docs = page(c, "refunds", "doc", &scope, filter, &q, |r| r.get::<_, String>(0))?;
+            Ok(Page { items: parse_docs(docs.items)?, total: docs.total })
+        })
+        .await
+    }
+
+    async fn get_refund(&self, scope: &Scope, charge: &ChargeId, id: &RefundId) -> StoreResult<RefundRecord> {
+        let (scope, charge, id) = (scope.clone(), charge.clone(), id.clone());
+        self.read(move |c| {
+            let doc: Option<String> = c
+                .prepare_cached(
+                    "select doc from refunds where id = ?1 and charge_id = ?2 and account_id = ?3 and livemode = ?4",
+                )
                 .and_then(|mut st| {
-                    st.query_map(rusqlite::params_from_iter(page_params.iter()), |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, i64>(2)?,
-                            r.get::<_, String>(3)?,
-                        ))
+                    st.query_row(params![id.as_str(), charge.as_str(), scope.account.as_str(), scope.livemode], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                })
+                .map_err(sql_err)?;
+            parse_doc(&doc.ok_or_else(|| StoreError::not_found("refund", &id))?)
+        })
+        .await
+    }
+
+    async fn list_transactions(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<LedgerEntry>> {
+        let scope = scope.clone();
+        self.read(move |c| {
+            let rows = page(c, "ledger", LEDGER_COLUMNS, &scope, None, &q, ledger_row)?;
+            Ok(Page { items: rows.items.into_iter().map(ledger_entry).collect::<StoreResult<_>>()?, total: rows.total })
+        })
+        .await
+    }
+
+    async fn get_transaction(&self, scope: &Scope, id: &TransactionId) -> StoreResult<LedgerEntry> {
+        let (scope, id) = (scope.clone(), id.clone());
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(&format!(
+                    "select {LEDGER_COLUMNS} from ledger where id = ?1 and account_id = ?2 and livemode = ?3"
+                ))
+                .and_then(|mut st| {
+                    st.query_row(params![id.as_str(), scope.account.as_str(), scope.livemode], ledger_row).optional()
+                })
+                .map_err(sql_err)?;
+            ledger_entry(row.ok_or_else(|| StoreError::not_found("transaction", &id))?)
+        })
+        .await
+    }
+
+    async fn balances(&self, scope: &Scope) -> StoreResult<Vec<Balance>> {
+        let scope = scope.clone();
+        self.read(move |c| {
+            let rows = c
+                .prepare_cached(
+                    "select currency, total from balances where account_id = ?1 and livemode = ?2 order by currency",
+                )
+                .and_then(|mut st| {
+                    st.query_map(params![scope.account.as_str(), scope.livemode], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
                     })?
                     .collect::<Result<Vec<_>, _>>()
                 })
                 .map_err(sql_err)?;
-            let items = rows
-                .into_iter()
-                .map(|(id, key, created, data)| event_row(id, key, scope.livemode, created, data))
-                .collect::<StoreResult<Vec<_>>>()?;
-            Ok(Page { items, total: total as u64 })
+            rows.into_iter()
+                .map(|(cur, total)| {
+                    let currency =
+                        cur.parse().map_err(|e: satang_domain::money::UnknownCurrency| StoreError::Other(e.into()))?;
+                    Ok(Balance { currency, total })
+                })
+                .collect()
         })
         .await
     }

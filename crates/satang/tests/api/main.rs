@@ -4,6 +4,8 @@ mod auth;
 mod charges;
 mod events;
 mod helpers;
+mod money;
 mod pages;
+mod refunds;
 mod sources;
 mod wire;

@@ -134,7 +134,7 @@ impl<'a> ChargeObject<'a> {
             ip: c.ip.as_deref(),
             refunds: ListObject {
                 object: "list",
-                data: c.refunds.iter().map(|r| RefundObject::new(c, r)).collect(),
+                data: c.refunds.iter().map(|r| RefundObject::new(&c.id, c.currency, r)).collect(),
                 limit: 20,
                 offset: 0,
                 total: c.refunds.len() as u64,

@@ -9,6 +9,7 @@ pub mod charge;
 pub mod event;
 pub mod refund;
 pub mod source;
+pub mod transaction;
 
 use serde::Serialize;
 

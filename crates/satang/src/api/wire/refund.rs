@@ -3,7 +3,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use satang_domain::{Charge, Refund};
+use satang_domain::{ChargeId, Currency, Refund};
+
+use crate::store::RefundRecord;
 
 #[derive(Debug, Serialize)]
 pub struct RefundObject<'a> {
@@ -30,26 +32,30 @@ pub struct RefundObject<'a> {
 }
 
 impl<'a> RefundObject<'a> {
-    pub fn new(charge: &'a Charge, r: &'a Refund) -> Self {
+    pub fn new(charge: &'a ChargeId, currency: Currency, r: &'a Refund) -> Self {
         RefundObject {
             object: "refund",
             id: r.id.as_str(),
-            location: format!("/charges/{}/refunds/{}", charge.id, r.id),
-            livemode: charge.livemode(),
+            location: format!("/charges/{charge}/refunds/{}", r.id),
+            livemode: r.id.is_live(),
             voided: false,
-            currency: charge.currency.code(),
+            currency: currency.code(),
             amount: r.amount.subunits(),
             metadata: &r.metadata,
-            charge: charge.id.as_str(),
+            charge: charge.as_str(),
             capture: None,
             terminal: None,
             transaction: r.transaction.as_str(),
             status: "closed",
             funding_amount: r.amount.subunits(),
-            funding_currency: charge.currency.code(),
+            funding_currency: currency.code(),
             created_at: r.created_at.iso(),
             acquirer_reference_number: None,
             approval_code: None,
         }
+    }
+
+    pub fn from_record(rec: &'a RefundRecord) -> Self {
+        Self::new(&rec.charge, rec.currency, &rec.refund)
     }
 }
