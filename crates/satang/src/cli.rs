@@ -9,6 +9,7 @@ use crate::accounts;
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::startup::{Application, shutdown_signal};
 use crate::store;
+use crate::sweeper;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -174,7 +175,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let public = args.public_url(app.addr());
     tracing::info!(listen = %app.addr(), public_url = %public, "satang is serving");
     println!("satang listening on http://{} (public URL {public})", app.addr());
-    app.run_until_stopped(stop).await
+    let (stop_background, stopped) = tokio::sync::watch::channel(false);
+    let sweeper = tokio::spawn(sweeper::run(
+        app.state(),
+        std::time::Duration::from_secs(args.sweep_interval.max(1)),
+        stopped.clone(),
+    ));
+    let served = app.run_until_stopped(stop).await;
+    let _ = stop_background.send(true);
+    let _ = sweeper.await;
+    served
 }
 
 #[cfg(test)]

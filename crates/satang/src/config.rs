@@ -23,6 +23,10 @@ pub struct ServeArgs {
     /// Defaults to `http://<listen>`.
     #[arg(long, env = "SATANG_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// Seconds between expiry sweeps (pending charges past `expires_at` become expired).
+    #[arg(long, env = "SATANG_SWEEP_INTERVAL", default_value_t = 1)]
+    pub sweep_interval: u64,
 }
 
 impl ServeArgs {

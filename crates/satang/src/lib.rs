@@ -11,6 +11,7 @@
 //! | [`pages`] | the payer's pages at `authorize_uri` |
 //! | [`ops`] | charge operations shared by the API, the pages and the sweeper |
 //! | [`accounts`] | merchant accounts and API keys |
+//! | [`sweeper`] | the background task that expires pending charges past `expires_at` |
 //! | [`store`] | persistence: the `Store` trait, SQLite and PostgreSQL, migrations |
 
 pub mod accounts;
@@ -22,4 +23,5 @@ pub mod ops;
 pub mod pages;
 pub mod startup;
 pub mod store;
+pub mod sweeper;
 pub mod telemetry;

@@ -180,32 +180,46 @@ pub async fn update(
         .await?)
 }
 
+/// What one sweep found and did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Pending charges past `expires_at` that the sweep looked at.
+    pub due: usize,
+    /// Those it expired (others were settled or expired elsewhere in the meantime).
+    pub expired: usize,
+}
+
 /// Expires up to `limit` charges whose `expires_at` has passed. Safe to run anywhere, any number of times:
 /// each charge is re-checked inside its own transaction, so one already settled or expired elsewhere is
-/// left alone and no `charge.expire` is written twice. Returns how many it expired.
-pub async fn expire_due(app: &App, limit: u64) -> Result<usize, ApiError> {
+/// left alone and no `charge.expire` is written twice. The updates are issued together, so the store
+/// commits them in a few group commits rather than one `fsync` each.
+pub async fn expire_due(app: &App, limit: u64) -> Result<Swept, ApiError> {
     let now = app.now();
     let due = app.store.due_charges(now, limit).await?;
-    let mut expired = 0;
-    for id in due {
+    let updates = due.iter().map(|id| {
         let render = app_renderer(app);
-        let result = app
-            .store
-            .update_charge(
-                ChargeRef::Unscoped(id),
-                Box::new(move |c: &mut Charge| {
-                    let keys = c.expire_if_due(now);
-                    render.events(c, &keys, now)
-                }),
-            )
-            .await;
+        // Set only when this transaction did the expiring (another node may have got there first).
+        let did = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = did.clone();
+        let update = app.store.update_charge(
+            ChargeRef::Unscoped(id.clone()),
+            Box::new(move |c: &mut Charge| {
+                let keys = c.expire_if_due(now);
+                flag.store(!keys.is_empty(), std::sync::atomic::Ordering::SeqCst);
+                render.events(c, &keys, now)
+            }),
+        );
+        async move { update.await.map(|_| did.load(std::sync::atomic::Ordering::SeqCst)) }
+    });
+    let mut swept = Swept { due: due.len(), expired: 0 };
+    for result in futures::future::join_all(updates).await {
         match result {
-            Ok(c) if matches!(c.status, ChargeStatus::Expired { .. }) => expired += 1,
-            Ok(_) | Err(StoreError::NotFound { .. }) => {}
+            Ok(true) => swept.expired += 1,
+            Ok(false) | Err(StoreError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(expired)
+    Ok(swept)
 }
 
 /// What a mutation closure needs to render events, owned so it can move into the store's transaction.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use satang::accounts::{self, CreatedAccount};
+use satang::app::AppState;
 use satang::startup::Application;
 use satang::store::{self, DynStore};
 use satang_domain::{Clock, ManualClock, SystemClock};
@@ -17,6 +18,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub store: DynStore,
+    pub state: AppState,
     pub acct: CreatedAccount,
     pub db_url: String,
     pub dir: tempfile::TempDir,
@@ -79,6 +81,7 @@ pub async fn spawn_app_on(dir: tempfile::TempDir, db_url: String, acct: Option<C
         .await
         .expect("build app");
     let addr = app.addr();
+    let state = app.state();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         app.run_until_stopped(async {
@@ -92,6 +95,7 @@ pub async fn spawn_app_on(dir: tempfile::TempDir, db_url: String, acct: Option<C
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         clock,
         store,
+        state,
         acct,
         db_url,
         dir,

@@ -3,6 +3,7 @@
 mod auth;
 mod charges;
 mod events;
+mod expiry;
 mod helpers;
 mod money;
 mod pages;

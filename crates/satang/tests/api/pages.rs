@@ -1,17 +1,289 @@
-use crate::helpers::spawn_app;
+//! The payer pages over plain HTTP (the browser tests in tests/browser.rs drive them in Chromium).
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const DESKTOP: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
+const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
+
+struct Page {
+    status: StatusCode,
+    html: String,
+    csrf_cookie: Option<String>,
+    headers: reqwest::header::HeaderMap,
+}
+
+async fn open(app: &TestApp, url: &str, ua: &str, lang: Option<&str>) -> Page {
+    let mut req = app.client.get(url).header("user-agent", ua);
+    if let Some(l) = lang {
+        req = req.header("accept-language", l);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let csrf_cookie = headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("satang_csrf="))
+        .map(|v| v.split(';').next().unwrap().to_string());
+    Page { status, html: res.text().await.unwrap(), csrf_cookie, headers }
+}
+
+/// The value of the hidden `csrf` input.
+fn csrf_field(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + "name=\"csrf\" value=\"".len();
+    html[at..at + 32].to_string()
+}
+
+async fn submit(app: &TestApp, charge: &Value, cookie: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = app.client.post(charge["authorize_uri"].as_str().unwrap()).form(form);
+    if let Some(c) = cookie {
+        req = req.header(COOKIE, c);
+    }
+    req.send().await.unwrap()
+}
+
+async fn charge_with(app: &TestApp, body: Value) -> Value {
+    app.post_json("/charges", app.skey(), body).await.ok()
+}
 
 #[tokio::test]
-async fn authorize_uri_opens_a_page_and_a_tampered_token_does_not() {
+async fn the_checkout_page_shows_the_payment_and_sends_security_headers() {
+    let app = spawn_app().await;
+    let c = charge_with(
+        &app,
+        json!({"amount": 100000, "currency": "THB", "return_uri": "http://localhost:3000/done", "source": {"type": "alipay"},
+               "description": "Order <b>#7</b> & co"}),
+    )
+    .await;
+    let page = open(&app, c["authorize_uri"].as_str().unwrap(), DESKTOP, None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains("Test Shop"), "merchant name");
+    assert!(page.html.contains("THB 1,000.00"));
+    assert!(page.html.contains("Order &#60;b&#62;#7&#60;/b&#62; &#38; co"), "description is escaped");
+    assert!(!page.html.contains("<b>#7"));
+    assert!(page.html.contains(">Alipay<"));
+    for code in ["payment_rejected", "failed_processing", "invalid_account", "insufficient_fund"] {
+        assert!(page.html.contains(&format!("value=\"{code}\"")), "{code}");
+    }
+    let h = &page.headers;
+    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["cache-control"], "no-store");
+    let cookie = page.csrf_cookie.expect("csrf cookie");
+    assert_eq!(csrf_field(&page.html), cookie.trim_start_matches("satang_csrf="));
+    let set = h.get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>().join("\n");
+    assert!(set.contains("SameSite=Strict") && set.contains("HttpOnly"), "{set}");
+}
+
+#[tokio::test]
+async fn paying_goes_through_the_same_transition_and_redirects_to_the_shop() {
+    let app = spawn_app().await;
+    let c = app.create_charge("alipay", 100_000, "THB").await;
+    let id = c["id"].as_str().unwrap();
+    let page = open(&app, c["authorize_uri"].as_str().unwrap(), DESKTOP, None).await;
+    let cookie = page.csrf_cookie.unwrap();
+    let res = submit(&app, &c, Some(&cookie), &[("csrf", &csrf_field(&page.html)), ("outcome", "pay")]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()[LOCATION], "https://shop.example/orders/1/complete");
+    let after = app.charge(id).await;
+    assert_eq!(after["status"], "successful");
+    assert_eq!(app.events_of(id).await, vec!["charge.create", "charge.complete"]);
+
+    // A double submit (or the back button and submit again) changes nothing and shows the final state.
+    let again = submit(&app, &c, Some(&cookie), &[("csrf", &csrf_field(&page.html)), ("outcome", "fail")]).await;
+    assert_eq!(again.status(), 303);
+    assert_eq!(
+        again.headers()[LOCATION].to_str().unwrap(),
+        c["authorize_uri"].as_str().unwrap().trim_start_matches(&app.base)
+    );
+    assert_eq!(app.charge(id).await["transaction"], after["transaction"]);
+    assert_eq!(app.events_of(id).await, vec!["charge.create", "charge.complete"]);
+    let back = open(&app, c["authorize_uri"].as_str().unwrap(), DESKTOP, None).await;
+    assert!(back.html.contains("Payment successful"));
+    assert!(!back.html.contains("name=\"outcome\""), "a final charge offers no buttons");
+}
+
+#[tokio::test]
+async fn failing_with_each_seed_code() {
+    let app = spawn_app().await;
+    for code in ["payment_rejected", "failed_processing", "invalid_account", "insufficient_fund"] {
+        let c = app.create_charge("alipay_hk", 150_000, "SGD").await;
+        let wallet = format!("{}/wallet", c["authorize_uri"].as_str().unwrap());
+        let page = open(&app, &wallet, IPHONE, None).await;
+        let cookie = page.csrf_cookie.unwrap();
+        let res = submit(
+            &app,
+            &c,
+            Some(&cookie),
+            &[("csrf", &csrf_field(&page.html)), ("outcome", "fail"), ("failure_code", code)],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+        let after = app.charge(c["id"].as_str().unwrap()).await;
+        assert_eq!(after["status"], "failed");
+        assert_eq!(after["failure_code"], code);
+        let final_page = open(&app, c["authorize_uri"].as_str().unwrap(), DESKTOP, None).await;
+        assert!(final_page.html.contains("Payment failed"));
+    }
+}
+
+#[tokio::test]
+async fn leaving_keeps_the_charge_pending() {
+    let app = spawn_app().await;
+    let c = app.create_charge("alipay", 100_000, "THB").await;
+    let page = open(&app, c["authorize_uri"].as_str().unwrap(), DESKTOP, None).await;
+    let res =
+        submit(&app, &c, page.csrf_cookie.as_deref(), &[("csrf", &csrf_field(&page.html)), ("outcome", "leave")]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()[LOCATION], "https://shop.example/orders/1/complete");
+    assert_eq!(app.charge(c["id"].as_str().unwrap()).await["status"], "pending");
+}
+
+#[tokio::test]
+async fn a_post_without_the_csrf_cookie_or_token_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let c = app.create_charge("alipay", 100_000, "THB").await;
+    let page = open(&app, c["authorize_uri"].as_str().unwrap(), DESKTOP, None).await;
+    let token = csrf_field(&page.html);
+    let cookie = page.csrf_cookie.unwrap();
+    for (cookie, field) in
+        [(None, token.as_str()), (Some(cookie.as_str()), ""), (Some(cookie.as_str()), "x".repeat(32).as_str())]
+    {
+        let res = submit(&app, &c, cookie, &[("csrf", field), ("outcome", "pay")]).await;
+        assert_eq!(res.status(), 403);
+        assert!(res.text().await.unwrap().contains("This form has expired"));
+    }
+    assert_eq!(app.charge(c["id"].as_str().unwrap()).await["status"], "pending");
+}
+
+#[tokio::test]
+async fn alipay_hk_shows_a_qr_code_on_desktops_and_hands_off_on_phones() {
+    let app = spawn_app().await;
+    let src = |pt: Option<&str>| {
+        let mut s = json!({"type": "alipay_hk"});
+        if let Some(p) = pt {
+            s["platform_type"] = json!(p);
+        }
+        json!({"amount": 150000, "currency": "SGD", "return_uri": "https://shop.example/r", "source": s})
+    };
+    // WEB, and no platform type from a desktop browser: a QR code of the wallet URL, and a status URL to poll.
+    for (pt, ua) in [(Some("WEB"), IPHONE), (None, DESKTOP)] {
+        let c = charge_with(&app, src(pt)).await;
+        let uri = c["authorize_uri"].as_str().unwrap();
+        let page = open(&app, uri, ua, None).await;
+        assert!(page.html.contains("<svg"), "QR code for {pt:?}");
+        assert!(page.html.contains(&format!("data-wallet-url=\"{uri}/wallet\"")));
+        let path = uri.trim_start_matches(&app.base);
+        assert!(page.html.contains(&format!("data-status-url=\"{path}/status\"")));
+        assert!(page.html.contains("SGD 1,500.00"));
+        assert!(page.html.contains("http-equiv=\"refresh\""), "works without JavaScript");
+    }
+    // IOS / ANDROID, and no platform type from a phone: the app hand-off with a browser fallback.
+    for (pt, ua) in [(Some("IOS"), DESKTOP), (Some("ANDROID"), DESKTOP), (None, IPHONE)] {
+        let c = charge_with(&app, src(pt)).await;
+        let uri = c["authorize_uri"].as_str().unwrap();
+        let page = open(&app, uri, ua, None).await;
+        assert!(!page.html.contains("<svg"));
+        assert!(page.html.contains(&format!("href=\"{uri}/app\"")), "app link for {pt:?}");
+        assert!(page.html.contains(&format!("href=\"{uri}/wallet\"")), "fallback for {pt:?}");
+        let app_page = open(&app, &format!("{uri}/app"), ua, None).await;
+        assert!(app_page.html.contains("name=\"outcome\""));
+    }
+}
+
+#[tokio::test]
+async fn the_status_route_follows_the_charge() {
     let app = spawn_app().await;
     let c = app.create_charge("alipay_hk", 150_000, "SGD").await;
+    let status_url = format!("{}/status", c["authorize_uri"].as_str().unwrap());
+    let s: Value = app.client.get(&status_url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(s["status"], "pending");
+    app.mark_as_paid(c["id"].as_str().unwrap()).await;
+    let s: Value = app.client.get(&status_url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(s["status"], "successful");
+}
+
+#[tokio::test]
+async fn thai_by_accept_language_and_a_switch_that_sticks() {
+    let app = spawn_app().await;
+    let c = app.create_charge("alipay", 100_000, "THB").await;
     let uri = c["authorize_uri"].as_str().unwrap();
-    let res = app.client.get(uri).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-    let html = res.text().await.unwrap();
-    assert!(html.contains("SGD 1,500.00"), "{html}");
+    let th = open(&app, uri, DESKTOP, Some("th-TH,th;q=0.9,en;q=0.5")).await;
+    assert!(th.html.contains("lang=\"th\""));
+    assert!(th.html.contains("หน้าชำระเงินอาลีเพย์"));
+    assert!(th.html.contains("วงเงินคงเหลือไม่เพียงพอหรือวงเงินเต็ม"), "seed 000's Thai failure text");
+    assert!(th.html.contains("href=\"?lang=en\""));
+    let en = open(&app, &format!("{uri}?lang=en"), DESKTOP, Some("th")).await;
+    assert!(en.html.contains("Alipay checkout"));
+    let remembered = en.headers.get_all(SET_COOKIE).iter().any(|v| v.to_str().unwrap().starts_with("satang_lang=en"));
+    assert!(remembered);
+}
+
+#[tokio::test]
+async fn unknown_or_tampered_links_get_a_clear_404_page() {
+    let app = spawn_app().await;
+    let c = app.create_charge("alipay", 100_000, "THB").await;
+    let uri = c["authorize_uri"].as_str().unwrap();
     let last = if uri.ends_with('x') { 'y' } else { 'x' };
     let tampered = format!("{}{last}", &uri[..uri.len() - 1]);
-    let res = app.client.get(&tampered).send().await.unwrap();
+    let other_charge = app.create_charge("alipay", 100_000, "THB").await;
+    let swapped = uri.replace(c["id"].as_str().unwrap(), other_charge["id"].as_str().unwrap());
+    for bad in [tampered.clone(), swapped, format!("{}/pay/chrg_test_nope/abc", app.base), format!("{tampered}/wallet")]
+    {
+        let page = open(&app, &bad, DESKTOP, None).await;
+        assert_eq!(page.status, 404, "{bad}");
+        assert!(page.html.contains("Payment link not found"), "{bad}");
+    }
+    let res = app.client.post(&tampered).form(&[("outcome", "pay")]).send().await.unwrap();
     assert_eq!(res.status(), 404);
+    assert_eq!(app.charge(c["id"].as_str().unwrap()).await["status"], "pending");
+}
+
+#[tokio::test]
+async fn live_charges_offer_no_simulated_outcomes() {
+    let app = spawn_app().await;
+    let c = app
+        .post_json(
+            "/charges",
+            &app.acct.live_secret_key,
+            json!({"amount": 100000, "currency": "THB", "return_uri": "https://shop.example/r", "source": {"type": "alipay"}}),
+        )
+        .await
+        .ok();
+    let uri = c["authorize_uri"].as_str().unwrap();
+    for url in [uri.to_string(), format!("{uri}/wallet")] {
+        let page = open(&app, &url, DESKTOP, None).await;
+        assert_eq!(page.status, 200);
+        assert!(page.html.contains("no wallet connector is configured"));
+        assert!(!page.html.contains("name=\"outcome\""));
+    }
+    let res = app
+        .client
+        .post(uri)
+        .header(COOKIE, "satang_csrf=abc")
+        .form(&[("csrf", "abc"), ("outcome", "pay")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let after = app.get(&format!("/charges/{}", c["id"].as_str().unwrap()), &app.acct.live_secret_key).await.ok();
+    assert_eq!(after["status"], "pending");
+}
+
+#[tokio::test]
+async fn the_pay_page_route_exists_for_every_new_charge() {
+    let app = spawn_app().await;
+    let res = app.send(app.req(Method::GET, "/pay-assets/pay.js", app.skey())).await;
+    assert_eq!(res.status, 200);
+    for kind in [("alipay", "THB", 100_000), ("alipay_hk", "SGD", 150_000), ("alipay_hk", "THB", 150_000)] {
+        let c = app.create_charge(kind.0, kind.2, kind.1).await;
+        assert_eq!(open(&app, c["authorize_uri"].as_str().unwrap(), DESKTOP, None).await.status, 200);
+    }
 }

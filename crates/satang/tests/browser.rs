@@ -1,0 +1,49 @@
+//! The payer pages in headless Chromium (Debian's `chromium`, driven by playwright-core from npm) against a
+//! real `satang serve`: desktop QR and phone payment, phone hand-off and a failure code, the back button and
+//! a double submit, Thai and English. Screenshots land in `artifacts/browser/`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Server, create_account, repo_root, skip};
+
+#[test]
+fn payer_journeys_in_chromium() {
+    let chromium = std::env::var("SATANG_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return skip("Chromium is not installed (apt-get install chromium)");
+    }
+    let dir = repo_root().join("crates/satang/tests/browser");
+    if !dir.join("node_modules/playwright-core").is_dir() {
+        return skip("playwright-core is not installed (npm ci in crates/satang/tests/browser)");
+    }
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", db_dir.path().join("satang.db").display());
+    let server = Server::start("127.0.0.1:0", &db, &[]).unwrap();
+    let acct = create_account(&db, "Browser Shop");
+    let artifacts = repo_root().join("artifacts/browser");
+    let out = Command::new("node")
+        .arg("payer.js")
+        .current_dir(&dir)
+        .env("SATANG_URL", &server.url)
+        .env("SATANG_SKEY", acct["test_secret_key"].as_str().unwrap())
+        .env("SATANG_ARTIFACTS", &artifacts)
+        .env("SATANG_CHROMIUM", &chromium)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "browser journeys failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    println!("{stdout}");
+    for shot in [
+        "01-desktop-alipayhk-qr.png",
+        "02-phone-wallet-confirm.png",
+        "03-desktop-back-at-shop.png",
+        "08-desktop-final-after-back-button.png",
+    ] {
+        let meta = std::fs::metadata(artifacts.join(shot)).unwrap_or_else(|e| panic!("{shot}: {e}"));
+        assert!(meta.len() > 1000, "{shot} is not a real screenshot");
+    }
+}
