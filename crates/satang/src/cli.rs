@@ -1,15 +1,18 @@
-//! The `satang` command line: `serve`, `migrate`, `account create`, `account set-fee`.
+//! The `satang` command line: `serve`, `worker`, `migrate`, `account …`, `webhook …`.
 
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use satang_domain::{AccountId, Amount, Clock, Currency, FeeSchedule, PaymentMethod, Percent, SystemClock};
+use satang_domain::{AccountId, Amount, Clock, Currency, EndpointId, FeeSchedule, PaymentMethod, Percent, SystemClock};
 
 use crate::accounts;
-use crate::config::{DatabaseArgs, ServeArgs};
+use crate::app::App;
+use crate::background;
+use crate::config::{DatabaseArgs, ServeArgs, WorkerArgs};
 use crate::startup::{Application, shutdown_signal};
 use crate::store;
-use crate::sweeper;
+use crate::store::WebhookEndpoint;
+use crate::webhooks;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,11 +29,95 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway (API and payer pages).
     Serve(ServeArgs),
+    /// Run only the background work: webhook deliveries and the expiry sweeper.
+    Worker(WorkerArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Manage merchant accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Manage webhook endpoints, and verify a delivery's signature.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    Test,
+    Live,
+}
+
+impl Mode {
+    fn live(self) -> bool {
+        self == Mode::Live
+    }
+
+    fn of(livemode: bool) -> &'static str {
+        if livemode { "live" } else { "test" }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Add an endpoint; every event of the account in that mode is delivered to it, signed with its secret.
+    Add {
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_enum)]
+        mode: Mode,
+        /// Live endpoints must be https on a public address; test ones may be http and local.
+        #[arg(long)]
+        url: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Print one JSON object (`id`, `url`, `mode`, `secret`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an account's endpoints and the secret for charges' own webhook URLs.
+    List {
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_enum)]
+        mode: Option<Mode>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an endpoint; its pending deliveries are dropped.
+    Remove {
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Give an endpoint (`--id`), or the secret for charges' own URLs (`--account` and `--mode`), a new
+    /// secret. For 24 hours deliveries carry both signatures.
+    RollSecret {
+        #[arg(long, conflicts_with_all = ["account", "mode"])]
+        id: Option<String>,
+        #[arg(long, requires = "mode")]
+        account: Option<String>,
+        #[arg(long, value_enum, requires = "account")]
+        mode: Option<Mode>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a delivery's signature: the body on standard input; exits 0 when it matches, 1 when not.
+    Verify {
+        /// The endpoint's secret (base64).
+        #[arg(long)]
+        secret: String,
+        /// The `Omise-Signature-Timestamp` header.
+        #[arg(long)]
+        timestamp: i64,
+        /// The `Omise-Signature` header (one or two comma-separated signatures).
+        #[arg(long)]
+        signature: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +162,8 @@ pub enum AccountCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Worker(args) => worker(args).await,
+        Command::Webhook(cmd) => webhook(cmd).await,
         Command::Migrate(db) => {
             store::open(&db.url).await?;
             println!("migrations applied to {}", store::redact_url(&db.url));
@@ -175,16 +264,134 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let public = args.public_url(app.addr());
     tracing::info!(listen = %app.addr(), public_url = %public, "satang is serving");
     println!("satang listening on http://{} (public URL {public})", app.addr());
-    let (stop_background, stopped) = tokio::sync::watch::channel(false);
-    let sweeper = tokio::spawn(sweeper::run(
-        app.state(),
-        std::time::Duration::from_secs(args.sweep_interval.max(1)),
-        stopped.clone(),
-    ));
+    let work = if args.no_worker {
+        None
+    } else {
+        Some(background::start(app.state(), args.background.sweep_interval(), args.background.worker_config())?)
+    };
     let served = app.run_until_stopped(stop).await;
-    let _ = stop_background.send(true);
-    let _ = sweeper.await;
+    if let Some(w) = work {
+        w.stop().await;
+    }
     served
+}
+
+async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let stop = shutdown_signal();
+    let store = store::open(&args.database.url).await?;
+    let app = App::new(store, Arc::new(SystemClock), &args.public_url);
+    let work = background::start(app, args.background.sweep_interval(), args.background.worker_config())?;
+    println!("satang worker running (webhooks and expiry) on {}", store::redact_url(&args.database.url));
+    stop.await;
+    work.stop().await;
+    Ok(())
+}
+
+fn parse_account(s: &str) -> anyhow::Result<AccountId> {
+    s.parse().map_err(|e| anyhow::anyhow!("--account: {e}"))
+}
+
+fn parse_endpoint(s: &str) -> anyhow::Result<EndpointId> {
+    s.parse().map_err(|e| anyhow::anyhow!("--id: {e}"))
+}
+
+fn endpoint_json(e: &WebhookEndpoint) -> serde_json::Value {
+    serde_json::json!({
+        "id": e.id, "account": e.account, "url": e.url, "mode": Mode::of(e.livemode), "secret": e.secret,
+        "previous_secret_valid_until": e.previous_until.map(|t| t.iso()), "created_at": e.created_at.iso(),
+    })
+}
+
+async fn webhook(cmd: WebhookCommand) -> anyhow::Result<()> {
+    let now = SystemClock.now();
+    match cmd {
+        WebhookCommand::Verify { secret, timestamp, signature } => {
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut body)?;
+            if webhooks::sign::verify(&secret, timestamp, &body, &signature)? {
+                println!("signature OK");
+                Ok(())
+            } else {
+                eprintln!("signature does not match");
+                std::process::exit(1);
+            }
+        }
+        WebhookCommand::Add { account, mode, url, database, json } => {
+            let account = parse_account(&account)?;
+            let store = store::open(&database.url).await?;
+            let ep = webhooks::endpoints::add(&store, &account, mode.live(), &url, now).await?;
+            if json {
+                println!("{}", endpoint_json(&ep));
+            } else {
+                println!(
+                    "added {} ({} mode) -> {}\n  signing secret: {}",
+                    ep.id,
+                    Mode::of(ep.livemode),
+                    ep.url,
+                    ep.secret
+                );
+            }
+            Ok(())
+        }
+        WebhookCommand::List { account, mode, database, json } => {
+            let account = parse_account(&account)?;
+            let store = store::open(&database.url).await?;
+            let eps = store.list_endpoints(&account, mode.map(Mode::live)).await?;
+            let modes: Vec<bool> = match mode {
+                Some(m) => vec![m.live()],
+                None => vec![false, true],
+            };
+            let mut signing = Vec::new();
+            for live in modes {
+                let s = store.signing_secret(&store::Scope { account: account.clone(), livemode: live }, now).await?;
+                signing.push((live, s));
+            }
+            if json {
+                let out = serde_json::json!({
+                    "endpoints": eps.iter().map(endpoint_json).collect::<Vec<_>>(),
+                    "charge_url_secrets": signing.iter().map(|(l, s)| serde_json::json!({"mode": Mode::of(*l), "secret": s.secret})).collect::<Vec<_>>(),
+                });
+                println!("{out}");
+            } else {
+                for e in &eps {
+                    println!("{}  {}  {}  secret {}", e.id, Mode::of(e.livemode), e.url, e.secret);
+                }
+                for (l, s) in &signing {
+                    println!("secret for charges' own webhook_endpoints ({} mode): {}", Mode::of(*l), s.secret);
+                }
+            }
+            Ok(())
+        }
+        WebhookCommand::Remove { id, database } => {
+            let id = parse_endpoint(&id)?;
+            let store = store::open(&database.url).await?;
+            store.delete_endpoint(&id, now).await?;
+            println!("removed {id}");
+            Ok(())
+        }
+        WebhookCommand::RollSecret { id, account, mode, database, json } => {
+            let store = store::open(&database.url).await?;
+            let (secret, until) = match (id, account, mode) {
+                (Some(id), _, _) => {
+                    let ep = webhooks::endpoints::roll(&store, &parse_endpoint(&id)?, now).await?;
+                    (ep.secret, ep.previous_until)
+                }
+                (None, Some(account), Some(mode)) => {
+                    let scope = store::Scope { account: parse_account(&account)?, livemode: mode.live() };
+                    let s = webhooks::endpoints::roll_signing(&store, &scope, now).await?;
+                    (s.secret, s.previous_until)
+                }
+                _ => anyhow::bail!("give --id, or --account and --mode"),
+            };
+            let until = until.map(|t| t.iso()).unwrap_or_default();
+            if json {
+                println!("{}", serde_json::json!({"secret": secret, "previous_secret_valid_until": until}));
+            } else {
+                println!("new signing secret: {secret}\n  the previous secret also signs until {until}");
+            }
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

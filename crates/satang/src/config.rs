@@ -24,9 +24,54 @@ pub struct ServeArgs {
     #[arg(long, env = "SATANG_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    #[command(flatten)]
+    pub background: BackgroundArgs,
+
+    /// Serve the API only; run the webhook worker and expiry sweeper elsewhere (`satang worker`).
+    #[arg(long, env = "SATANG_NO_WORKER")]
+    pub no_worker: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackgroundArgs {
     /// Seconds between expiry sweeps (pending charges past `expires_at` become expired).
     #[arg(long, env = "SATANG_SWEEP_INTERVAL", default_value_t = 1)]
     pub sweep_interval: u64,
+
+    /// Webhook sends in flight at most per receiving URL.
+    #[arg(long, env = "SATANG_WEBHOOK_PER_ENDPOINT", default_value_t = 16)]
+    pub webhook_per_endpoint: usize,
+
+    /// Webhook sends in flight at most in all.
+    #[arg(long, env = "SATANG_WEBHOOK_CONCURRENCY", default_value_t = 256)]
+    pub webhook_concurrency: usize,
+}
+
+impl BackgroundArgs {
+    pub fn worker_config(&self) -> crate::webhooks::worker::WorkerConfig {
+        crate::webhooks::worker::WorkerConfig {
+            per_target: self.webhook_per_endpoint.max(1),
+            max_in_flight: self.webhook_concurrency.max(1),
+            ..Default::default()
+        }
+    }
+
+    pub fn sweep_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.sweep_interval.max(1))
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// The public URL of the API nodes: events render `authorize_uri` with it.
+    #[arg(long, env = "SATANG_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+
+    #[command(flatten)]
+    pub background: BackgroundArgs,
 }
 
 impl ServeArgs {

@@ -6,17 +6,20 @@
 //! |---|---|
 //! | [`cli`], [`config`], [`telemetry`] | the `satang` command, its flags and env vars, logging |
 //! | [`startup`] | building and running the HTTP server |
+//! | [`background`] | a node's background work: webhook worker and expiry sweeper |
 //! | [`app`] | the state shared by handlers, pages and background tasks |
 //! | [`api`] | the Omise REST API: routes, params, auth, versions, errors, wire objects |
 //! | [`pages`] | the payer's pages at `authorize_uri` |
 //! | [`ops`] | charge operations shared by the API, the pages and the sweeper |
 //! | [`accounts`] | merchant accounts and API keys |
 //! | [`sweeper`] | the background task that expires pending charges past `expires_at` |
+//! | [`webhooks`] | signed webhook delivery: outbox worker, retries, endpoints, SSRF guard |
 //! | [`store`] | persistence: the `Store` trait, SQLite and PostgreSQL, migrations |
 
 pub mod accounts;
 pub mod api;
 pub mod app;
+pub mod background;
 pub mod cli;
 pub mod config;
 pub mod ops;
@@ -25,3 +28,4 @@ pub mod startup;
 pub mod store;
 pub mod sweeper;
 pub mod telemetry;
+pub mod webhooks;

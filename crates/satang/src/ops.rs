@@ -101,6 +101,7 @@ pub async fn create_charge(app: &App, scope: &Scope, input: ChargeInput) -> Resu
         created_at: now,
         data: json.clone(),
         charge: Some(charge.id.clone()),
+        webhook_urls: charge.webhook_endpoints.clone(),
     };
     app.store.create_charge(scope, &charge, new_source, vec![event]).await?;
     Ok((charge, json))
@@ -243,6 +244,7 @@ impl Renderer {
                 created_at: now,
                 data: data.clone(),
                 charge: Some(c.id.clone()),
+                webhook_urls: c.webhook_endpoints.clone(),
             })
             .collect())
     }
@@ -277,6 +279,7 @@ pub async fn refund(
                     created_at: now,
                     data,
                     charge: Some(c.id.clone()),
+                    webhook_urls: c.webhook_endpoints.clone(),
                 }])
             }),
         )

@@ -8,6 +8,7 @@
 //! | [`error`] | Omise error objects and HTTP statuses |
 //! | [`wire`] | response objects in Omise's shape |
 //! | [`sources`], [`charges`], [`refunds`], [`transactions`], [`events`], [`capability`] | handlers |
+//! | [`webhooks`] | the admin API for webhook endpoints (beyond Omise) |
 
 pub mod auth;
 pub mod capability;
@@ -19,6 +20,7 @@ pub mod refunds;
 pub mod sources;
 pub mod transactions;
 pub mod version;
+pub mod webhooks;
 pub mod wire;
 
 use std::time::Duration;
@@ -60,6 +62,12 @@ pub fn router() -> Router<AppState> {
         .route("/balance", get(transactions::retrieve_balance))
         .route("/events", get(events::list_events))
         .route("/events/{id}", get(events::retrieve_event))
+        .route("/events/{id}/redeliver", post(events::redeliver_event))
+        .route("/webhook_endpoints", post(webhooks::create_endpoint).get(webhooks::list_endpoints))
+        .route("/webhook_endpoints/{id}", get(webhooks::retrieve_endpoint).delete(webhooks::delete_endpoint))
+        .route("/webhook_endpoints/{id}/roll_secret", post(webhooks::roll_endpoint_secret))
+        .route("/webhook_signing_secret", get(webhooks::retrieve_signing_secret))
+        .route("/webhook_signing_secret/roll", post(webhooks::roll_signing_secret))
         .route("/capability", get(capability::retrieve_capability))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

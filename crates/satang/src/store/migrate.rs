@@ -21,4 +21,8 @@ macro_rules! migration {
 }
 
 /// SQLite's steps.
-pub const SQLITE: &[Migration] = &[migration!("sqlite", 1, "0001_initial"), migration!("sqlite", 2, "0002_money")];
+pub const SQLITE: &[Migration] = &[
+    migration!("sqlite", 1, "0001_initial"),
+    migration!("sqlite", 2, "0002_money"),
+    migration!("sqlite", 3, "0003_webhooks"),
+];

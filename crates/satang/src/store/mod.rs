@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use satang_domain::{
-    AccountId, Charge, ChargeId, Currency, EventId, EventKey, FeeSchedule, LedgerEntry, Refund, RefundError, RefundId,
-    Source, SourceId, Timestamp, TransactionId, TransitionError,
+    AccountId, Charge, ChargeId, Currency, DeliveryId, EndpointId, EventId, EventKey, FeeSchedule, LedgerEntry, Refund,
+    RefundError, RefundId, Source, SourceId, Timestamp, TransactionId, TransitionError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +85,9 @@ pub struct Account {
 }
 
 /// An event ready to be written: `data` is the object's wire JSON (2019-05-29 shape) at that moment.
+/// Writing it also queues one webhook delivery per target, in the same transaction: the charge's own
+/// `webhook_urls` when it has any (they replace the account's endpoints for that charge, as Omise's
+/// `webhook_endpoints` charge parameter does), else every endpoint of the account and mode.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub id: EventId,
@@ -92,6 +95,85 @@ pub struct NewEvent {
     pub created_at: Timestamp,
     pub data: String,
     pub charge: Option<ChargeId>,
+    pub webhook_urls: Vec<String>,
+}
+
+/// A merchant's webhook endpoint and its signing secret (base64).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    pub id: EndpointId,
+    pub account: AccountId,
+    pub livemode: bool,
+    pub url: String,
+    pub secret: String,
+    /// The secret before the last roll, still signing until `previous_until`.
+    pub previous_secret: Option<String>,
+    pub previous_until: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+/// The secret that signs deliveries to a charge's own URLs, one per account and mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningSecret {
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_until: Option<Timestamp>,
+}
+
+/// What a worker asks for when it claims deliveries.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub now: Timestamp,
+    /// At most this many deliveries in all.
+    pub limit: usize,
+    /// At most this many in flight per URL, counting those the worker already has (`busy`).
+    pub per_target: usize,
+    pub busy: std::collections::HashMap<String, usize>,
+    /// The wall-clock time now, and until when the claimed rows are leased to this worker: a crashed
+    /// worker's lease runs out. Leases are operational timeouts, so they use the machine's clock even when
+    /// `now` (which decides what is due) comes from a test's clock.
+    pub lease_now: Timestamp,
+    pub lease_until: Timestamp,
+}
+
+/// A delivery leased to a worker, with everything needed to send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub seq: i64,
+    pub event: StoredEvent,
+    pub account: AccountId,
+    /// The account's default `Omise-Version`, which the payload is written in.
+    pub api_version: String,
+    pub url: String,
+    pub endpoint: Option<EndpointId>,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub queued_at: Timestamp,
+    pub secret: String,
+    /// Still valid: the previous secret during a roll's grace period.
+    pub previous_secret: Option<String>,
+}
+
+/// One attempt, as the delivery log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub id: DeliveryId,
+    pub event: EventId,
+    pub url: String,
+    /// The receiver's HTTP status; `None` when it gave none (refused, timed out, TLS failure, …).
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    pub payload: String,
+    pub created_at: Timestamp,
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    RetryAt(Timestamp),
+    GaveUp,
 }
 
 /// An event as stored.
@@ -264,6 +346,39 @@ pub trait Store: Send + Sync + 'static {
     async fn balances(&self, scope: &Scope) -> StoreResult<Vec<Balance>>;
 
     async fn get_event(&self, scope: &Scope, id: &EventId) -> StoreResult<StoredEvent>;
+
+    /// Woken after every commit that queued webhook deliveries, so the worker sends them at once.
+    fn outbox_signal(&self) -> Arc<tokio::sync::Notify>;
+    async fn create_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
+    /// The account's endpoints, of one mode or both.
+    async fn list_endpoints(&self, account: &AccountId, livemode: Option<bool>) -> StoreResult<Vec<WebhookEndpoint>>;
+    async fn get_endpoint(&self, id: &EndpointId) -> StoreResult<WebhookEndpoint>;
+    /// Removes the endpoint; its deliveries still pending are marked failed.
+    async fn delete_endpoint(&self, id: &EndpointId, now: Timestamp) -> StoreResult<()>;
+    /// Replaces the secret; the old one keeps signing until `previous_until`.
+    async fn roll_endpoint_secret(
+        &self,
+        id: &EndpointId,
+        secret: String,
+        previous_until: Timestamp,
+    ) -> StoreResult<WebhookEndpoint>;
+    /// The secret for a charge's own URLs, created on first use.
+    async fn signing_secret(&self, scope: &Scope, now: Timestamp) -> StoreResult<SigningSecret>;
+    async fn roll_signing_secret(
+        &self,
+        scope: &Scope,
+        secret: String,
+        previous_until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<SigningSecret>;
+    /// Leases due deliveries to the caller (each to exactly one worker while the lease runs).
+    async fn claim_deliveries(&self, req: ClaimRequest) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Records an attempt in the log and moves the delivery on, releasing its lease.
+    async fn finish_attempt(&self, seq: i64, attempt: AttemptRecord, outcome: DeliveryOutcome) -> StoreResult<()>;
+    /// The delivery log of these events (already scoped by the caller), oldest first.
+    async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>>;
+    /// Queues the event again for its targets; returns how many deliveries were queued.
+    async fn redeliver(&self, scope: &Scope, event: &EventId, now: Timestamp) -> StoreResult<usize>;
     async fn list_events(
         &self,
         scope: &Scope,

@@ -20,10 +20,10 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use satang_domain::{
-    AccountId, Amount, Charge, ChargeId, Currency, Direction, EventId, EventKey, FeeSchedule, LedgerEntry, Origin,
-    RefundId, Source, SourceId, Timestamp, TransactionId,
+    AccountId, Amount, Charge, ChargeId, Currency, DeliveryId, Direction, EndpointId, EventId, EventKey, FeeSchedule,
+    LedgerEntry, Origin, RefundId, Source, SourceId, Timestamp, TransactionId,
 };
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 use super::migrate::{Migration, SQLITE};
 use super::*;
@@ -99,6 +99,12 @@ pub struct SqliteStore {
     jobs: mpsc::Sender<Box<dyn WriteJob>>,
     readers: Arc<Readers>,
     read_permits: Arc<Semaphore>,
+    outbox: Arc<Notify>,
+}
+
+thread_local! {
+    /// Set by a job on the writer thread that queued webhook deliveries; read after the batch commits.
+    static OUTBOX_TOUCHED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn sql_err(e: rusqlite::Error) -> StoreError {
@@ -161,11 +167,14 @@ impl SqliteStore {
         })
         .await??;
         let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>(MAX_BATCH * 4);
-        std::thread::Builder::new().name("satang-sqlite-writer".into()).spawn(move || writer_loop(conn, rx))?;
+        let outbox = Arc::new(Notify::new());
+        let signal = outbox.clone();
+        std::thread::Builder::new().name("satang-sqlite-writer".into()).spawn(move || writer_loop(conn, rx, signal))?;
         Ok(SqliteStore {
             jobs: tx,
             readers: Arc::new(Readers { path, idle: Mutex::new(Vec::new()) }),
             read_permits: Arc::new(Semaphore::new(READERS)),
+            outbox,
         })
     }
 
@@ -198,7 +207,7 @@ impl SqliteStore {
     }
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>) {
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>, outbox: Arc<Notify>) {
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = rx.blocking_recv() {
         batch.push(job);
@@ -208,9 +217,12 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>) {
                 Err(_) => break,
             }
         }
+        OUTBOX_TOUCHED.with(|t| t.set(false));
         let outcome = run_batch(&conn, &mut batch).map_err(|e| e.to_string());
-        if let Err(e) = &outcome {
-            tracing::error!(error.message = %e, jobs = batch.len(), "SQLite batch failed; rolled back");
+        match &outcome {
+            Ok(()) if OUTBOX_TOUCHED.with(|t| t.get()) => outbox.notify_one(),
+            Ok(()) => {}
+            Err(e) => tracing::error!(error.message = %e, jobs = batch.len(), "SQLite batch failed; rolled back"),
         }
         for job in batch.drain(..) {
             job.finish(outcome.clone());
@@ -257,7 +269,88 @@ fn insert_event(conn: &Connection, scope: &Scope, e: &NewEvent) -> StoreResult<(
         ])
     })
     .map_err(sql_err)?;
+    let queued = if e.webhook_urls.is_empty() {
+        conn.prepare_cached(
+            "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
+             next_attempt_at, created_at) select ?1, account_id, livemode, id, url, 'pending', 0, ?2, ?2 \
+             from webhook_endpoints where account_id = ?3 and livemode = ?4",
+        )
+        .and_then(|mut st| {
+            st.execute(params![e.id.as_str(), e.created_at.unix(), scope.account.as_str(), scope.livemode])
+        })
+        .map_err(sql_err)?
+    } else {
+        ensure_signing_secret(conn, scope, e.created_at)?;
+        let mut n = 0;
+        for url in &e.webhook_urls {
+            n += conn
+                .prepare_cached(
+                    "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
+                     next_attempt_at, created_at) values (?1, ?2, ?3, null, ?4, 'pending', 0, ?5, ?5)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![e.id.as_str(), scope.account.as_str(), scope.livemode, url, e.created_at.unix()])
+                })
+                .map_err(sql_err)?;
+        }
+        n
+    };
+    if queued > 0 {
+        OUTBOX_TOUCHED.with(|t| t.set(true));
+    }
     Ok(())
+}
+
+fn ensure_signing_secret(conn: &Connection, scope: &Scope, now: Timestamp) -> StoreResult<()> {
+    conn.prepare_cached(
+        "insert into webhook_signing (account_id, livemode, secret, created_at) values (?1, ?2, ?3, ?4) \
+         on conflict (account_id, livemode) do nothing",
+    )
+    .and_then(|mut st| {
+        st.execute(params![scope.account.as_str(), scope.livemode, crate::webhooks::sign::new_secret(), now.unix()])
+    })
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+fn read_signing_secret(conn: &Connection, scope: &Scope) -> StoreResult<SigningSecret> {
+    conn.prepare_cached(
+        "select secret, previous_secret, previous_until from webhook_signing where account_id = ?1 and livemode = ?2",
+    )
+    .and_then(|mut st| {
+        st.query_row(params![scope.account.as_str(), scope.livemode], |r| {
+            Ok(SigningSecret {
+                secret: r.get(0)?,
+                previous_secret: r.get(1)?,
+                previous_until: r.get::<_, Option<i64>>(2)?.map(Timestamp::from_unix),
+            })
+        })
+    })
+    .map_err(sql_err)
+}
+
+const ENDPOINT_COLUMNS: &str = "id, account_id, livemode, url, secret, previous_secret, previous_until, created_at";
+
+/// A webhook endpoint row's columns, in [`ENDPOINT_COLUMNS`] order.
+type EndpointRow = (String, String, bool, String, String, Option<String>, Option<i64>, i64);
+
+fn endpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EndpointRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+}
+
+fn endpoint(row: EndpointRow) -> StoreResult<WebhookEndpoint> {
+    let (id, account, livemode, url, secret, previous_secret, previous_until, created) = row;
+    let other = |e: satang_domain::BadId| StoreError::Other(e.into());
+    Ok(WebhookEndpoint {
+        id: EndpointId::try_from(id).map_err(other)?,
+        account: AccountId::try_from(account).map_err(other)?,
+        livemode,
+        url,
+        secret,
+        previous_secret,
+        previous_until: previous_until.map(Timestamp::from_unix),
+        created_at: Timestamp::from_unix(created),
+    })
 }
 
 fn load_charge(conn: &Connection, which: &ChargeRef) -> StoreResult<(i64, Charge)> {
@@ -848,6 +941,341 @@ impl Store for SqliteStore {
                     Ok(Balance { currency, total })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox.clone()
+    }
+
+    async fn create_endpoint(&self, ep: &WebhookEndpoint) -> StoreResult<()> {
+        let ep = ep.clone();
+        self.write(move |c| {
+            c.execute(
+                "insert into webhook_endpoints (id, account_id, livemode, url, secret, created_at) \
+                 select ?1, ?2, ?3, ?4, ?5, ?6 where exists (select 1 from accounts where id = ?2)",
+                params![ep.id.as_str(), ep.account.as_str(), ep.livemode, ep.url, ep.secret, ep.created_at.unix()],
+            )
+            .map_err(sql_err)
+            .and_then(|n| if n == 0 { Err(StoreError::not_found("account", &ep.account)) } else { Ok(()) })
+        })
+        .await
+    }
+
+    async fn list_endpoints(&self, account: &AccountId, livemode: Option<bool>) -> StoreResult<Vec<WebhookEndpoint>> {
+        let account = account.clone();
+        self.read(move |c| {
+            let rows = c
+                .prepare_cached(&format!(
+                    "select {ENDPOINT_COLUMNS} from webhook_endpoints where account_id = ?1 and (?2 is null or livemode = ?2) order by seq"
+                ))
+                .and_then(|mut st| st.query_map(params![account.as_str(), livemode], endpoint_row)?.collect::<Result<Vec<_>, _>>())
+                .map_err(sql_err)?;
+            rows.into_iter().map(endpoint).collect()
+        })
+        .await
+    }
+
+    async fn get_endpoint(&self, id: &EndpointId) -> StoreResult<WebhookEndpoint> {
+        let id = id.clone();
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(&format!("select {ENDPOINT_COLUMNS} from webhook_endpoints where id = ?1"))
+                .and_then(|mut st| st.query_row([id.as_str()], endpoint_row).optional())
+                .map_err(sql_err)?;
+            endpoint(row.ok_or_else(|| StoreError::not_found("webhook_endpoint", &id))?)
+        })
+        .await
+    }
+
+    async fn delete_endpoint(&self, id: &EndpointId, now: Timestamp) -> StoreResult<()> {
+        let id = id.clone();
+        self.write(move |c| {
+            let n = c.execute("delete from webhook_endpoints where id = ?1", [id.as_str()]).map_err(sql_err)?;
+            if n == 0 {
+                return Err(StoreError::not_found("webhook_endpoint", &id));
+            }
+            c.execute(
+                "update webhook_deliveries set state = 'failed', finished_at = ?2, locked_until = null \
+                 where endpoint_id = ?1 and state = 'pending'",
+                params![id.as_str(), now.unix()],
+            )
+            .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn roll_endpoint_secret(
+        &self,
+        id: &EndpointId,
+        secret: String,
+        previous_until: Timestamp,
+    ) -> StoreResult<WebhookEndpoint> {
+        let id = id.clone();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "update webhook_endpoints set previous_secret = secret, previous_until = ?2, secret = ?3 where id = ?1",
+                    params![id.as_str(), previous_until.unix(), secret],
+                )
+                .map_err(sql_err)?;
+            if n == 0 {
+                return Err(StoreError::not_found("webhook_endpoint", &id));
+            }
+            let row = c
+                .query_row(&format!("select {ENDPOINT_COLUMNS} from webhook_endpoints where id = ?1"), [id.as_str()], endpoint_row)
+                .map_err(sql_err)?;
+            endpoint(row)
+        })
+        .await
+    }
+
+    async fn signing_secret(&self, scope: &Scope, now: Timestamp) -> StoreResult<SigningSecret> {
+        let scope = scope.clone();
+        self.write(move |c| {
+            ensure_signing_secret(c, &scope, now)?;
+            read_signing_secret(c, &scope)
+        })
+        .await
+    }
+
+    async fn roll_signing_secret(
+        &self,
+        scope: &Scope,
+        secret: String,
+        previous_until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<SigningSecret> {
+        let scope = scope.clone();
+        self.write(move |c| {
+            ensure_signing_secret(c, &scope, now)?;
+            c.execute(
+                "update webhook_signing set previous_secret = secret, previous_until = ?3, secret = ?4 \
+                 where account_id = ?1 and livemode = ?2",
+                params![scope.account.as_str(), scope.livemode, previous_until.unix(), secret],
+            )
+            .map_err(sql_err)?;
+            read_signing_secret(c, &scope)
+        })
+        .await
+    }
+
+    async fn claim_deliveries(&self, req: ClaimRequest) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.write(move |c| {
+            let saturated: Vec<&String> = req.busy.iter().filter(|(_, n)| **n >= req.per_target).map(|(u, _)| u).collect();
+            // Saturated URLs are left out of the scan so one slow receiver cannot crowd out the others.
+            let skip = if saturated.is_empty() {
+                String::new()
+            } else {
+                let marks: Vec<String> = (0..saturated.len()).map(|i| format!("?{}", i + 4)).collect();
+                format!(" and url not in ({})", marks.join(", "))
+            };
+            let sql = format!(
+                "select seq, url from webhook_deliveries where state = 'pending' and next_attempt_at <= ?1 \
+                 and (locked_until is null or locked_until <= ?3){skip} order by next_attempt_at, seq limit ?2"
+            );
+            let mut args: Vec<rusqlite::types::Value> =
+                vec![req.now.unix().into(), ((req.limit * 4).max(16) as i64).into(), req.lease_now.unix().into()];
+            args.extend(saturated.iter().map(|u| rusqlite::types::Value::Text((*u).clone())));
+            // Numbered placeholders throughout: the skip list is ?4, ?5, … after due time, limit and lease time.
+            let candidates: Vec<(i64, String)> = c
+                .prepare_cached(&sql)
+                .and_then(|mut st| {
+                    st.query_map(rusqlite::params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(sql_err)?;
+            let mut taken: std::collections::HashMap<String, usize> = req.busy.clone();
+            let mut picked = Vec::new();
+            for (seq, url) in candidates {
+                if picked.len() >= req.limit {
+                    break;
+                }
+                let n = taken.entry(url).or_insert(0);
+                if *n < req.per_target {
+                    *n += 1;
+                    picked.push(seq);
+                }
+            }
+            let mut out = Vec::with_capacity(picked.len());
+            for seq in picked {
+                c.prepare_cached("update webhook_deliveries set locked_until = ?2 where seq = ?1")
+                    .and_then(|mut st| st.execute(params![seq, req.lease_until.unix()]))
+                    .map_err(sql_err)?;
+                let row = c
+                    .prepare_cached(
+                        "select d.event_id, d.account_id, d.livemode, d.endpoint_id, d.url, d.attempts, d.created_at, \
+                         e.key, e.created_at, e.data, a.api_version, \
+                         coalesce(w.secret, s.secret), coalesce(w.previous_secret, s.previous_secret), \
+                         coalesce(w.previous_until, s.previous_until) \
+                         from webhook_deliveries d join events e on e.id = d.event_id join accounts a on a.id = d.account_id \
+                         left join webhook_endpoints w on w.id = d.endpoint_id \
+                         left join webhook_signing s on d.endpoint_id is null and s.account_id = d.account_id \
+                         and s.livemode = d.livemode where d.seq = ?1",
+                    )
+                    .and_then(|mut st| {
+                        st.query_row([seq], |r| {
+                            Ok((
+                                (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?, r.get::<_, Option<String>>(3)?),
+                                (r.get::<_, String>(4)?, r.get::<_, i64>(5)?, r.get::<_, i64>(6)?),
+                                (r.get::<_, String>(7)?, r.get::<_, i64>(8)?, r.get::<_, String>(9)?, r.get::<_, String>(10)?),
+                                (r.get::<_, Option<String>>(11)?, r.get::<_, Option<String>>(12)?, r.get::<_, Option<i64>>(13)?),
+                            ))
+                        })
+                    })
+                    .map_err(sql_err)?;
+                let ((event_id, account, livemode, endpoint_id), (url, attempts, queued), (key, created, data, version), secrets) = row;
+                let (Some(secret), previous, until) = secrets else {
+                    // The endpoint is gone: nothing to sign with, nothing to send.
+                    c.execute("update webhook_deliveries set state = 'failed', finished_at = ?2, locked_until = null where seq = ?1", params![seq, req.now.unix()])
+                        .map_err(sql_err)?;
+                    continue;
+                };
+                let previous_secret = previous.filter(|_| until.is_some_and(|u| u > req.now.unix()));
+                let other = |e: satang_domain::BadId| StoreError::Other(e.into());
+                out.push(ClaimedDelivery {
+                    seq,
+                    event: event_row(event_id, key, livemode, created, data)?,
+                    account: AccountId::try_from(account).map_err(other)?,
+                    api_version: version,
+                    url,
+                    endpoint: endpoint_id.map(EndpointId::try_from).transpose().map_err(other)?,
+                    attempts: attempts as u32,
+                    queued_at: Timestamp::from_unix(queued),
+                    secret,
+                    previous_secret,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn finish_attempt(&self, seq: i64, a: AttemptRecord, outcome: DeliveryOutcome) -> StoreResult<()> {
+        self.write(move |c| {
+            c.prepare_cached(
+                "insert into webhook_attempts (id, delivery_id, event_id, url, status, error, duration_ms, payload, created_at) \
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    a.id.as_str(),
+                    seq.to_string(),
+                    a.event.as_str(),
+                    a.url,
+                    a.status,
+                    a.error,
+                    a.duration_ms as i64,
+                    a.payload,
+                    a.created_at.unix()
+                ])
+            })
+            .map_err(sql_err)?;
+            let now = a.created_at.unix();
+            let (state, next, finished) = match outcome {
+                DeliveryOutcome::Delivered => ("delivered", None, Some(now)),
+                DeliveryOutcome::RetryAt(t) => ("pending", Some(t.unix()), None),
+                DeliveryOutcome::GaveUp => ("failed", None, Some(now)),
+            };
+            c.prepare_cached(
+                "update webhook_deliveries set state = ?2, attempts = attempts + 1, \
+                 next_attempt_at = coalesce(?3, next_attempt_at), finished_at = ?4, locked_until = null where seq = ?1",
+            )
+            .and_then(|mut st| st.execute(params![seq, state, next, finished]))
+            .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+        self.read(move |c| {
+            let sql = format!(
+                "select id, event_id, url, status, error, duration_ms, payload, created_at from webhook_attempts \
+                 where event_id in ({}) order by seq",
+                vec!["?"; ids.len()].join(", ")
+            );
+            let rows = c
+                .prepare_cached(&sql)
+                .and_then(|mut st| {
+                    st.query_map(rusqlite::params_from_iter(ids.iter()), |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, Option<u16>>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                            r.get::<_, i64>(5)?,
+                            r.get::<_, String>(6)?,
+                            r.get::<_, i64>(7)?,
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(sql_err)?;
+            rows.into_iter()
+                .map(|(id, event, url, status, error, ms, payload, at)| {
+                    let other = |e: satang_domain::BadId| StoreError::Other(e.into());
+                    Ok(AttemptRecord {
+                        id: DeliveryId::try_from(id).map_err(other)?,
+                        event: EventId::try_from(event).map_err(other)?,
+                        url,
+                        status,
+                        error,
+                        duration_ms: ms as u64,
+                        payload,
+                        created_at: Timestamp::from_unix(at),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn redeliver(&self, scope: &Scope, event: &EventId, now: Timestamp) -> StoreResult<usize> {
+        let (scope, event) = (scope.clone(), event.clone());
+        self.write(move |c| {
+            let exists: Option<i64> = c
+                .query_row(
+                    "select 1 from events where id = ?1 and account_id = ?2 and livemode = ?3",
+                    params![event.as_str(), scope.account.as_str(), scope.livemode],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql_err)?;
+            if exists.is_none() {
+                return Err(StoreError::not_found("event", &event));
+            }
+            // A charge's own URLs are the event's targets for good; otherwise the account's endpoints now.
+            let charge_urls = c
+                .execute(
+                    "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
+                     next_attempt_at, created_at) select distinct ?1, ?2, ?3, null, url, 'pending', 0, ?4, ?4 \
+                     from webhook_deliveries where event_id = ?1 and endpoint_id is null",
+                    params![event.as_str(), scope.account.as_str(), scope.livemode, now.unix()],
+                )
+                .map_err(sql_err)?;
+            let n = if charge_urls > 0 {
+                charge_urls
+            } else {
+                c.execute(
+                    "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
+                     next_attempt_at, created_at) select ?1, account_id, livemode, id, url, 'pending', 0, ?4, ?4 \
+                     from webhook_endpoints where account_id = ?2 and livemode = ?3",
+                    params![event.as_str(), scope.account.as_str(), scope.livemode, now.unix()],
+                )
+                .map_err(sql_err)?
+            };
+            if n > 0 {
+                OUTBOX_TOUCHED.with(|t| t.set(true));
+            }
+            Ok(n)
         })
         .await
     }

@@ -9,6 +9,7 @@ use satang::accounts::{self, CreatedAccount};
 use satang::app::AppState;
 use satang::startup::Application;
 use satang::store::{self, DynStore};
+use satang::webhooks::worker::{Worker, WorkerConfig};
 use satang_domain::{Clock, ManualClock, SystemClock};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -22,6 +23,7 @@ pub struct TestApp {
     pub acct: CreatedAccount,
     pub db_url: String,
     pub dir: tempfile::TempDir,
+    stop_worker: tokio::sync::watch::Sender<bool>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -82,6 +84,13 @@ pub async fn spawn_app_on(dir: tempfile::TempDir, db_url: String, acct: Option<C
         .expect("build app");
     let addr = app.addr();
     let state = app.state();
+    // The webhook worker runs as in `serve`; the expiry sweeper does not, so tests move time and sweep
+    // explicitly (tests/api/expiry.rs).
+    let worker =
+        Worker::new(state.clone(), WorkerConfig { poll: std::time::Duration::from_millis(50), ..Default::default() })
+            .expect("worker");
+    let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(worker.clone().run(worker_stopped));
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         app.run_until_stopped(async {
@@ -99,6 +108,7 @@ pub async fn spawn_app_on(dir: tempfile::TempDir, db_url: String, acct: Option<C
         acct,
         db_url,
         dir,
+        stop_worker,
         shutdown: Some(tx),
         server: Some(server),
     }
@@ -115,6 +125,7 @@ impl TestApp {
 
     /// Stops the server and waits for it, keeping the database directory.
     pub async fn stop(mut self) -> (tempfile::TempDir, String, CreatedAccount) {
+        let _ = self.stop_worker.send(true);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -189,5 +200,114 @@ impl TestApp {
         let (record, shown) = accounts::new_account("Other Shop", self.clock.now());
         self.store.create_account(record).await.expect("create account");
         shown
+    }
+}
+
+/// A merchant's webhook receiver on a loopback port: records every request and answers with the status
+/// (and after the delay) set for its path.
+#[derive(Clone)]
+pub struct Receiver {
+    pub base: String,
+    hits: std::sync::Arc<std::sync::Mutex<Vec<Hit>>>,
+    arrived: std::sync::Arc<tokio::sync::Notify>,
+    behaviour: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, std::time::Duration)>>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub path: String,
+    pub headers: axum::http::HeaderMap,
+    pub body: bytes::Bytes,
+    pub at: std::time::Instant,
+}
+
+impl Hit {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+
+    pub fn header(&self, name: &str) -> String {
+        self.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    }
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    pub async fn start_on(addr: &str) -> Receiver {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind receiver");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let r = Receiver { base, hits: Default::default(), arrived: Default::default(), behaviour: Default::default() };
+        let state = r.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let state = state.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 22).await.unwrap_or_default();
+                let path = parts.uri.path().to_string();
+                let (status, delay) =
+                    state.behaviour.lock().unwrap().get(&path).copied().unwrap_or((200, std::time::Duration::ZERO));
+                state.hits.lock().unwrap().push(Hit {
+                    path,
+                    headers: parts.headers,
+                    body,
+                    at: std::time::Instant::now(),
+                });
+                state.arrived.notify_waiters();
+                tokio::time::sleep(delay).await;
+                let mut res = axum::http::Response::new(axum::body::Body::from("ok"));
+                *res.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+                if (300..400).contains(&status) {
+                    res.headers_mut().insert("location", axum::http::HeaderValue::from_static("/redirected"));
+                }
+                res
+            }
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        r
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Answer requests to `path` with `status` after `delay`.
+    pub fn respond(&self, path: &str, status: u16, delay: std::time::Duration) {
+        self.behaviour.lock().unwrap().insert(path.to_string(), (status, delay));
+    }
+
+    pub fn hits(&self, path: &str) -> Vec<Hit> {
+        self.hits.lock().unwrap().iter().filter(|h| h.path == path).cloned().collect()
+    }
+
+    /// Waits until `path` has had `n` requests, or fails after `secs` seconds.
+    pub async fn wait_for(&self, path: &str, n: usize, secs: u64) -> Vec<Hit> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let notified = self.arrived.notified();
+            let hits = self.hits(path);
+            if hits.len() >= n {
+                return hits;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "{path}: expected {n} requests within {secs}s, got {}", hits.len());
+            let _ = tokio::time::timeout(left.min(std::time::Duration::from_millis(100)), notified).await;
+        }
+    }
+}
+
+impl TestApp {
+    /// Adds a test-mode endpoint through the admin API; returns its JSON (with `secret`).
+    pub async fn add_endpoint(&self, url: &str) -> Value {
+        self.post_json("/webhook_endpoints", self.skey(), json!({"url": url})).await.ok()
+    }
+
+    /// Wakes the webhook worker now (after moving the clock), instead of waiting for its poll.
+    pub fn nudge(&self) {
+        self.store.outbox_signal().notify_one();
     }
 }

@@ -9,4 +9,5 @@ mod money;
 mod pages;
 mod refunds;
 mod sources;
+mod webhooks;
 mod wire;

@@ -1,0 +1,290 @@
+//! The delivery worker: leases due deliveries from the outbox, sends them, records every attempt.
+//!
+//! * Woken by the store as soon as a commit queues deliveries (`Store::outbox_signal`), so an event goes
+//!   out within milliseconds of its commit; it also polls every [`WorkerConfig::poll`] as a fallback (other
+//!   processes, retries coming due).
+//! * At most [`WorkerConfig::per_target`] sends in flight per URL and [`WorkerConfig::max_in_flight`] in all,
+//!   so one endpoint that is down or slow never delays the others.
+//! * A send is a POST of the event (the account's default `Omise-Version` shape) with `Omise-Signature`
+//!   and `Omise-Signature-Timestamp`, a 10 s timeout, no redirects followed, and at most 4 KiB of the
+//!   response read. 2xx is delivered; anything else is retried on [`super::schedule`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use satang_domain::{Clock, DeliveryId, SystemClock};
+use tokio::sync::{Notify, Semaphore, watch};
+
+use super::schedule;
+use super::sign;
+use super::ssrf;
+use crate::api::version::ApiVersion;
+use crate::api::wire::event::EventObject;
+use crate::app::AppState;
+use crate::store::{AttemptRecord, ClaimRequest, ClaimedDelivery, DeliveryOutcome, StoreError, StoredEvent};
+
+/// The most of a receiver's response body that is read.
+pub const MAX_RESPONSE_BYTES: usize = 4096;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub per_target: usize,
+    pub max_in_flight: usize,
+    pub poll: Duration,
+    /// How long a claimed delivery stays leased; longer than the send timeout.
+    pub lease_seconds: i64,
+    pub timeout: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            per_target: 16,
+            max_in_flight: 256,
+            poll: Duration::from_millis(500),
+            lease_seconds: 60,
+            timeout: schedule::TIMEOUT,
+        }
+    }
+}
+
+pub struct Worker {
+    app: AppState,
+    test_client: reqwest::Client,
+    live_client: reqwest::Client,
+    config: WorkerConfig,
+    in_flight: Arc<Mutex<HashMap<String, usize>>>,
+    slots: Arc<Semaphore>,
+    done: Arc<Notify>,
+}
+
+/// The JSON body a delivery sends: the event as `GET /events/:id` shows it, with `webhook_deliveries: []`
+/// (as Omise's payloads have), in the given version.
+pub fn payload(event: &StoredEvent, version: &str) -> Result<Vec<u8>, serde_json::Error> {
+    let obj = EventObject::new(event, Vec::new())?;
+    match ApiVersion::parse(version).unwrap_or(ApiVersion::DEFAULT) {
+        ApiVersion::V2019_05_29 => serde_json::to_vec(&obj),
+        v => {
+            let mut value = serde_json::to_value(&obj)?;
+            v.adapt(&mut value);
+            serde_json::to_vec(&value)
+        }
+    }
+}
+
+fn client(config: &WorkerConfig, live: bool) -> anyhow::Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("satang/", env!("CARGO_PKG_VERSION")))
+        .pool_max_idle_per_host(config.per_target);
+    if live {
+        b = b.dns_resolver(ssrf::resolver()).https_only(true);
+    }
+    Ok(b.build()?)
+}
+
+/// A send error in a few words, without the URL's query or anything secret.
+fn describe(e: &reqwest::Error) -> String {
+    let mut cause = String::new();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        cause = s.to_string();
+        src = s.source();
+    }
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_redirect() {
+        "redirect refused"
+    } else {
+        "request failed"
+    };
+    if cause.is_empty() { kind.to_string() } else { format!("{kind}: {cause}") }
+}
+
+impl Worker {
+    pub fn new(app: AppState, config: WorkerConfig) -> anyhow::Result<Arc<Worker>> {
+        Ok(Arc::new(Worker {
+            test_client: client(&config, false)?,
+            live_client: client(&config, true)?,
+            slots: Arc::new(Semaphore::new(config.max_in_flight)),
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+            done: Arc::new(Notify::new()),
+            app,
+            config,
+        }))
+    }
+
+    /// Runs until `stop` turns true, then lets the sends in flight finish (and be recorded).
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let signal = self.app.store.outbox_signal();
+        loop {
+            let started = match self.dispatch().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error.message = %e, "claiming webhook deliveries failed; retrying");
+                    0
+                }
+            };
+            if started > 0 && self.slots.available_permits() > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = signal.notified() => {}
+                _ = self.done.notified() => {}
+                _ = tokio::time::sleep(self.config.poll) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+        let _ = tokio::time::timeout(self.config.timeout + Duration::from_secs(1), self.idle()).await;
+    }
+
+    /// Waits until no send is in flight.
+    async fn idle(&self) {
+        let all = self.config.max_in_flight as u32;
+        if let Ok(p) = self.slots.acquire_many(all).await {
+            drop(p);
+        }
+    }
+
+    /// Sends everything due now and waits for the results: for tests and tools that drive time themselves.
+    pub async fn deliver_due(self: &Arc<Self>) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = self.dispatch().await?;
+            self.idle().await;
+            total += n;
+            if n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Claims what is due (within the concurrency limits) and starts sending it. Returns how many started.
+    pub async fn dispatch(self: &Arc<Self>) -> Result<usize, StoreError> {
+        let free = self.slots.available_permits();
+        if free == 0 {
+            return Ok(0);
+        }
+        let busy = self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let now = self.app.now();
+        let wall = SystemClock.now();
+        let claimed = self
+            .app
+            .store
+            .claim_deliveries(ClaimRequest {
+                now,
+                limit: free.min(128),
+                per_target: self.config.per_target,
+                busy,
+                lease_now: wall,
+                lease_until: wall.plus_seconds(self.config.lease_seconds),
+            })
+            .await?;
+        let n = claimed.len();
+        for d in claimed {
+            let permit = match self.slots.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => self.slots.clone().acquire_owned().await.map_err(|e| StoreError::Other(e.into()))?,
+            };
+            *self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).entry(d.url.clone()).or_insert(0) += 1;
+            let me = self.clone();
+            tokio::spawn(async move {
+                let url = d.url.clone();
+                let seq = d.seq;
+                let (attempt, outcome) = me.send(d).await;
+                if let Err(e) = me.app.store.finish_attempt(seq, attempt, outcome).await {
+                    // The lease runs out and the delivery is sent again: at least once, never lost.
+                    tracing::error!(error.message = %e, "recording a webhook attempt failed");
+                }
+                {
+                    let mut map = me.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(c) = map.get_mut(&url) {
+                        *c -= 1;
+                        if *c == 0 {
+                            map.remove(&url);
+                        }
+                    }
+                }
+                drop(permit);
+                me.done.notify_one();
+            });
+        }
+        Ok(n)
+    }
+
+    async fn send(&self, d: ClaimedDelivery) -> (AttemptRecord, DeliveryOutcome) {
+        let live = d.event.livemode;
+        let started = Instant::now();
+        let body = payload(&d.event, &d.api_version).unwrap_or_default();
+        // The attempt's time: its signature timestamp, its log entry, and the base of any retry.
+        let now = self.app.now();
+        let ts = now.unix();
+        let (status, error) = if live && (!d.url.starts_with("https://") || !ssrf::literal_allowed(&d.url)) {
+            (None, Some("refused: live webhooks only go to https URLs on public addresses".to_string()))
+        } else {
+            match sign::header(&d.secret, d.previous_secret.as_deref(), ts, &body) {
+                Err(e) => (None, Some(e.to_string())),
+                Ok(signature) => {
+                    let client = if live { &self.live_client } else { &self.test_client };
+                    let sent = client
+                        .post(&d.url)
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .header("Omise-Signature", signature)
+                        .header("Omise-Signature-Timestamp", ts.to_string())
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(mut res) => {
+                            let status = res.status();
+                            let mut read = 0usize;
+                            // Read a little of the answer, then drop the connection's remaining body.
+                            while read < MAX_RESPONSE_BYTES {
+                                match res.chunk().await {
+                                    Ok(Some(c)) => read += c.len(),
+                                    _ => break,
+                                }
+                            }
+                            let err = (!status.is_success()).then(|| {
+                                if status.is_redirection() {
+                                    format!("HTTP {} (redirects are not followed)", status.as_u16())
+                                } else {
+                                    format!("HTTP {}", status.as_u16())
+                                }
+                            });
+                            (Some(status.as_u16()), err)
+                        }
+                        Err(e) => (None, Some(describe(&e))),
+                    }
+                }
+            }
+        };
+        let outcome = if error.is_none() {
+            DeliveryOutcome::Delivered
+        } else {
+            match schedule::next_attempt(d.queued_at, d.attempts + 1, now) {
+                Some(at) => DeliveryOutcome::RetryAt(at),
+                None => DeliveryOutcome::GaveUp,
+            }
+        };
+        let attempt = AttemptRecord {
+            id: DeliveryId::generate(live),
+            event: d.event.id.clone(),
+            url: d.url.clone(),
+            status,
+            error,
+            duration_ms: started.elapsed().as_millis() as u64,
+            payload: String::from_utf8(body).unwrap_or_default(),
+            created_at: now,
+        };
+        (attempt, outcome)
+    }
+}
