@@ -399,6 +399,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
     fn flat_fees_parse_in_major_units_without_floats() {
         assert_eq!(parse_major("10.5", Currency::Thb), Amount::new(1050).ok());
         assert_eq!(parse_major("0", Currency::Thb), Amount::new(0).ok());

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseArgs {
     /// Database URL: `sqlite:PATH` (created if missing) or `postgres://user@host/db`.
-    #[arg(long = "database", env = "SATANG_DATABASE_URL", default_value = "sqlite:satang.db")]
+    #[arg(long = "database", id = "database", env = "SATANG_DATABASE_URL", default_value = "sqlite:satang.db")]
     pub url: String,
 }
 
@@ -45,6 +45,11 @@ pub struct BackgroundArgs {
     /// Webhook sends in flight at most in all.
     #[arg(long, env = "SATANG_WEBHOOK_CONCURRENCY", default_value_t = 256)]
     pub webhook_concurrency: usize,
+
+    /// Seconds a claimed delivery stays leased to its worker. If the worker dies mid-send, the delivery is
+    /// sent again after this; keep it above the 10 s send timeout.
+    #[arg(long, env = "SATANG_WEBHOOK_LEASE", default_value_t = 60)]
+    pub webhook_lease: i64,
 }
 
 impl BackgroundArgs {
@@ -52,6 +57,7 @@ impl BackgroundArgs {
         crate::webhooks::worker::WorkerConfig {
             per_target: self.webhook_per_endpoint.max(1),
             max_in_flight: self.webhook_concurrency.max(1),
+            lease_seconds: self.webhook_lease.max(1),
             ..Default::default()
         }
     }

@@ -130,3 +130,65 @@ async fn account_set_fee_changes_new_charges() {
     assert_eq!(c["net"], 150_000 - 4_700 - 329);
     assert_eq!(c["transaction_fees"], serde_json::json!({"fee_flat": "0.5", "fee_rate": "3.1", "vat_rate": "7.0"}));
 }
+
+#[test]
+fn webhook_endpoints_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("satang.db").display());
+    let acct = create_account(&db, "Hook Shop");
+    let account = acct["id"].as_str().unwrap();
+    let satang = |args: &[&str]| {
+        let out =
+            std::process::Command::new(common::satang_bin()).args(args).args(["--database", &db]).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, out, err) = satang(&[
+        "webhook",
+        "add",
+        "--account",
+        account,
+        "--mode",
+        "test",
+        "--url",
+        "http://127.0.0.1:3000/hook",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim().lines().count(), 1, "one JSON object");
+    let ep: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    for k in ["id", "url", "mode", "secret"] {
+        assert!(ep[k].is_string(), "missing {k}: {ep}");
+    }
+    assert_eq!(ep["mode"], "test");
+    let id = ep["id"].as_str().unwrap();
+
+    // Live endpoints must be https to a public address.
+    let (ok, _, err) =
+        satang(&["webhook", "add", "--account", account, "--mode", "live", "--url", "https://127.0.0.1/hook"]);
+    assert!(!ok);
+    assert!(err.contains("loopback"), "{err}");
+
+    let (ok, out, _) = satang(&["webhook", "list", "--account", account, "--json"]);
+    assert!(ok);
+    let list: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(list["endpoints"].as_array().unwrap().len(), 1);
+
+    let (ok, out, _) = satang(&["webhook", "roll-secret", "--id", id, "--json"]);
+    assert!(ok);
+    let rolled: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_ne!(rolled["secret"], ep["secret"]);
+    assert!(rolled["previous_secret_valid_until"].as_str().unwrap().ends_with('Z'));
+
+    let (ok, _, _) = satang(&["webhook", "remove", "--id", id]);
+    assert!(ok);
+    let (ok, out, _) = satang(&["webhook", "list", "--account", account, "--json"]);
+    assert!(ok);
+    let list: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(list["endpoints"].as_array().unwrap().is_empty());
+    let (ok, _, err) = satang(&["webhook", "remove", "--id", id]);
+    assert!(!ok, "removing twice fails: {err}");
+}
