@@ -165,12 +165,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker(args).await,
         Command::Webhook(cmd) => webhook(cmd).await,
         Command::Migrate(db) => {
-            store::open(&db.url).await?;
+            db.open().await?;
             println!("migrations applied to {}", store::redact_url(&db.url));
             Ok(())
         }
         Command::Account(AccountCommand::Create { name, database, json }) => {
-            let store = store::open(&database.url).await?;
+            let store = database.open().await?;
             let (record, shown) = accounts::new_account(&name, SystemClock.now());
             store.create_account(record).await?;
             if json {
@@ -182,7 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Account(AccountCommand::SetFee { account, method, currency, rate, vat, flat, database }) => {
             let (account, m, currency, schedule) = fee_args(&account, &method, &currency, &rate, &vat, &flat)?;
-            let store = store::open(&database.url).await?;
+            let store = database.open().await?;
             store.set_fee_schedule(&account, m.name, currency, schedule).await?;
             println!(
                 "{} {} {}: fee {}% + VAT {}% on the fee + flat {} {}",
@@ -250,7 +250,7 @@ fn print_account(a: &accounts::CreatedAccount, with_live: bool) {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store = store::open(&args.database.url).await?;
+    let store = args.database.open().await?;
     tracing::info!(database = %store::redact_url(&args.database.url), backend = store.backend(), "database ready");
     if store.count_accounts().await? == 0 {
         let (record, shown) = accounts::new_account("Demo Shop", SystemClock.now());
@@ -278,7 +278,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let stop = shutdown_signal();
-    let store = store::open(&args.database.url).await?;
+    let store = args.database.open().await?;
     let app = App::new(store, Arc::new(SystemClock), &args.public_url);
     let work = background::start(app, args.background.sweep_interval(), args.background.worker_config())?;
     println!("satang worker running (webhooks and expiry) on {}", store::redact_url(&args.database.url));
@@ -318,7 +318,7 @@ async fn webhook(cmd: WebhookCommand) -> anyhow::Result<()> {
         }
         WebhookCommand::Add { account, mode, url, database, json } => {
             let account = parse_account(&account)?;
-            let store = store::open(&database.url).await?;
+            let store = database.open().await?;
             let ep = webhooks::endpoints::add(&store, &account, mode.live(), &url, now).await?;
             if json {
                 println!("{}", endpoint_json(&ep));
@@ -335,7 +335,7 @@ async fn webhook(cmd: WebhookCommand) -> anyhow::Result<()> {
         }
         WebhookCommand::List { account, mode, database, json } => {
             let account = parse_account(&account)?;
-            let store = store::open(&database.url).await?;
+            let store = database.open().await?;
             let eps = store.list_endpoints(&account, mode.map(Mode::live)).await?;
             let modes: Vec<bool> = match mode {
                 Some(m) => vec![m.live()],
@@ -364,13 +364,13 @@ async fn webhook(cmd: WebhookCommand) -> anyhow::Result<()> {
         }
         WebhookCommand::Remove { id, database } => {
             let id = parse_endpoint(&id)?;
-            let store = store::open(&database.url).await?;
+            let store = database.open().await?;
             store.delete_endpoint(&id, now).await?;
             println!("removed {id}");
             Ok(())
         }
         WebhookCommand::RollSecret { id, account, mode, database, json } => {
-            let store = store::open(&database.url).await?;
+            let store = database.open().await?;
             let (secret, until) = match (id, account, mode) {
                 (Some(id), _, _) => {
                     let ep = webhooks::endpoints::roll(&store, &parse_endpoint(&id)?, now).await?;

@@ -8,6 +8,32 @@ pub struct DatabaseArgs {
     /// Database URL: `sqlite:PATH` (created if missing) or `postgres://user@host/db`.
     #[arg(long = "database", id = "database", env = "SATANG_DATABASE_URL", default_value = "sqlite:satang.db")]
     pub url: String,
+
+    /// PostgreSQL: connections in this node's pool.
+    #[arg(long, env = "SATANG_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: usize,
+
+    /// PostgreSQL: longest a statement may run before it is cancelled (milliseconds).
+    #[arg(long, env = "SATANG_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_statement_timeout_ms: u64,
+
+    /// PostgreSQL: longest a request waits for a connection before answering 503 (milliseconds).
+    #[arg(long, env = "SATANG_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000)]
+    pub db_acquire_timeout_ms: u64,
+}
+
+impl DatabaseArgs {
+    pub fn pg_options(&self) -> crate::store::postgres::PgOptions {
+        crate::store::postgres::PgOptions {
+            pool_size: self.db_pool_size.max(1),
+            statement_timeout: std::time::Duration::from_millis(self.db_statement_timeout_ms.max(1)),
+            acquire_timeout: std::time::Duration::from_millis(self.db_acquire_timeout_ms.max(1)),
+        }
+    }
+
+    pub async fn open(&self) -> anyhow::Result<crate::store::DynStore> {
+        crate::store::open_with(&self.url, self.pg_options()).await
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -229,6 +229,10 @@ pub struct Renderer {
 }
 
 impl Renderer {
+    pub fn new(public_url: &str) -> Renderer {
+        Renderer { public_url: public_url.trim_end_matches('/').to_string() }
+    }
+
     pub fn events(&self, c: &Charge, keys: &[EventKey], now: Timestamp) -> Result<Vec<NewEvent>, Refusal> {
         let ctx = crate::api::wire::RenderCtx { public_url: &self.public_url, now };
         if keys.is_empty() {
@@ -251,7 +255,7 @@ impl Renderer {
 }
 
 pub fn app_renderer(app: &App) -> Renderer {
-    Renderer { public_url: app.public_url.clone() }
+    Renderer::new(&app.public_url)
 }
 
 /// `POST /charges/:id/refunds`: checks and books the refund inside the transaction that holds the charge,

@@ -26,3 +26,25 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 2, "0002_money"),
     migration!("sqlite", 3, "0003_webhooks"),
 ];
+
+/// PostgreSQL's steps: the same tables as SQLite's, in PostgreSQL types.
+pub const POSTGRES: &[Migration] = &[
+    migration!("postgres", 1, "0001_initial"),
+    migration!("postgres", 2, "0002_money"),
+    migration!("postgres", 3, "0003_webhooks"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_dialects_have_the_same_steps() {
+        let versions = |m: &[Migration]| m.iter().map(|m| (m.version, m.name)).collect::<Vec<_>>();
+        assert_eq!(versions(SQLITE), versions(POSTGRES));
+        for (a, b) in SQLITE.iter().zip(POSTGRES) {
+            let tables = |sql: &str| sql.matches("create table").count();
+            assert_eq!(tables(a.sql), tables(b.sql), "{}", a.name);
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //! derived from the change (`satang_domain::ledger::entries_for_change`), so no caller can forget them.
 
 pub mod migrate;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -389,13 +390,22 @@ pub trait Store: Send + Sync + 'static {
 
 pub type DynStore = Arc<dyn Store>;
 
-/// Opens the store a URL names (`sqlite:path`, `sqlite::memory:`, `postgres://…`) and runs its migrations.
+/// Opens the store a URL names (`sqlite:path` or `postgres://…`) with default pool settings, and runs its
+/// migrations.
 pub async fn open(url: &str) -> anyhow::Result<DynStore> {
+    open_with(url, postgres::PgOptions::default()).await
+}
+
+/// The same, with PostgreSQL pool and timeout settings (SQLite ignores them).
+pub async fn open_with(url: &str, pg: postgres::PgOptions) -> anyhow::Result<DynStore> {
     if let Some(path) = url.strip_prefix("sqlite:") {
         let path = path.trim_start_matches("//");
         Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!("the PostgreSQL backend is not built yet")
+        let store = postgres::PgStore::open(url, pg)
+            .await
+            .map_err(|e| anyhow::anyhow!("opening PostgreSQL at {}: {e:#}", redact_url(url)))?;
+        Ok(Arc::new(store))
     } else {
         anyhow::bail!("unsupported database URL (expected sqlite:PATH or postgres://…): {}", redact_url(url))
     }

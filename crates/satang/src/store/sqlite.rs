@@ -1256,8 +1256,8 @@ impl Store for SqliteStore {
             let charge_urls = c
                 .execute(
                     "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
-                     next_attempt_at, created_at) select distinct ?1, ?2, ?3, null, url, 'pending', 0, ?4, ?4 \
-                     from webhook_deliveries where event_id = ?1 and endpoint_id is null",
+                     next_attempt_at, created_at) select ?1, ?2, ?3, null, u.url, 'pending', 0, ?4, ?4 \
+                     from (select distinct url from webhook_deliveries where event_id = ?1 and endpoint_id is null) u",
                     params![event.as_str(), scope.account.as_str(), scope.livemode, now.unix()],
                 )
                 .map_err(sql_err)?;

@@ -503,8 +503,8 @@ async fn lists_page_filter_and_order() {
 async fn charges_survive_a_restart() {
     let app = spawn_app().await;
     let c = app.create_charge("alipay_hk", 150_000, "SGD").await;
-    let (dir, url, acct) = app.stop().await;
-    let app = crate::helpers::spawn_app_on(dir, url, Some(acct)).await;
+    let kept = app.stop().await;
+    let app = crate::helpers::spawn_app_on(kept).await;
     let again = app.charge(c["id"].as_str().unwrap()).await;
     assert_eq!(again["status"], "pending");
     assert_eq!(again["amount"], 150000);

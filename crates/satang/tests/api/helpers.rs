@@ -23,6 +23,7 @@ pub struct TestApp {
     pub acct: CreatedAccount,
     pub db_url: String,
     pub dir: tempfile::TempDir,
+    pub pg: Option<std::sync::Arc<crate::common::PgDb>>,
     stop_worker: tokio::sync::watch::Sender<bool>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -61,14 +62,33 @@ impl Res {
     }
 }
 
+/// Which database the suite runs on: `SATANG_TEST_BACKEND=postgres` for PostgreSQL, else SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("SATANG_TEST_BACKEND").map(|v| v == "postgres").unwrap_or(false)
+}
+
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
+    if on_postgres() {
+        let pg = crate::common::PgDb::create().await.expect("SATANG_TEST_BACKEND=postgres needs a PostgreSQL server");
+        let url = pg.url.clone();
+        return spawn_app_on(Kept { dir, db_url: url, acct: None, pg: Some(std::sync::Arc::new(pg)) }).await;
+    }
     let db_url = format!("sqlite:{}", dir.path().join("satang.db").display());
-    spawn_app_on(dir, db_url, None).await
+    spawn_app_on(Kept { dir, db_url, acct: None, pg: None }).await
+}
+
+/// What outlives a stopped app, to start another on the same database.
+pub struct Kept {
+    pub dir: tempfile::TempDir,
+    pub db_url: String,
+    pub acct: Option<CreatedAccount>,
+    pub pg: Option<std::sync::Arc<crate::common::PgDb>>,
 }
 
 /// Starts an app on an existing database (to test restarts), or a fresh one.
-pub async fn spawn_app_on(dir: tempfile::TempDir, db_url: String, acct: Option<CreatedAccount>) -> TestApp {
+pub async fn spawn_app_on(kept: Kept) -> TestApp {
+    let Kept { dir, db_url, acct, pg } = kept;
     let store = store::open(&db_url).await.expect("open store");
     let clock = ManualClock::new(SystemClock.now());
     let acct = match acct {
@@ -108,6 +128,7 @@ pub async fn spawn_app_on(dir: tempfile::TempDir, db_url: String, acct: Option<C
         acct,
         db_url,
         dir,
+        pg,
         stop_worker,
         shutdown: Some(tx),
         server: Some(server),
@@ -124,7 +145,7 @@ impl TestApp {
     }
 
     /// Stops the server and waits for it, keeping the database directory.
-    pub async fn stop(mut self) -> (tempfile::TempDir, String, CreatedAccount) {
+    pub async fn stop(mut self) -> Kept {
         let _ = self.stop_worker.send(true);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -132,7 +153,47 @@ impl TestApp {
         if let Some(s) = self.server.take() {
             let _ = s.await;
         }
-        (self.dir, self.db_url, self.acct)
+        Kept { dir: self.dir, db_url: self.db_url, acct: Some(self.acct), pg: self.pg }
+    }
+
+    /// Runs SQL on the app's database directly (to break it, or look under the API).
+    pub async fn sql_exec(&self, sql: &str) {
+        match self.db_url.strip_prefix("sqlite:") {
+            Some(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+                conn.execute_batch(sql).unwrap();
+            }
+            None => self.pg_client().await.batch_execute(sql).await.unwrap(),
+        }
+    }
+
+    /// The first column of the first row, as text (`None` for SQL null).
+    pub async fn sql_text(&self, sql: &str) -> Option<String> {
+        match self.db_url.strip_prefix("sqlite:") {
+            Some(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.query_row(sql, [], |r| {
+                    Ok(match r.get_ref(0)? {
+                        rusqlite::types::ValueRef::Null => None,
+                        rusqlite::types::ValueRef::Integer(i) => Some(i.to_string()),
+                        rusqlite::types::ValueRef::Text(t) => Some(String::from_utf8_lossy(t).to_string()),
+                        other => Some(format!("{other:?}")),
+                    })
+                })
+                .unwrap()
+            }
+            None => {
+                let row = self.pg_client().await.query_one(&format!("select ({sql})::text"), &[]).await.unwrap();
+                row.get(0)
+            }
+        }
+    }
+
+    async fn pg_client(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.db_url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Res {

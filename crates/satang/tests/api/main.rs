@@ -1,4 +1,8 @@
-//! Black-box API tests: a real server on a loopback port, a real SQLite file per test, plain HTTP.
+//! Black-box API tests: a real server on a loopback port, plain HTTP, a database of its own per test: a
+//! SQLite file, or with `SATANG_TEST_BACKEND=postgres` a fresh PostgreSQL database (scripts/test runs both).
+
+#[path = "../common/mod.rs"]
+mod common;
 
 mod auth;
 mod charges;

@@ -226,10 +226,7 @@ async fn an_internal_fault_is_a_500_error_object_and_leaves_nothing_half_written
     let app = spawn_app().await;
     let src = app.create_source("alipay", 100_000, "THB").await;
     // Break the database under the running server: the events table disappears.
-    let path = app.db_url.strip_prefix("sqlite:").unwrap().to_string();
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    conn.execute_batch("drop table events").unwrap();
+    app.sql_exec("drop table events").await;
     let res = app
         .post_json(
             "/charges",
@@ -240,11 +237,9 @@ async fn an_internal_fault_is_a_500_error_object_and_leaves_nothing_half_written
     let msg = res.err(500, "internal_error");
     assert!(!msg.to_lowercase().contains("events") && !msg.contains("sql"), "no database detail leaks: {msg}");
     // The charge insert ran before the failing event insert, and was rolled back with it.
-    let charges: i64 = conn.query_row("select count(*) from charges", [], |r| r.get(0)).unwrap();
-    assert_eq!(charges, 0);
-    let claimed: Option<String> = conn
-        .query_row("select charge_id from sources where id = ?1", [src["id"].as_str().unwrap()], |r| r.get(0))
-        .unwrap();
+    assert_eq!(app.sql_text("select count(*) from charges").await.as_deref(), Some("0"));
+    let claimed =
+        app.sql_text(&format!("select charge_id from sources where id = '{}'", src["id"].as_str().unwrap())).await;
     assert_eq!(claimed, None, "the source was not claimed");
 }
 

@@ -111,3 +111,66 @@ pub fn create_account(db_url: &str, name: &str) -> serde_json::Value {
     assert_eq!(stdout.trim().lines().count(), 1, "exactly one JSON line: {stdout}");
     serde_json::from_str(stdout.trim()).expect("account JSON")
 }
+
+/// A fresh PostgreSQL database for one test, dropped when this is dropped.
+pub struct PgDb {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+/// The admin URL of the PostgreSQL server tests may create databases on.
+pub fn pg_admin_url() -> String {
+    std::env::var("SATANG_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+impl PgDb {
+    /// Creates `satang_test_<random>`; `Err` says why PostgreSQL is not usable.
+    pub async fn create() -> Result<PgDb, String> {
+        let admin = pg_admin_url();
+        let (client, conn) =
+            tokio::time::timeout(Duration::from_secs(5), tokio_postgres::connect(&admin, tokio_postgres::NoTls))
+                .await
+                .map_err(|_| format!("PostgreSQL at {admin} did not answer"))?
+                .map_err(|e| format!("PostgreSQL at {admin} is not reachable: {e}"))?;
+        tokio::spawn(conn);
+        let name = format!("satang_test_{}", satang_domain::id::random_base36(12));
+        client.batch_execute(&format!("create database {name}")).await.map_err(|e| format!("create database: {e}"))?;
+        let url = match admin.rfind('/') {
+            Some(i) if admin[..i].contains("://") && i > admin.find("://").unwrap() + 2 => {
+                format!("{}/{name}", &admin[..i])
+            }
+            _ => format!("{admin}/{name}"),
+        };
+        Ok(PgDb { url, admin, name })
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Drop runs outside any async context we can borrow: use a small runtime of our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok((client, conn)) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await {
+                    tokio::spawn(conn);
+                    let _ = client.batch_execute(&format!("drop database if exists {name} with (force)")).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A PostgreSQL database for this test, or `None` after printing why it is skipped (a failure when the run
+/// requires everything).
+pub async fn pg_or_skip() -> Option<PgDb> {
+    match PgDb::create().await {
+        Ok(db) => Some(db),
+        Err(reason) => {
+            skip(&reason);
+            None
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! One story through the `Store` interface, run on both backends: a SQLite file, and a fresh PostgreSQL
+//! database (skipped with a printed reason when none is reachable; a failure under `SATANG_REQUIRE_ALL=1`).
+//! Accounts, sources, charges, transitions racing, refunds racing, events, the webhook outbox, endpoints,
+//! expiry batches and account isolation.
+
+mod common;
+
+use std::collections::HashMap;
+
+use satang::accounts;
+use satang::ops::Renderer;
+use satang::store::{
+    AttemptRecord, ChargeRef, ClaimRequest, DeliveryOutcome, DynStore, ListQuery, NewEvent, Order, Refusal, Scope,
+    StoreError, WebhookEndpoint,
+};
+use satang_domain::{
+    Charge, ChargeRequest, ChargeStatus, DeliveryId, EndpointId, EventId, EventKey, FailureCode, Source, SourceRequest,
+    Timestamp,
+};
+use serde_json::Map;
+
+const T0: i64 = 1_714_532_400; // 2024-05-01T03:00:00Z
+
+fn t(offset: i64) -> Timestamp {
+    Timestamp::from_unix(T0 + offset)
+}
+
+fn source(kind: &str, amount: i64, currency: &str, live: bool) -> Source {
+    Source::create(
+        SourceRequest {
+            kind: Some(kind.into()),
+            amount: Some(amount),
+            currency: Some(currency.into()),
+            ..Default::default()
+        },
+        live,
+        t(0),
+    )
+    .unwrap()
+}
+
+fn charge(scope: &Scope, src: Source, urls: Vec<String>) -> Charge {
+    let fees = src.method.limit(src.currency).unwrap().default_fees;
+    Charge::create(
+        scope.account.clone(),
+        ChargeRequest {
+            amount: Some(src.amount.subunits()),
+            currency: Some(src.currency.code().into()),
+            source: src,
+            return_uri: Some("https://shop.example/r".into()),
+            description: None,
+            metadata: Map::new(),
+            expires_at: None,
+            ip: None,
+            webhook_endpoints: urls,
+        },
+        fees,
+        scope.livemode,
+        t(0),
+    )
+    .unwrap()
+}
+
+fn event(c: &Charge, key: EventKey, at: Timestamp) -> NewEvent {
+    NewEvent {
+        id: EventId::generate(c.livemode()),
+        key,
+        created_at: at,
+        data: format!(r#"{{"object":"charge","id":"{}"}}"#, c.id),
+        charge: Some(c.id.clone()),
+        webhook_urls: c.webhook_endpoints.clone(),
+    }
+}
+
+fn all() -> ListQuery {
+    ListQuery { from: Timestamp::EPOCH, to: t(10_000_000), offset: 0, limit: 100, order: Order::Chronological }
+}
+
+async fn account(store: &DynStore) -> (Scope, accounts::CreatedAccount) {
+    let (rec, shown) = accounts::new_account("Conformance", t(0));
+    store.create_account(rec).await.unwrap();
+    (Scope { account: shown.id.parse().unwrap(), livemode: false }, shown)
+}
+
+async fn new_charge(store: &DynStore, scope: &Scope, amount: i64, urls: Vec<String>) -> Charge {
+    let c = charge(scope, source("alipay", amount, "THB", scope.livemode), urls);
+    store.create_charge(scope, &c, true, vec![event(&c, EventKey::ChargeCreate, t(0))]).await.unwrap();
+    c
+}
+
+async fn story(store: DynStore) {
+    // Accounts and keys: only hashes are looked up.
+    let (scope, shown) = account(&store).await;
+    let (other, _) = account(&store).await;
+    assert_eq!(store.count_accounts().await.unwrap(), 2);
+    let grant = store.find_key(&accounts::hash_key(&shown.test_secret_key)).await.unwrap().unwrap();
+    assert_eq!((grant.account.clone(), grant.livemode), (scope.account.clone(), false));
+    assert!(store.find_key(&accounts::hash_key("skey_test_nope")).await.unwrap().is_none());
+    assert!(store.find_key(&shown.test_secret_key).await.unwrap().is_none(), "keys are not stored in clear");
+
+    // Sources: one charge per source, even when two race for it.
+    let src = source("alipay_hk", 150_000, "SGD", false);
+    store.insert_source(&scope, &src).await.unwrap();
+    assert_eq!(store.get_source(&scope, &src.id).await.unwrap(), (src.clone(), None));
+    assert!(matches!(store.get_source(&other, &src.id).await, Err(StoreError::NotFound { .. })));
+    let (a, b) = (charge(&scope, src.clone(), vec![]), charge(&scope, src.clone(), vec![]));
+    let (ra, rb) = tokio::join!(
+        store.create_charge(&scope, &a, false, vec![event(&a, EventKey::ChargeCreate, t(0))]),
+        store.create_charge(&scope, &b, false, vec![event(&b, EventKey::ChargeCreate, t(0))]),
+    );
+    assert!(ra.is_ok() ^ rb.is_ok(), "exactly one charge gets the source: {ra:?} {rb:?}");
+    let used = if ra.is_ok() { &a } else { &b };
+    assert!(matches!(ra.err().or(rb.err()), Some(StoreError::SourceUsed { .. })));
+    assert_eq!(store.get_source(&scope, &src.id).await.unwrap().1.as_deref(), Some("pending"));
+    assert_eq!(store.get_charge(&scope, &used.id).await.unwrap(), *used);
+    assert!(matches!(store.get_charge(&other, &used.id).await, Err(StoreError::NotFound { .. })));
+    assert_eq!(store.find_charge(&used.id).await.unwrap().id, used.id);
+
+    // Lists: order, paging, totals, and isolation.
+    let mut ids = vec![used.id.clone()];
+    for i in 0..4 {
+        ids.push(new_charge(&store, &scope, 100_000 + i, vec![]).await.id);
+    }
+    let page = store.list_charges(&scope, ListQuery { offset: 1, limit: 2, ..all() }).await.unwrap();
+    assert_eq!(page.total, 5);
+    assert_eq!(page.items.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), ids[1..3].to_vec());
+    let rev =
+        store.list_charges(&scope, ListQuery { order: Order::ReverseChronological, limit: 1, ..all() }).await.unwrap();
+    assert_eq!(rev.items[0].id, ids[4]);
+    assert_eq!(store.list_charges(&other, all()).await.unwrap().total, 0);
+
+    // Transitions racing on one charge: exactly one wins, the others are refused and change nothing.
+    let racer = ids[1].clone();
+    let render = |_: ()| Renderer::new("http://satang.test");
+    let attempts = (0..6).map(|i| {
+        let r = render(());
+        store.update_charge(
+            ChargeRef::Scoped(scope.clone(), racer.clone()),
+            Box::new(move |c: &mut Charge| {
+                let s = if i % 2 == 0 { c.pay(t(10))? } else { c.fail(FailureCode::InsufficientFund, t(10))? };
+                r.events(c, &s.events(), t(10))
+            }),
+        )
+    });
+    let results = futures::future::join_all(attempts).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    for r in &results {
+        if let Err(e) = r {
+            assert!(matches!(e, StoreError::Refused(Refusal::Transition(_))), "{e:?}");
+        }
+    }
+    let settled = store.get_charge(&scope, &racer).await.unwrap();
+    assert!(settled.status.is_final());
+    let events = store.list_events(&scope, Some(&racer), all()).await.unwrap();
+    assert_eq!(
+        events.items.iter().map(|e| e.key).collect::<Vec<_>>(),
+        vec![EventKey::ChargeCreate, EventKey::ChargeComplete]
+    );
+    assert_eq!(store.get_event(&scope, &events.items[1].id).await.unwrap().id, events.items[1].id);
+    assert!(store.get_event(&other, &events.items[1].id).await.is_err());
+
+    // Refunds racing on a paid charge never exceed it; each books a refund row and a ledger debit.
+    let paid = ids[2].clone();
+    store
+        .update_charge(
+            ChargeRef::Scoped(scope.clone(), paid.clone()),
+            Box::new(|c: &mut Charge| {
+                c.pay(t(20))?;
+                Ok(vec![])
+            }),
+        )
+        .await
+        .unwrap();
+    let refunds = (0..20).map(|_| {
+        store.update_charge(
+            ChargeRef::Scoped(scope.clone(), paid.clone()),
+            Box::new(|c: &mut Charge| {
+                c.refund(9_000, Map::new(), t(30))?;
+                Ok(vec![])
+            }),
+        )
+    });
+    let granted = futures::future::join_all(refunds).await.into_iter().filter(|r| r.is_ok()).count() as i64;
+    let c = store.get_charge(&scope, &paid).await.unwrap();
+    assert!(c.amount.subunits() >= granted * 9_000);
+    assert_eq!(c.refunded_amount().subunits(), granted * 9_000);
+    assert_eq!(store.list_refunds(&scope, Some(&paid), all()).await.unwrap().total as i64, granted);
+    let ledger = store.list_transactions(&scope, all()).await.unwrap();
+    let racer_paid = matches!(settled.status, ChargeStatus::Successful { .. }) as i64;
+    assert_eq!(ledger.total as i64, 1 + racer_paid + granted, "a credit per payment and a debit per refund");
+    let balance = store.balances(&scope).await.unwrap();
+    let racer_net = racer_paid * settled.fees.net.subunits();
+    assert_eq!(balance[0].total, c.fees.net.subunits() + racer_net - granted * 9_000);
+    assert!(store.balances(&other).await.unwrap().is_empty());
+
+    // Webhook endpoints, and the outbox filled in the event's transaction.
+    let ep = WebhookEndpoint {
+        id: EndpointId::generate(false),
+        account: scope.account.clone(),
+        livemode: false,
+        url: "http://127.0.0.1:9/a".into(),
+        secret: satang::webhooks::sign::new_secret(),
+        previous_secret: None,
+        previous_until: None,
+        created_at: t(0),
+    };
+    store.create_endpoint(&ep).await.unwrap();
+    assert_eq!(store.list_endpoints(&scope.account, Some(false)).await.unwrap(), vec![ep.clone()]);
+    assert!(store.list_endpoints(&scope.account, Some(true)).await.unwrap().is_empty());
+    let rolled = store.roll_endpoint_secret(&ep.id, "bmV3".into(), t(86_400)).await.unwrap();
+    assert_eq!((rolled.secret.as_str(), rolled.previous_secret.as_deref()), ("bmV3", Some(ep.secret.as_str())));
+    let hooked = new_charge(&store, &scope, 100_000, vec![]).await;
+    let own = new_charge(&store, &scope, 100_000, vec!["http://127.0.0.1:9/own".into()]).await;
+    let _ = (hooked, own);
+    let claim = |now: Timestamp, busy: HashMap<String, usize>| ClaimRequest {
+        now,
+        limit: 10,
+        per_target: 1,
+        busy,
+        lease_now: now,
+        lease_until: now.plus_seconds(60),
+    };
+    // Two workers claiming at once: each delivery goes to one of them.
+    let (c1, c2) = tokio::join!(
+        store.claim_deliveries(claim(t(40), HashMap::new())),
+        store.claim_deliveries(claim(t(40), HashMap::new()))
+    );
+    let (c1, c2) = (c1.unwrap(), c2.unwrap());
+    let mut seqs: Vec<i64> = c1.iter().chain(&c2).map(|d| d.seq).collect();
+    seqs.sort();
+    seqs.dedup();
+    assert_eq!(seqs.len(), c1.len() + c2.len(), "no delivery claimed twice");
+    assert_eq!(seqs.len(), 2, "one per target (per_target = 1): the endpoint and the charge's own URL");
+    let claimed: Vec<_> = c1.into_iter().chain(c2).collect();
+    let to_ep = claimed.iter().find(|d| d.endpoint.as_ref() == Some(&ep.id)).unwrap();
+    assert_eq!(to_ep.secret, "bmV3");
+    assert_eq!(to_ep.previous_secret.as_deref(), Some(ep.secret.as_str()), "the old secret signs during the roll");
+    let to_own = claimed.iter().find(|d| d.endpoint.is_none()).unwrap();
+    assert_eq!(to_own.url, "http://127.0.0.1:9/own");
+    assert_eq!(to_own.secret, store.signing_secret(&scope, t(40)).await.unwrap().secret);
+    // Leased rows are not claimed again until the lease runs out.
+    assert!(store.claim_deliveries(claim(t(41), HashMap::new())).await.unwrap().iter().all(|d| !seqs.contains(&d.seq)));
+    let attempt = |d: &satang::store::ClaimedDelivery, status| AttemptRecord {
+        id: DeliveryId::generate(false),
+        event: d.event.id.clone(),
+        url: d.url.clone(),
+        status: Some(status),
+        error: None,
+        duration_ms: 3,
+        payload: "{}".into(),
+        created_at: t(42),
+    };
+    store.finish_attempt(to_ep.seq, attempt(to_ep, 500), DeliveryOutcome::RetryAt(t(100))).await.unwrap();
+    store.finish_attempt(to_own.seq, attempt(to_own, 200), DeliveryOutcome::Delivered).await.unwrap();
+    let later = store.claim_deliveries(claim(t(100), HashMap::new())).await.unwrap();
+    assert!(later.iter().any(|d| d.seq == to_ep.seq), "retried when due");
+    assert!(later.iter().all(|d| d.seq != to_own.seq), "delivered is done");
+    assert_eq!(later.iter().find(|d| d.seq == to_ep.seq).unwrap().attempts, 1);
+    let log = store.list_attempts(&[to_ep.event.id.clone(), to_own.event.id.clone()]).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(store.redeliver(&scope, &to_own.event.id, t(200)).await.unwrap(), 1);
+    assert!(store.redeliver(&other, &to_own.event.id, t(200)).await.is_err());
+    store.delete_endpoint(&ep.id, t(300)).await.unwrap();
+    assert!(store.get_endpoint(&ep.id).await.is_err());
+
+    // Expiry batches: due charges, oldest deadline first, limited; expiring is idempotent.
+    let due = store.due_charges(t(86_400), 2).await.unwrap();
+    assert_eq!(due.len(), 2);
+    let all_due = store.due_charges(t(86_400), 1_000).await.unwrap();
+    assert!(all_due.len() >= 4);
+    assert!(store.due_charges(t(86_399), 1_000).await.unwrap().is_empty(), "nothing is due before expires_at");
+    for id in &all_due {
+        for _ in 0..2 {
+            let r = Renderer::new("http://satang.test");
+            store
+                .update_charge(
+                    ChargeRef::Unscoped(id.clone()),
+                    Box::new(move |c: &mut Charge| {
+                        let keys = c.expire_if_due(t(86_400));
+                        r.events(c, &keys, t(86_400))
+                    }),
+                )
+                .await
+                .unwrap();
+        }
+        let expired = store.find_charge(id).await.unwrap();
+        assert!(matches!(expired.status, ChargeStatus::Expired { .. }));
+        let keys: Vec<_> = store
+            .list_events(&Scope { account: expired.account.clone(), livemode: false }, Some(id), all())
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(keys.iter().filter(|e| e.key == EventKey::ChargeExpire).count(), 1, "expired once");
+    }
+    // Only the Alipay HK charge (7 days, not 24 hours) is left, due later.
+    assert_eq!(store.due_charges(t(10_000_000), 1_000).await.unwrap(), vec![used.id.clone()]);
+}
+
+#[tokio::test]
+async fn the_story_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = satang::store::open(&format!("sqlite:{}", dir.path().join("s.db").display())).await.unwrap();
+    story(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_story_on_postgres() {
+    let Some(db) = common::pg_or_skip().await else { return };
+    let store = satang::store::open(&db.url).await.unwrap();
+    story(store).await;
+}
