@@ -39,6 +39,8 @@ pub enum Command {
     /// Manage webhook endpoints, and verify a delivery's signature.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Measure throughput, latency, memory and growth against baselines (`satang bench seed` fills a database).
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -164,6 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Worker(args) => worker(args).await,
         Command::Webhook(cmd) => webhook(cmd).await,
+        Command::Bench(args) => crate::bench::run(args).await,
         Command::Migrate(db) => {
             db.open().await?;
             println!("migrations applied to {}", store::redact_url(&db.url));

@@ -4,6 +4,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`bench`] | `satang bench`: load generator, baselines, scenarios, seeding |
 //! | [`cli`], [`config`], [`telemetry`] | the `satang` command, its flags and env vars, logging |
 //! | [`startup`] | building and running the HTTP server |
 //! | [`background`] | a node's background work: webhook worker and expiry sweeper |
@@ -20,6 +21,7 @@ pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod background;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod ops;

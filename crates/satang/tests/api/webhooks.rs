@@ -37,6 +37,19 @@ async fn event_log(app: &TestApp, event_id: &str) -> Vec<Value> {
     app.get(&format!("/events/{event_id}"), app.skey()).await.ok()["webhook_deliveries"].as_array().unwrap().clone()
 }
 
+/// The event's delivery log once it has `n` attempts (the receiver answers before satang records it).
+async fn wait_log(app: &TestApp, event_id: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = event_log(app, event_id).await;
+        if log.len() >= n {
+            return log;
+        }
+        assert!(Instant::now() < deadline, "{event_id}: {} of {n} attempts logged", log.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn every_event_is_delivered_signed_to_every_endpoint() {
     let app = spawn_app().await;
@@ -83,7 +96,7 @@ async fn every_event_is_delivered_signed_to_every_endpoint() {
     rx.wait_for("/b", 2, 5).await;
 
     // The delivery log on the event.
-    let log = event_log(&app, event["id"].as_str().unwrap()).await;
+    let log = wait_log(&app, event["id"].as_str().unwrap(), 2).await;
     assert_eq!(log.len(), 2);
     for d in &log {
         assert_eq!(d["object"], "webhook_delivery");
@@ -117,13 +130,7 @@ async fn failures_are_retried_on_the_schedule_until_delivered() {
             .unwrap()
             .to_string();
     // Recorded as failed, with the receiver's status.
-    let log = loop {
-        let log = event_log(&app, &event).await;
-        if !log.is_empty() {
-            break log;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let log = wait_log(&app, &event, 1).await;
     assert_eq!(log[0]["status"], 500);
     assert_eq!(log[0]["error"], "HTTP 500");
 
@@ -135,9 +142,7 @@ async fn failures_are_retried_on_the_schedule_until_delivered() {
     app.clock.set(t0.plus_seconds(67));
     app.nudge();
     rx.wait_for("/hook", 2, 5).await;
-    while event_log(&app, &event).await.len() < 2 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_log(&app, &event, 2).await;
 
     // The receiver recovers; the third attempt comes 5 minutes ± 10% after the second.
     rx.respond("/hook", 204, Duration::ZERO);
@@ -150,13 +155,7 @@ async fn failures_are_retried_on_the_schedule_until_delivered() {
     let hits = rx.wait_for("/hook", 3, 5).await;
     // Every attempt sends the same event, so the receiver can de-duplicate by its id.
     assert!(hits.iter().all(|h| h.json()["id"] == event));
-    let log = loop {
-        let log = event_log(&app, &event).await;
-        if log.len() == 3 {
-            break log;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let log = wait_log(&app, &event, 3).await;
     let statuses: Vec<_> = log.iter().map(|d| d["status"].clone()).collect();
     assert_eq!(statuses, vec![json!(500), json!(500), json!(204)]);
     // Delivered: nothing more, however much time passes.
@@ -183,13 +182,7 @@ async fn a_receiver_that_is_down_gets_the_event_once_it_is_up() {
             .as_str()
             .unwrap()
             .to_string();
-    let log = loop {
-        let log = event_log(&app, &event).await;
-        if !log.is_empty() {
-            break log;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let log = wait_log(&app, &event, 1).await;
     assert_eq!(log[0]["status"], Value::Null);
     assert!(log[0]["error"].as_str().unwrap().starts_with("connection failed"), "{}", log[0]["error"]);
     let rx = Receiver::start_on(&format!("127.0.0.1:{port}")).await;
@@ -298,7 +291,7 @@ async fn redirects_are_not_followed() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(rx.hits("/redirected").is_empty());
     let events = app.get("/events", app.skey()).await.ok();
-    let log = events["data"][0]["webhook_deliveries"].as_array().unwrap().clone();
+    let log = wait_log(&app, events["data"][0]["id"].as_str().unwrap(), 1).await;
     assert_eq!(log[0]["status"], 302);
     assert_eq!(log[0]["error"], "HTTP 302 (redirects are not followed)");
 }
