@@ -95,15 +95,9 @@ pub async fn create_charge(app: &App, scope: &Scope, input: ChargeInput) -> Resu
     };
     let charge = Charge::create(scope.account.clone(), req, fees, scope.livemode, now).map_err(violations)?;
     let json = charge_json(app, &charge, now).map_err(|e| ApiError::internal(e.into()))?;
-    let event = NewEvent {
-        id: EventId::generate(scope.livemode),
-        key: EventKey::ChargeCreate,
-        created_at: now,
-        data: json.clone(),
-        charge: Some(charge.id.clone()),
-        webhook_urls: charge.webhook_endpoints.clone(),
-    };
-    app.store.create_charge(scope, &charge, new_source, vec![event]).await?;
+    let event =
+        snapshot_events(&charge, &[EventKey::ChargeCreate], now).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+    app.store.create_charge(scope, &charge, new_source, event).await?;
     Ok((charge, json))
 }
 
@@ -118,7 +112,6 @@ pub enum PayerOutcome {
 /// expires instead and the outcome is refused with `expired_charge`.
 pub async fn settle(app: &App, which: ChargeRef, outcome: PayerOutcome) -> Result<Charge, ApiError> {
     let now = app.now();
-    let render = app_renderer(app);
     let charge = app
         .store
         .update_charge(
@@ -128,7 +121,7 @@ pub async fn settle(app: &App, which: ChargeRef, outcome: PayerOutcome) -> Resul
                     PayerOutcome::Paid => c.pay(now)?,
                     PayerOutcome::Failed(code) => c.fail(code, now)?,
                 };
-                render.events(c, &settled.events(), now)
+                snapshot_events(c, &settled.events(), now)
             }),
         )
         .await?;
@@ -141,13 +134,12 @@ pub async fn settle(app: &App, which: ChargeRef, outcome: PayerOutcome) -> Resul
 /// `POST /charges/:id/expire`.
 pub async fn expire(app: &App, scope: &Scope, id: &ChargeId) -> Result<Charge, ApiError> {
     let now = app.now();
-    let render = app_renderer(app);
     app.store
         .update_charge(
             ChargeRef::Scoped(scope.clone(), id.clone()),
             Box::new(move |c: &mut Charge| {
                 let keys = c.expire(now)?;
-                render.events(c, &keys, now)
+                snapshot_events(c, &keys, now)
             }),
         )
         .await
@@ -168,14 +160,13 @@ pub async fn update(
     metadata: Option<Map<String, Value>>,
 ) -> Result<Charge, ApiError> {
     let now = app.now();
-    let render = app_renderer(app);
     Ok(app
         .store
         .update_charge(
             ChargeRef::Scoped(scope.clone(), id.clone()),
             Box::new(move |c: &mut Charge| {
                 let keys = c.update(description, metadata);
-                render.events(c, &keys, now)
+                snapshot_events(c, &keys, now)
             }),
         )
         .await?)
@@ -198,7 +189,6 @@ pub async fn expire_due(app: &App, limit: u64) -> Result<Swept, ApiError> {
     let now = app.now();
     let due = app.store.due_charges(now, limit).await?;
     let updates = due.iter().map(|id| {
-        let render = app_renderer(app);
         // Set only when this transaction did the expiring (another node may have got there first).
         let did = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = did.clone();
@@ -207,7 +197,7 @@ pub async fn expire_due(app: &App, limit: u64) -> Result<Swept, ApiError> {
             Box::new(move |c: &mut Charge| {
                 let keys = c.expire_if_due(now);
                 flag.store(!keys.is_empty(), std::sync::atomic::Ordering::SeqCst);
-                render.events(c, &keys, now)
+                snapshot_events(c, &keys, now)
             }),
         );
         async move { update.await.map(|_| did.load(std::sync::atomic::Ordering::SeqCst)) }
@@ -223,39 +213,24 @@ pub async fn expire_due(app: &App, limit: u64) -> Result<Swept, ApiError> {
     Ok(swept)
 }
 
-/// What a mutation closure needs to render events, owned so it can move into the store's transaction.
-pub struct Renderer {
-    public_url: String,
-}
-
-impl Renderer {
-    pub fn new(public_url: &str) -> Renderer {
-        Renderer { public_url: public_url.trim_end_matches('/').to_string() }
+/// Events about a charge, each carrying a snapshot of the charge as it is now (rendered to wire JSON when
+/// read, see `api::wire::event`).
+pub fn snapshot_events(c: &Charge, keys: &[EventKey], now: Timestamp) -> Result<Vec<NewEvent>, Refusal> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
     }
-
-    pub fn events(&self, c: &Charge, keys: &[EventKey], now: Timestamp) -> Result<Vec<NewEvent>, Refusal> {
-        let ctx = crate::api::wire::RenderCtx { public_url: &self.public_url, now };
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let data = serde_json::to_string(&ChargeObject::new(c, &ctx))
-            .map_err(|e| Refusal::Other(format!("cannot render charge: {e}")))?;
-        Ok(keys
-            .iter()
-            .map(|k| NewEvent {
-                id: EventId::generate(c.livemode()),
-                key: *k,
-                created_at: now,
-                data: data.clone(),
-                charge: Some(c.id.clone()),
-                webhook_urls: c.webhook_endpoints.clone(),
-            })
-            .collect())
-    }
-}
-
-pub fn app_renderer(app: &App) -> Renderer {
-    Renderer::new(&app.public_url)
+    let data = serde_json::to_string(c).map_err(|e| Refusal::Other(format!("cannot snapshot charge: {e}")))?;
+    Ok(keys
+        .iter()
+        .map(|k| NewEvent {
+            id: EventId::generate(c.livemode()),
+            key: *k,
+            created_at: now,
+            data: data.clone(),
+            charge: Some(c.id.clone()),
+            webhook_urls: c.webhook_endpoints.clone(),
+        })
+        .collect())
 }
 
 /// `POST /charges/:id/refunds`: checks and books the refund inside the transaction that holds the charge,
@@ -274,9 +249,9 @@ pub async fn refund(
             ChargeRef::Scoped(scope.clone(), id.clone()),
             Box::new(move |c: &mut Charge| {
                 let r = c.refund(amount, metadata, now)?;
-                let obj = crate::api::wire::refund::RefundObject::new(&c.id, c.currency, &r);
+                let rec = crate::store::RefundRecord { charge: c.id.clone(), currency: c.currency, refund: r };
                 let data =
-                    serde_json::to_string(&obj).map_err(|e| Refusal::Other(format!("cannot render refund: {e}")))?;
+                    serde_json::to_string(&rec).map_err(|e| Refusal::Other(format!("cannot snapshot refund: {e}")))?;
                 Ok(vec![NewEvent {
                     id: EventId::generate(c.livemode()),
                     key: EventKey::RefundCreate,

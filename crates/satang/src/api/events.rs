@@ -20,8 +20,15 @@ async fn delivery_log(app: &AppState, events: &[StoredEvent]) -> Result<Vec<Atte
     Ok(app.store.list_attempts(&ids).await?)
 }
 
-fn render_page<'a>(page: &'a Page<StoredEvent>, log: &'a [AttemptRecord]) -> Result<Vec<EventObject<'a>>, ApiError> {
-    page.items.iter().map(|e| EventObject::with_log(e, log).map_err(|err| ApiError::internal(err.into()))).collect()
+fn render_page<'a>(
+    app: &AppState,
+    page: &'a Page<StoredEvent>,
+    log: &'a [AttemptRecord],
+) -> Result<Vec<EventObject<'a>>, ApiError> {
+    page.items
+        .iter()
+        .map(|e| EventObject::with_log(e, log, &app.public_url).map_err(|err| ApiError::internal(err.into())))
+        .collect()
 }
 
 fn parse_event_id(id: &str) -> Result<EventId, ApiError> {
@@ -36,7 +43,7 @@ pub async fn list_events(
     let q = list_query(&p, app.now())?;
     let page = app.store.list_events(&caller.scope, None, q).await?;
     let log = delivery_log(&app, &page.items).await?;
-    Reply::new(caller.version, &ListObject::new(render_page(&page, &log)?, page.total, &q, "/events".into()))
+    Reply::new(caller.version, &ListObject::new(render_page(&app, &page, &log)?, page.total, &q, "/events".into()))
 }
 
 pub async fn retrieve_event(
@@ -46,7 +53,10 @@ pub async fn retrieve_event(
 ) -> Result<Reply, ApiError> {
     let event = app.store.get_event(&caller.scope, &parse_event_id(&id)?).await?;
     let log = delivery_log(&app, std::slice::from_ref(&event)).await?;
-    Reply::new(caller.version, &EventObject::with_log(&event, &log).map_err(|e| ApiError::internal(e.into()))?)
+    Reply::new(
+        caller.version,
+        &EventObject::with_log(&event, &log, &app.public_url).map_err(|e| ApiError::internal(e.into()))?,
+    )
 }
 
 /// Queues the event again for delivery (beyond Omise): to the charge's own URLs if it had any, else to the
@@ -63,7 +73,10 @@ pub async fn redeliver_event(
     }
     let event = app.store.get_event(&caller.scope, &id).await?;
     let log = delivery_log(&app, std::slice::from_ref(&event)).await?;
-    Reply::new(caller.version, &EventObject::with_log(&event, &log).map_err(|e| ApiError::internal(e.into()))?)
+    Reply::new(
+        caller.version,
+        &EventObject::with_log(&event, &log, &app.public_url).map_err(|e| ApiError::internal(e.into()))?,
+    )
 }
 
 pub async fn list_charge_events(
@@ -79,5 +92,5 @@ pub async fn list_charge_events(
     let page = app.store.list_events(&caller.scope, Some(&id), q).await?;
     let log = delivery_log(&app, &page.items).await?;
     let location = format!("/charges/{id}/events");
-    Reply::new(caller.version, &ListObject::new(render_page(&page, &log)?, page.total, &q, location))
+    Reply::new(caller.version, &ListObject::new(render_page(&app, &page, &log)?, page.total, &q, location))
 }

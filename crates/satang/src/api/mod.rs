@@ -162,10 +162,11 @@ pub fn list_query(p: &Params, now: Timestamp) -> Result<ListQuery, ApiError> {
             )));
         }
     };
-    let from = p.timestamp("from")?.unwrap_or(Timestamp::EPOCH);
-    let to = p.timestamp("to")?.unwrap_or(now);
+    let (from, to) = (p.timestamp("from")?, p.timestamp("to")?);
+    let whole = from.is_none() && to.is_none();
+    let (from, to) = (from.unwrap_or(Timestamp::EPOCH), to.unwrap_or(now));
     if from > to {
         return Err(ApiError::bad_request("from must not be later than to"));
     }
-    Ok(ListQuery { from, to, offset, limit, order })
+    Ok(ListQuery { from, to, offset, limit, order, whole })
 }

@@ -16,10 +16,15 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The same charge document satang returns for a bench charge.
 pub fn sample_document() -> String {
-    use satang_domain::{AccountId, Charge, ChargeRequest, Source, SourceRequest, SystemClock, Clock};
+    use satang_domain::{AccountId, Charge, ChargeRequest, Clock, Source, SourceRequest, SystemClock};
     let now = SystemClock.now();
     let src = Source::create(
-        SourceRequest { kind: Some("alipay".into()), amount: Some(100_000), currency: Some("THB".into()), ..Default::default() },
+        SourceRequest {
+            kind: Some("alipay".into()),
+            amount: Some(100_000),
+            currency: Some("THB".into()),
+            ..Default::default()
+        },
         false,
         now,
     )
@@ -92,7 +97,9 @@ fn sqlite_writer(path: String, mut rx: mpsc::Receiver<(String, oneshot::Sender<R
             return;
         }
     };
-    let _ = conn.execute_batch("create table if not exists bench_docs (seq integer primary key, id text not null unique, doc text not null)");
+    let _ = conn.execute_batch(
+        "create table if not exists bench_docs (seq integer primary key, id text not null unique, doc text not null)",
+    );
     let mut batch = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);

@@ -150,7 +150,8 @@ impl Proc {
             }
         });
         loop {
-            let line = rx.recv_timeout(Duration::from_secs(120)).map_err(|_| anyhow::anyhow!("server did not start"))?;
+            let line =
+                rx.recv_timeout(Duration::from_secs(120)).map_err(|_| anyhow::anyhow!("server did not start"))?;
             if let Some(rest) = line.strip_prefix("satang listening on http://") {
                 let addr = rest.split(' ').next().unwrap_or("").parse()?;
                 std::thread::spawn(move || while rx.recv().is_ok() {});
@@ -179,7 +180,9 @@ impl Drop for Proc {
 pub fn rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
 }
@@ -241,7 +244,12 @@ impl Databases {
                 let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_else(|| admin.to_string());
                 let (s, b) = (format!("satang_bench_{tag}"), format!("satang_bench_base_{tag}"));
                 client.batch_execute(&format!("create database {s}; create database {b}")).await?;
-                Ok(Databases { satang: format!("{base}/{s}"), baseline: format!("{base}/{b}"), _dir: None, pg_admin: Some(admin.to_string()) })
+                Ok(Databases {
+                    satang: format!("{base}/{s}"),
+                    baseline: format!("{base}/{b}"),
+                    _dir: None,
+                    pg_admin: Some(admin.to_string()),
+                })
             }
         }
     }
@@ -287,8 +295,7 @@ async fn stored_count(url: &str) -> anyhow::Result<u64> {
     }
 }
 
-const CREATE_FORM: &str =
-    "amount=100000&currency=THB&return_uri=https%3A%2F%2Fshop.example%2Forders%2F1%2Fcomplete&source%5Btype%5D=alipay&description=bench";
+const CREATE_FORM: &str = "amount=100000&currency=THB&return_uri=https%3A%2F%2Fshop.example%2Forders%2F1%2Fcomplete&source%5Btype%5D=alipay&description=bench";
 
 struct Bench {
     args: BenchArgs,
@@ -302,7 +309,16 @@ impl Bench {
         Duration::from_secs_f64(self.args.duration.max(0.2))
     }
 
-    fn push(&mut self, scenario: &str, stored: u64, load_desc: String, o: &Outcome, rss: f64, baseline: Option<(&str, f64)>, note: String) {
+    fn push(
+        &mut self,
+        scenario: &str,
+        stored: u64,
+        load_desc: String,
+        o: &Outcome,
+        rss: f64,
+        baseline: Option<(&str, f64)>,
+        note: String,
+    ) {
         let row = Row {
             scenario: scenario.to_string(),
             stored,
@@ -339,13 +355,20 @@ fn basic(key: &str) -> String {
 /// Runs `satang bench` or one of its subcommands.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
-        Some(BenchCommand::BaselineServer { listen, database, pool_size }) => baseline::serve(listen, &database, pool_size).await,
+        Some(BenchCommand::BaselineServer { listen, database, pool_size }) => {
+            baseline::serve(listen, &database, pool_size).await
+        }
         Some(BenchCommand::Seed { charges, database, account }) => {
             let store = database.open().await?;
             let scope = match account {
-                Some(a) => Scope { account: a.parse().map_err(|e| anyhow::anyhow!("--account: {e}"))?, livemode: false },
+                Some(a) => {
+                    Scope { account: a.parse().map_err(|e| anyhow::anyhow!("--account: {e}"))?, livemode: false }
+                }
                 None => {
-                    let (rec, shown) = crate::accounts::new_account("Bench Shop", satang_domain::Clock::now(&satang_domain::SystemClock));
+                    let (rec, shown) = crate::accounts::new_account(
+                        "Bench Shop",
+                        satang_domain::Clock::now(&satang_domain::SystemClock),
+                    );
                     store.create_account(rec).await?;
                     println!("{}", serde_json::to_string(&shown)?);
                     Scope { account: shown.id.parse()?, livemode: false }
@@ -433,7 +456,15 @@ async fn bench_target(mut b: Bench, target: &str) -> anyhow::Result<()> {
     b.push("create-charge", 0, format!("closed {}", b.args.connections), &o, 0.0, None, String::new());
     if !ids.is_empty() {
         let o = retrieve(&b, addr, &ids).await;
-        b.push("retrieve-charge", ids.len() as u64, format!("closed {}", b.args.connections), &o, 0.0, None, String::new());
+        b.push(
+            "retrieve-charge",
+            ids.len() as u64,
+            format!("closed {}", b.args.connections),
+            &o,
+            0.0,
+            None,
+            String::new(),
+        );
     }
     let json = b.args.json;
     report(&b, json)
@@ -454,7 +485,8 @@ async fn retrieve(b: &Bench, addr: SocketAddr, ids: &[String]) -> Outcome {
 async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::Result<()> {
     // The merchant: an account on the server's database, made before the server starts.
     let store = crate::store::open(&dbs.satang).await?;
-    let (rec, shown) = crate::accounts::new_account("Bench Shop", satang_domain::Clock::now(&satang_domain::SystemClock));
+    let (rec, shown) =
+        crate::accounts::new_account("Bench Shop", satang_domain::Clock::now(&satang_domain::SystemClock));
     store.create_account(rec).await?;
     b.auth = basic(&shown.test_secret_key);
     b.scope = Some(Scope { account: shown.id.parse()?, livemode: false });
@@ -471,12 +503,22 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
     let wants_create = matches!(scenario, "quick" | "all" | "create-charge" | "growth");
     let mut baseline_rate = 0.0;
     if wants_create {
-        let base = Proc::start(&["bench", "baseline-server", "--listen", "127.0.0.1:0", "--database", &dbs.baseline], &[])?;
+        let base =
+            Proc::start(&["bench", "baseline-server", "--listen", "127.0.0.1:0", "--database", &dbs.baseline], &[])?;
         let (auth, host) = (b.auth.clone(), base.addr.to_string());
-        let make: MakeRequest = Arc::new(move |_, _| load::request("POST", "/charges", &host, Some(&auth), Some(CREATE_FORM)));
+        let make: MakeRequest =
+            Arc::new(move |_, _| load::request("POST", "/charges", &host, Some(&auth), Some(CREATE_FORM)));
         let (o, rss) = with_rss(Some(base.child.id()), b.closed(base.addr, make)).await;
         baseline_rate = o.rate();
-        b.push("baseline-insert (a)", 0, closed_desc.clone(), &o, rss, None, "bare durable insert of the charge document".into());
+        b.push(
+            "baseline-insert (a)",
+            0,
+            closed_desc.clone(),
+            &o,
+            rss,
+            None,
+            "bare durable insert of the charge document".into(),
+        );
     }
     drop(store);
 
@@ -507,20 +549,45 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
             healthz_rate = o.rate();
             b.push("healthz (b)", stored, closed_desc.clone(), &o, rss, None, "satang's cheapest route".into());
         }
-        if wants_create || scenario == "retrieve-charge" || scenario == "list-charges" || scenario == "complete-and-deliver" {
+        if wants_create
+            || scenario == "retrieve-charge"
+            || scenario == "list-charges"
+            || scenario == "complete-and-deliver"
+        {
             let (auth, h) = (b.auth.clone(), host.clone());
-            let make: MakeRequest = Arc::new(move |_, _| load::request("POST", "/charges", &h, Some(&auth), Some(CREATE_FORM)));
+            let make: MakeRequest =
+                Arc::new(move |_, _| load::request("POST", "/charges", &h, Some(&auth), Some(CREATE_FORM)));
             let (o, rss) = with_rss(pid, b.closed(addr, make)).await;
             if first_level {
                 create_rate = o.rate();
             }
-            let note = if first_level { String::new() } else { format!("{:.0}% of the first level", 100.0 * o.rate() / create_rate.max(1e-9)) };
-            b.push("create-charge", stored, closed_desc.clone(), &o, rss, Some(("baseline-insert", baseline_rate)), note);
+            let note = if first_level {
+                String::new()
+            } else {
+                format!("{:.0}% of the first level", 100.0 * o.rate() / create_rate.max(1e-9))
+            };
+            b.push(
+                "create-charge",
+                stored,
+                closed_desc.clone(),
+                &o,
+                rss,
+                Some(("baseline-insert", baseline_rate)),
+                note,
+            );
         }
         if matches!(scenario, "quick" | "all" | "retrieve-charge" | "growth") {
             let ids = sample_ids(&dbs.satang, 100_000, false).await?;
             let (o, rss) = with_rss(pid, retrieve(b, addr, &ids)).await;
-            b.push("retrieve-charge", stored, closed_desc.clone(), &o, rss, Some(("healthz", healthz_rate)), String::new());
+            b.push(
+                "retrieve-charge",
+                stored,
+                closed_desc.clone(),
+                &o,
+                rss,
+                Some(("healthz", healthz_rate)),
+                String::new(),
+            );
         }
         if matches!(scenario, "quick" | "all" | "list-charges") {
             let stored = stored_count(&dbs.satang).await?;
@@ -545,7 +612,13 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
 
 /// Marks pending charges paid at a fixed rate while a local receiver takes the webhooks, and measures how
 /// soon each `charge.complete` arrives after its `mark_as_paid` was sent (an upper bound on commit→delivery).
-async fn complete_and_deliver(b: &mut Bench, db: &str, addr: SocketAddr, pid: Option<u32>, create_rate: f64) -> anyhow::Result<()> {
+async fn complete_and_deliver(
+    b: &mut Bench,
+    db: &str,
+    addr: SocketAddr,
+    pid: Option<u32>,
+    create_rate: f64,
+) -> anyhow::Result<()> {
     let rate = b.args.rate.unwrap_or((create_rate * 0.5).max(10.0));
     let needed = (rate * b.args.duration * 1.2) as usize + 100;
     // Pending charges to complete: the ones created so far, topped up if needed.
@@ -581,7 +654,14 @@ async fn complete_and_deliver(b: &mut Bench, db: &str, addr: SocketAddr, pid: Op
     });
     let store = crate::store::open(db).await?;
     let scope = b.scope.clone().ok_or_else(|| anyhow::anyhow!("no scope"))?;
-    crate::webhooks::endpoints::add(&store, &scope.account, false, &hook, satang_domain::Clock::now(&satang_domain::SystemClock)).await?;
+    crate::webhooks::endpoints::add(
+        &store,
+        &scope.account,
+        false,
+        &hook,
+        satang_domain::Clock::now(&satang_domain::SystemClock),
+    )
+    .await?;
     drop(store);
 
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
@@ -594,7 +674,8 @@ async fn complete_and_deliver(b: &mut Bench, db: &str, addr: SocketAddr, pid: Op
         load::request("POST", &format!("/charges/{}/mark_as_paid", ids[i]), &host, Some(&auth), None)
     });
     let started = Instant::now();
-    let (o, rss) = with_rss(pid, load::run(addr, b.args.connections, b.duration(), Pace::Open(rate), make, false, None)).await;
+    let (o, rss) =
+        with_rss(pid, load::run(addr, b.args.connections, b.duration(), Pace::Open(rate), make, false, None)).await;
     let completions = o.requests() as usize;
     // Wait (up to 30 s) for the deliveries still on their way.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -605,8 +686,10 @@ async fn complete_and_deliver(b: &mut Bench, db: &str, addr: SocketAddr, pid: Op
     receiver.abort();
     let sent = sent.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let arrived = arrived.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let lat: Vec<u64> =
-        arrived.iter().filter_map(|(id, at)| sent.get(id).map(|s| at.saturating_duration_since(*s).as_micros() as u64)).collect();
+    let lat: Vec<u64> = arrived
+        .iter()
+        .filter_map(|(id, at)| sent.get(id).map(|s| at.saturating_duration_since(*s).as_micros() as u64))
+        .collect();
     let delivered = arrived.len();
     let desc = format!("open {rate:.0}/s");
     b.push(
@@ -618,7 +701,12 @@ async fn complete_and_deliver(b: &mut Bench, db: &str, addr: SocketAddr, pid: Op
         Some(("create-charge", create_rate)),
         format!("{completions} completions at {:.0}/s", o.rate()),
     );
-    let delivery = Outcome { latencies_us: lat, errors: completions.saturating_sub(delivered) as u64, elapsed: delivered_in, bodies: vec![] };
+    let delivery = Outcome {
+        latencies_us: lat,
+        errors: completions.saturating_sub(delivered) as u64,
+        elapsed: delivered_in,
+        bodies: vec![],
+    };
     b.push(
         "deliver (commit→delivery)",
         0,

@@ -6,16 +6,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use satang_domain::{Charge, ChargeRequest, Clock, EventId, EventKey, Source, SourceRequest, SystemClock};
+use satang_domain::{Charge, ChargeRequest, Clock, EventKey, Source, SourceRequest, SystemClock};
 
-use crate::ops::charge_json;
+use crate::ops::snapshot_events;
 use crate::store::{DynStore, NewEvent, Scope};
 
 /// A pending Alipay charge of `amount` for `scope`, with its `charge.create` event.
 pub fn charge_with_event(app: &crate::app::App, scope: &Scope, amount: i64) -> anyhow::Result<(Charge, NewEvent)> {
     let now = SystemClock.now();
     let src = Source::create(
-        SourceRequest { kind: Some("alipay".into()), amount: Some(amount), currency: Some("THB".into()), ..Default::default() },
+        SourceRequest {
+            kind: Some("alipay".into()),
+            amount: Some(amount),
+            currency: Some("THB".into()),
+            ..Default::default()
+        },
         scope.livemode,
         now,
     )
@@ -39,14 +44,11 @@ pub fn charge_with_event(app: &crate::app::App, scope: &Scope, amount: i64) -> a
         now,
     )
     .map_err(|v| anyhow::anyhow!("{v}"))?;
-    let event = NewEvent {
-        id: EventId::generate(scope.livemode),
-        key: EventKey::ChargeCreate,
-        created_at: now,
-        data: charge_json(app, &charge, now)?,
-        charge: Some(charge.id.clone()),
-        webhook_urls: vec![],
-    };
+    let _ = app;
+    let event = snapshot_events(&charge, &[EventKey::ChargeCreate], now)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no event"))?;
     Ok((charge, event))
 }
 

@@ -218,7 +218,8 @@ impl Order {
     }
 }
 
-/// A page request: objects created in `[from, to]`, skipping `offset`, at most `limit`.
+/// A page request: objects created in `[from, to]`, in (created_at, insertion) order, skipping `offset`,
+/// at most `limit`.
 #[derive(Debug, Clone, Copy)]
 pub struct ListQuery {
     pub from: Timestamp,
@@ -226,6 +227,9 @@ pub struct ListQuery {
     pub offset: u64,
     pub limit: u64,
     pub order: Order,
+    /// Neither `from` nor `to` was given: the list is all of the scope's objects, which a store may answer
+    /// from positions and counters instead of walking the time window.
+    pub whole: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -103,6 +103,10 @@ pub struct SqliteStore {
 }
 
 thread_local! {
+    /// Each thread's read-only connection per database file, for [`SqliteStore::read`].
+    static THREAD_READERS: std::cell::RefCell<std::collections::HashMap<PathBuf, Connection>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+
     /// Set by a job on the writer thread that queued webhook deliveries; read after the batch commits.
     static OUTBOX_TOUCHED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
@@ -189,7 +193,29 @@ impl SqliteStore {
         rx.await.map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
     }
 
+    /// A short read (a lookup by key): run right here on the calling thread, on that thread's own read-only
+    /// connection. Handing microsecond lookups to another thread cost more in context switches than the
+    /// lookup itself (the profile of `retrieve-charge` showed it), so only scans go to the blocking pool.
     async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        THREAD_READERS.with(|cell| {
+            let mut readers = cell.borrow_mut();
+            let conn = match readers.get(&self.readers.path) {
+                Some(c) => c,
+                None => {
+                    let c = self.readers.get()?;
+                    readers.entry(self.readers.path.clone()).or_insert(c)
+                }
+            };
+            f(conn)
+        })
+    }
+
+    /// A read that may walk many rows (lists, batches): on the blocking pool, a few at a time.
+    async fn scan<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
@@ -380,7 +406,8 @@ fn parse_docs<T: serde::de::DeserializeOwned>(docs: Vec<String>) -> StoreResult<
 }
 
 /// One page of a scoped list: rows of `table` in the caller's account and mode, created in `[from, to]`,
-/// optionally narrowed by `column = value`, in insertion order; and how many rows match in all.
+/// optionally narrowed by `column = value`, in (created_at, seq) order; and how many rows match in all.
+/// Both walk the (account, mode, created_at) index range, without loading the skipped rows.
 fn page<T>(
     c: &Connection,
     table: &str,
@@ -739,9 +766,16 @@ impl Store for SqliteStore {
                     }
                 }
             }
+            let pos: i64 = c
+                .prepare_cached(
+                    "insert into list_counters (account_id, livemode, list, n) values (?1, ?2, 'charges', 1) \
+                     on conflict (account_id, livemode, list) do update set n = n + 1 returning n",
+                )
+                .and_then(|mut st| st.query_row(params![scope.account.as_str(), scope.livemode], |r| r.get(0)))
+                .map_err(sql_err)?;
             c.prepare_cached(
-                "insert into charges (id, account_id, livemode, status, created_at, expires_at, version, doc) \
-                 values (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)",
+                "insert into charges (id, account_id, livemode, status, created_at, expires_at, version, doc, pos) \
+                 values (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -751,7 +785,8 @@ impl Store for SqliteStore {
                     status,
                     created.unix(),
                     expires.unix(),
-                    doc
+                    doc,
+                    pos
                 ])
             })
             .map_err(sql_err)?;
@@ -775,9 +810,35 @@ impl Store for SqliteStore {
 
     async fn list_charges(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<Charge>> {
         let scope = scope.clone();
-        self.read(move |c| {
-            let docs = page(c, "charges", "doc", &scope, None, &q, |r| r.get::<_, String>(0))?;
-            Ok(Page { items: parse_docs(docs.items)?, total: docs.total })
+        self.scan(move |c| {
+            if !q.whole {
+                let docs = page(c, "charges", "doc", &scope, None, &q, |r| r.get::<_, String>(0))?;
+                return Ok(Page { items: parse_docs(docs.items)?, total: docs.total });
+            }
+            // The whole list: positions 1..=n, so a page at any depth is an index range.
+            let total: i64 = c
+                .prepare_cached("select n from list_counters where account_id = ?1 and livemode = ?2 and list = 'charges'")
+                .and_then(|mut st| st.query_row(params![scope.account.as_str(), scope.livemode], |r| r.get(0)).optional())
+                .map_err(sql_err)?
+                .unwrap_or(0);
+            let (sql, bound) = match q.order {
+                Order::Chronological => (
+                    "select doc from charges where account_id = ?1 and livemode = ?2 and pos > ?3 order by pos limit ?4",
+                    q.offset as i64,
+                ),
+                Order::ReverseChronological => (
+                    "select doc from charges where account_id = ?1 and livemode = ?2 and pos <= ?3 order by pos desc limit ?4",
+                    total - q.offset as i64,
+                ),
+            };
+            let docs = c
+                .prepare_cached(sql)
+                .and_then(|mut st| {
+                    st.query_map(params![scope.account.as_str(), scope.livemode, bound, q.limit as i64], |r| r.get::<_, String>(0))?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(sql_err)?;
+            Ok(Page { items: parse_docs(docs)?, total: total as u64 })
         })
         .await
     }
@@ -804,7 +865,7 @@ impl Store for SqliteStore {
     }
 
     async fn due_charges(&self, now: Timestamp, limit: u64) -> StoreResult<Vec<ChargeId>> {
-        self.read(move |c| {
+        self.scan(move |c| {
             let ids = c
                 .prepare_cached(
                     "select id from charges where status = 'pending' and expires_at <= ?1 order by expires_at limit ?2",
@@ -846,7 +907,7 @@ impl Store for SqliteStore {
         q: ListQuery,
     ) -> StoreResult<Page<StoredEvent>> {
         let (scope, charge) = (scope.clone(), charge.map(|c| c.to_string()));
-        self.read(move |c| {
+        self.scan(move |c| {
             let filter = charge.as_deref().map(|id| ("charge_id", id));
             let rows = page(c, "events", "id, key, created_at, data", &scope, filter, &q, |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
@@ -868,7 +929,7 @@ impl Store for SqliteStore {
         q: ListQuery,
     ) -> StoreResult<Page<RefundRecord>> {
         let (scope, charge) = (scope.clone(), charge.map(|c| c.to_string()));
-        self.read(move |c| {
+        self.scan(move |c| {
             let filter = charge.as_deref().map(|id| ("charge_id", id));
             let docs = page(c, "refunds", "doc", &scope, filter, &q, |r| r.get::<_, String>(0))?;
             Ok(Page { items: parse_docs(docs.items)?, total: docs.total })
@@ -897,7 +958,7 @@ impl Store for SqliteStore {
 
     async fn list_transactions(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<LedgerEntry>> {
         let scope = scope.clone();
-        self.read(move |c| {
+        self.scan(move |c| {
             let rows = page(c, "ledger", LEDGER_COLUMNS, &scope, None, &q, ledger_row)?;
             Ok(Page { items: rows.items.into_iter().map(ledger_entry).collect::<StoreResult<_>>()?, total: rows.total })
         })
@@ -1195,7 +1256,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = events.iter().map(|e| e.to_string()).collect();
-        self.read(move |c| {
+        self.scan(move |c| {
             let sql = format!(
                 "select id, event_id, url, status, error, duration_ms, payload, created_at from webhook_attempts \
                  where event_id in ({}) order by seq",

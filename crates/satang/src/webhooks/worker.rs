@@ -3,8 +3,11 @@
 //! * Woken by the store as soon as a commit queues deliveries (`Store::outbox_signal`), so an event goes
 //!   out within milliseconds of its commit; it also polls every [`WorkerConfig::poll`] as a fallback (other
 //!   processes, retries coming due).
-//! * At most [`WorkerConfig::per_target`] sends in flight per URL and [`WorkerConfig::max_in_flight`] in all,
-//!   so one endpoint that is down or slow never delays the others.
+//! * At most [`WorkerConfig::per_target`] sends in flight per URL and [`WorkerConfig::max_in_flight`]
+//!   deliveries in hand in all, so one endpoint that is down or slow never delays the others. The worker
+//!   claims up to [`QUEUE_FACTOR`] times `per_target` deliveries per URL ahead, so a fast receiver is never
+//!   waiting on the next claim; a send's URL slot is freed as soon as the receiver answers, and the attempt
+//!   is recorded after that.
 //! * A send is a POST of the event (the account's default `Omise-Version` shape) with `Omise-Signature`
 //!   and `Omise-Signature-Timestamp`, a 10 s timeout, no redirects followed, and at most 4 KiB of the
 //!   response read. 2xx is delivered; anything else is retried on [`super::schedule`].
@@ -26,6 +29,9 @@ use crate::store::{AttemptRecord, ClaimRequest, ClaimedDelivery, DeliveryOutcome
 
 /// The most of a receiver's response body that is read.
 pub const MAX_RESPONSE_BYTES: usize = 4096;
+/// Deliveries claimed ahead per URL, as a multiple of its send concurrency. Small enough that a URL whose
+/// every send times out (10 s) still gets through its claimed ones well within the lease.
+pub const QUEUE_FACTOR: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -54,15 +60,18 @@ pub struct Worker {
     test_client: reqwest::Client,
     live_client: reqwest::Client,
     config: WorkerConfig,
+    /// Deliveries claimed and not yet finished, per URL.
     in_flight: Arc<Mutex<HashMap<String, usize>>>,
+    /// Sends in progress per URL (at most `per_target`).
+    sending: Mutex<HashMap<String, Arc<Semaphore>>>,
     slots: Arc<Semaphore>,
     done: Arc<Notify>,
 }
 
 /// The JSON body a delivery sends: the event as `GET /events/:id` shows it, with `webhook_deliveries: []`
 /// (as Omise's payloads have), in the given version.
-pub fn payload(event: &StoredEvent, version: &str) -> Result<Vec<u8>, serde_json::Error> {
-    let obj = EventObject::new(event, Vec::new())?;
+pub fn payload(event: &StoredEvent, version: &str, public_url: &str) -> Result<Vec<u8>, serde_json::Error> {
+    let obj = EventObject::new(event, Vec::new(), public_url)?;
     match ApiVersion::parse(version).unwrap_or(ApiVersion::DEFAULT) {
         ApiVersion::V2019_05_29 => serde_json::to_vec(&obj),
         v => {
@@ -113,6 +122,7 @@ impl Worker {
             live_client: client(&config, true)?,
             slots: Arc::new(Semaphore::new(config.max_in_flight)),
             in_flight: Arc::new(Mutex::new(HashMap::new())),
+            sending: Mutex::new(HashMap::new()),
             done: Arc::new(Notify::new()),
             app,
             config,
@@ -181,8 +191,8 @@ impl Worker {
             .store
             .claim_deliveries(ClaimRequest {
                 now,
-                limit: free.min(128),
-                per_target: self.config.per_target,
+                limit: free.min(256),
+                per_target: self.config.per_target * QUEUE_FACTOR,
                 busy,
                 lease_now: wall,
                 lease_until: wall.plus_seconds(self.config.lease_seconds),
@@ -195,11 +205,25 @@ impl Worker {
                 Err(_) => self.slots.clone().acquire_owned().await.map_err(|e| StoreError::Other(e.into()))?,
             };
             *self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).entry(d.url.clone()).or_insert(0) += 1;
+            let lane = self
+                .sending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(d.url.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_target)))
+                .clone();
             let me = self.clone();
             tokio::spawn(async move {
                 let url = d.url.clone();
                 let seq = d.seq;
-                let (attempt, outcome) = me.send(d).await;
+                let (attempt, outcome) = match lane.acquire_owned().await {
+                    Ok(sending) => {
+                        let result = me.send(d).await;
+                        drop(sending);
+                        result
+                    }
+                    Err(_) => return,
+                };
                 if let Err(e) = me.app.store.finish_attempt(seq, attempt, outcome).await {
                     // The lease runs out and the delivery is sent again: at least once, never lost.
                     tracing::error!(error.message = %e, "recording a webhook attempt failed");
@@ -210,6 +234,7 @@ impl Worker {
                         *c -= 1;
                         if *c == 0 {
                             map.remove(&url);
+                            me.sending.lock().unwrap_or_else(|p| p.into_inner()).remove(&url);
                         }
                     }
                 }
@@ -223,7 +248,7 @@ impl Worker {
     async fn send(&self, d: ClaimedDelivery) -> (AttemptRecord, DeliveryOutcome) {
         let live = d.event.livemode;
         let started = Instant::now();
-        let body = payload(&d.event, &d.api_version).unwrap_or_default();
+        let body = payload(&d.event, &d.api_version, &self.app.public_url).unwrap_or_default();
         // The attempt's time: its signature timestamp, its log entry, and the base of any retry.
         let now = self.app.now();
         let ts = now.unix();

@@ -1,10 +1,35 @@
-//! The event object (omise-wire.md §4.4): `data` is the object's JSON as stored when the event happened;
+//! The event object (omise-wire.md §4.4): `data` is the object as it was when the event happened;
 //! `webhook_deliveries` is its delivery log, one entry per attempt.
+//!
+//! An event stores a snapshot of the domain object (the charge, or the refund with its charge's ID and
+//! currency), not its wire JSON: the snapshot is smaller to write, and rendering it at the event's own time
+//! gives exactly the object as it was then (`refundable`, `refunds.to`), in whichever `Omise-Version` is
+//! asked.
 
+use satang_domain::{Charge, EventKey};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::store::{AttemptRecord, StoredEvent};
+use super::RenderCtx;
+use super::charge::ChargeObject;
+use super::refund::RefundObject;
+use crate::store::{AttemptRecord, RefundRecord, StoredEvent};
+
+/// The wire JSON of an event's `data`: its snapshot rendered as of the event's time.
+pub fn render_data(e: &StoredEvent, public_url: &str) -> Result<Box<RawValue>, serde_json::Error> {
+    let ctx = RenderCtx { public_url, now: e.created_at };
+    let json = match e.key {
+        EventKey::RefundCreate => {
+            let rec: RefundRecord = serde_json::from_str(&e.data)?;
+            serde_json::to_string(&RefundObject::from_record(&rec))?
+        }
+        EventKey::ChargeCreate | EventKey::ChargeUpdate | EventKey::ChargeComplete | EventKey::ChargeExpire => {
+            let charge: Charge = serde_json::from_str(&e.data)?;
+            serde_json::to_string(&ChargeObject::new(&charge, &ctx))?
+        }
+    };
+    RawValue::from_string(json)
+}
 
 /// One delivery attempt (`webhook_deliveries[]`). `created_at` is ISO 8601, not the docs fixture's
 /// `"2023-03-02 10:27:09 UTC"`, which omise-java could not parse (omise-wire.md §2.2).
@@ -47,7 +72,7 @@ pub struct EventObject<'a> {
     livemode: bool,
     location: String,
     webhook_deliveries: Vec<WebhookDeliveryObject<'a>>,
-    data: &'a RawValue,
+    data: Box<RawValue>,
     key: &'static str,
     created_at: String,
 }
@@ -56,8 +81,9 @@ impl<'a> EventObject<'a> {
     pub fn new(
         e: &'a StoredEvent,
         webhook_deliveries: Vec<WebhookDeliveryObject<'a>>,
+        public_url: &str,
     ) -> Result<Self, serde_json::Error> {
-        let data: &RawValue = serde_json::from_str(&e.data)?;
+        let data = render_data(e, public_url)?;
         Ok(EventObject {
             object: "event",
             id: e.id.as_str(),
@@ -71,8 +97,12 @@ impl<'a> EventObject<'a> {
     }
 
     /// The event with its delivery log, from all attempts of a page of events.
-    pub fn with_log(e: &'a StoredEvent, attempts: &'a [AttemptRecord]) -> Result<Self, serde_json::Error> {
+    pub fn with_log(
+        e: &'a StoredEvent,
+        attempts: &'a [AttemptRecord],
+        public_url: &str,
+    ) -> Result<Self, serde_json::Error> {
         let log = attempts.iter().filter(|a| a.event == e.id).map(|a| WebhookDeliveryObject::new(e, a)).collect();
-        Self::new(e, log)
+        Self::new(e, log, public_url)
     }
 }
