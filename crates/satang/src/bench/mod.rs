@@ -297,6 +297,15 @@ async fn stored_count(url: &str) -> anyhow::Result<u64> {
 
 const CREATE_FORM: &str = "amount=100000&currency=THB&return_uri=https%3A%2F%2Fshop.example%2Forders%2F1%2Fcomplete&source%5Btype%5D=alipay&description=bench";
 
+/// What a measurement was: its name, the data it ran on, how it was loaded, and what it compares with.
+struct What<'a> {
+    scenario: &'a str,
+    stored: u64,
+    load: String,
+    baseline: Option<(&'a str, f64)>,
+    note: String,
+}
+
 struct Bench {
     args: BenchArgs,
     rows: Vec<Row>,
@@ -309,20 +318,11 @@ impl Bench {
         Duration::from_secs_f64(self.args.duration.max(0.2))
     }
 
-    fn push(
-        &mut self,
-        scenario: &str,
-        stored: u64,
-        load_desc: String,
-        o: &Outcome,
-        rss: f64,
-        baseline: Option<(&str, f64)>,
-        note: String,
-    ) {
+    fn push(&mut self, what: What<'_>, o: &Outcome, rss: f64) {
         let row = Row {
-            scenario: scenario.to_string(),
-            stored,
-            load: load_desc,
+            scenario: what.scenario.to_string(),
+            stored: what.stored,
+            load: what.load,
             requests_per_s: o.rate(),
             p50_ms: ms(o.percentile(50.0)),
             p99_ms: ms(o.percentile(99.0)),
@@ -330,9 +330,9 @@ impl Bench {
             requests: o.requests(),
             errors: o.errors,
             server_rss_mb: rss,
-            baseline: baseline.map(|(n, _)| n.to_string()),
-            ratio: baseline.map(|(_, r)| if r > 0.0 { o.rate() / r } else { 0.0 }),
-            note,
+            baseline: what.baseline.map(|(n, _)| n.to_string()),
+            ratio: what.baseline.map(|(_, r)| if r > 0.0 { o.rate() / r } else { 0.0 }),
+            note: what.note,
         };
         if !self.args.json {
             eprintln!(
@@ -453,17 +453,29 @@ async fn bench_target(mut b: Bench, target: &str) -> anyhow::Result<()> {
         .iter()
         .filter_map(|body| serde_json::from_slice::<serde_json::Value>(body).ok()?["id"].as_str().map(String::from))
         .collect();
-    b.push("create-charge", 0, format!("closed {}", b.args.connections), &o, 0.0, None, String::new());
+    b.push(
+        What {
+            scenario: "create-charge",
+            stored: 0,
+            load: format!("closed {}", b.args.connections),
+            baseline: None,
+            note: String::new(),
+        },
+        &o,
+        0.0,
+    );
     if !ids.is_empty() {
         let o = retrieve(&b, addr, &ids).await;
         b.push(
-            "retrieve-charge",
-            ids.len() as u64,
-            format!("closed {}", b.args.connections),
+            What {
+                scenario: "retrieve-charge",
+                stored: ids.len() as u64,
+                load: format!("closed {}", b.args.connections),
+                baseline: None,
+                note: String::new(),
+            },
             &o,
             0.0,
-            None,
-            String::new(),
         );
     }
     let json = b.args.json;
@@ -511,13 +523,15 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
         let (o, rss) = with_rss(Some(base.child.id()), b.closed(base.addr, make)).await;
         baseline_rate = o.rate();
         b.push(
-            "baseline-insert (a)",
-            0,
-            closed_desc.clone(),
+            What {
+                scenario: "baseline-insert (a)",
+                stored: 0,
+                load: closed_desc.clone(),
+                baseline: None,
+                note: "bare durable insert of the charge document".into(),
+            },
             &o,
             rss,
-            None,
-            "bare durable insert of the charge document".into(),
         );
     }
     drop(store);
@@ -547,7 +561,17 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
             let make: MakeRequest = Arc::new(move |_, _| load::request("GET", "/healthz", &h, None, None));
             let (o, rss) = with_rss(pid, b.closed(addr, make)).await;
             healthz_rate = o.rate();
-            b.push("healthz (b)", stored, closed_desc.clone(), &o, rss, None, "satang's cheapest route".into());
+            b.push(
+                What {
+                    scenario: "healthz (b)",
+                    stored: stored,
+                    load: closed_desc.clone(),
+                    baseline: None,
+                    note: "satang's cheapest route".into(),
+                },
+                &o,
+                rss,
+            );
         }
         if wants_create
             || scenario == "retrieve-charge"
@@ -567,26 +591,30 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
                 format!("{:.0}% of the first level", 100.0 * o.rate() / create_rate.max(1e-9))
             };
             b.push(
-                "create-charge",
-                stored,
-                closed_desc.clone(),
+                What {
+                    scenario: "create-charge",
+                    stored: stored,
+                    load: closed_desc.clone(),
+                    baseline: Some(("baseline-insert", baseline_rate)),
+                    note: note,
+                },
                 &o,
                 rss,
-                Some(("baseline-insert", baseline_rate)),
-                note,
             );
         }
         if matches!(scenario, "quick" | "all" | "retrieve-charge" | "growth") {
             let ids = sample_ids(&dbs.satang, 100_000, false).await?;
             let (o, rss) = with_rss(pid, retrieve(b, addr, &ids)).await;
             b.push(
-                "retrieve-charge",
-                stored,
-                closed_desc.clone(),
+                What {
+                    scenario: "retrieve-charge",
+                    stored: stored,
+                    load: closed_desc.clone(),
+                    baseline: Some(("healthz", healthz_rate)),
+                    note: String::new(),
+                },
                 &o,
                 rss,
-                Some(("healthz", healthz_rate)),
-                String::new(),
             );
         }
         if matches!(scenario, "quick" | "all" | "list-charges") {
@@ -598,7 +626,17 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
                 let (auth, h) = (b.auth.clone(), host.clone());
                 let make: MakeRequest = Arc::new(move |_, _| load::request("GET", &path, &h, Some(&auth), None));
                 let (o, rss) = with_rss(pid, b.closed(addr, make)).await;
-                b.push(name, stored, closed_desc.clone(), &o, rss, Some(("healthz", healthz_rate)), String::new());
+                b.push(
+                    What {
+                        scenario: name,
+                        stored: stored,
+                        load: closed_desc.clone(),
+                        baseline: Some(("healthz", healthz_rate)),
+                        note: String::new(),
+                    },
+                    &o,
+                    rss,
+                );
             }
         }
         if first_level && matches!(scenario, "quick" | "all" | "complete-and-deliver") {
@@ -693,13 +731,15 @@ async fn complete_and_deliver(
     let delivered = arrived.len();
     let desc = format!("open {rate:.0}/s");
     b.push(
-        "complete (mark_as_paid)",
-        0,
-        desc.clone(),
+        What {
+            scenario: "complete (mark_as_paid)",
+            stored: 0,
+            load: desc.clone(),
+            baseline: Some(("create-charge", create_rate)),
+            note: format!("{completions} completions at {:.0}/s", o.rate()),
+        },
         &o,
         rss,
-        Some(("create-charge", create_rate)),
-        format!("{completions} completions at {:.0}/s", o.rate()),
     );
     let delivery = Outcome {
         latencies_us: lat,
@@ -707,16 +747,8 @@ async fn complete_and_deliver(
         elapsed: delivered_in,
         bodies: vec![],
     };
-    b.push(
-        "deliver (commit→delivery)",
-        0,
-        desc,
-        &delivery,
-        rss,
-        Some(("create-charge", create_rate)),
-        format!(
+    b.push(What { scenario: "deliver (commit→delivery)", stored: 0, load: desc, baseline: Some(("create-charge", create_rate)), note: format!(
             "{delivered} of {completions} charge.complete webhooks delivered; latency from sending mark_as_paid to the webhook's arrival"
-        ),
-    );
+        ) }, &delivery, rss);
     Ok(())
 }
