@@ -564,7 +564,7 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
             b.push(
                 What {
                     scenario: "healthz (b)",
-                    stored: stored,
+                    stored,
                     load: closed_desc.clone(),
                     baseline: None,
                     note: "satang's cheapest route".into(),
@@ -593,10 +593,10 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
             b.push(
                 What {
                     scenario: "create-charge",
-                    stored: stored,
+                    stored,
                     load: closed_desc.clone(),
                     baseline: Some(("baseline-insert", baseline_rate)),
-                    note: note,
+                    note,
                 },
                 &o,
                 rss,
@@ -608,7 +608,7 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
             b.push(
                 What {
                     scenario: "retrieve-charge",
-                    stored: stored,
+                    stored,
                     load: closed_desc.clone(),
                     baseline: Some(("healthz", healthz_rate)),
                     note: String::new(),
@@ -629,7 +629,7 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
                 b.push(
                     What {
                         scenario: name,
-                        stored: stored,
+                        stored,
                         load: closed_desc.clone(),
                         baseline: Some(("healthz", healthz_rate)),
                         note: String::new(),
