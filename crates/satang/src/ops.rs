@@ -95,9 +95,17 @@ pub async fn create_charge(app: &App, scope: &Scope, input: ChargeInput) -> Resu
     };
     let charge = Charge::create(scope.account.clone(), req, fees, scope.livemode, now).map_err(violations)?;
     let json = charge_json(app, &charge, now).map_err(|e| ApiError::internal(e.into()))?;
-    let event =
-        snapshot_events(&charge, &[EventKey::ChargeCreate], now).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
-    app.store.create_charge(scope, &charge, new_source, event).await?;
+    // One serialization serves as the charge's document and as its charge.create snapshot.
+    let doc = serde_json::to_string(&charge).map_err(|e| ApiError::internal(e.into()))?;
+    let event = NewEvent {
+        id: EventId::generate(scope.livemode),
+        key: EventKey::ChargeCreate,
+        created_at: now,
+        data: doc.clone(),
+        charge: Some(charge.id.clone()),
+        webhook_urls: charge.webhook_endpoints.clone(),
+    };
+    app.store.create_charge(scope, &charge, doc, new_source, vec![event]).await?;
     Ok((charge, json))
 }
 
@@ -165,7 +173,7 @@ pub async fn update(
         .update_charge(
             ChargeRef::Scoped(scope.clone(), id.clone()),
             Box::new(move |c: &mut Charge| {
-                let keys = c.update(description, metadata);
+                let keys = c.update(description.clone(), metadata.clone());
                 snapshot_events(c, &keys, now)
             }),
         )
@@ -248,7 +256,7 @@ pub async fn refund(
         .update_charge(
             ChargeRef::Scoped(scope.clone(), id.clone()),
             Box::new(move |c: &mut Charge| {
-                let r = c.refund(amount, metadata, now)?;
+                let r = c.refund(amount, metadata.clone(), now)?;
                 let rec = crate::store::RefundRecord { charge: c.id.clone(), currency: c.currency, refund: r };
                 let data =
                     serde_json::to_string(&rec).map_err(|e| Refusal::Other(format!("cannot snapshot refund: {e}")))?;

@@ -72,6 +72,10 @@ fn event(c: &Charge, key: EventKey, at: Timestamp) -> NewEvent {
     }
 }
 
+fn doc(c: &Charge) -> String {
+    serde_json::to_string(c).unwrap()
+}
+
 fn all() -> ListQuery {
     ListQuery {
         from: Timestamp::EPOCH,
@@ -91,7 +95,7 @@ async fn account(store: &DynStore) -> (Scope, accounts::CreatedAccount) {
 
 async fn new_charge(store: &DynStore, scope: &Scope, amount: i64, urls: Vec<String>) -> Charge {
     let c = charge(scope, source("alipay", amount, "THB", scope.livemode), urls);
-    store.create_charge(scope, &c, true, vec![event(&c, EventKey::ChargeCreate, t(0))]).await.unwrap();
+    store.create_charge(scope, &c, doc(&c), true, vec![event(&c, EventKey::ChargeCreate, t(0))]).await.unwrap();
     c
 }
 
@@ -112,8 +116,8 @@ async fn story(store: DynStore) {
     assert!(matches!(store.get_source(&other, &src.id).await, Err(StoreError::NotFound { .. })));
     let (a, b) = (charge(&scope, src.clone(), vec![]), charge(&scope, src.clone(), vec![]));
     let (ra, rb) = tokio::join!(
-        store.create_charge(&scope, &a, false, vec![event(&a, EventKey::ChargeCreate, t(0))]),
-        store.create_charge(&scope, &b, false, vec![event(&b, EventKey::ChargeCreate, t(0))]),
+        store.create_charge(&scope, &a, doc(&a), false, vec![event(&a, EventKey::ChargeCreate, t(0))]),
+        store.create_charge(&scope, &b, doc(&b), false, vec![event(&b, EventKey::ChargeCreate, t(0))]),
     );
     assert!(ra.is_ok() ^ rb.is_ok(), "exactly one charge gets the source: {ra:?} {rb:?}");
     let used = if ra.is_ok() { &a } else { &b };

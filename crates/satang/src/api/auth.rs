@@ -28,6 +28,8 @@ pub struct Caller {
     pub account_name: String,
     /// The version to answer in: the request's `Omise-Version`, else the account default.
     pub version: ApiVersion,
+    /// The account's default version, which webhook payloads are written in.
+    pub default_version: ApiVersion,
 }
 
 /// Any valid key, public or secret.
@@ -80,12 +82,14 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
         .await?
         .ok_or_else(|| ApiError::authentication("authentication failed"))?;
     let requested = parts.headers.get("omise-version").and_then(|v| v.to_str().ok()).and_then(ApiVersion::parse);
-    let version = requested.or_else(|| ApiVersion::parse(&grant.api_version)).unwrap_or(ApiVersion::DEFAULT);
+    let default_version = ApiVersion::parse(&grant.api_version).unwrap_or(ApiVersion::DEFAULT);
+    let version = requested.unwrap_or(default_version);
     Ok(Caller {
         scope: Scope { account: grant.account, livemode: grant.livemode },
         kind: grant.kind,
         account_name: grant.account_name,
         version,
+        default_version,
     })
 }
 

@@ -95,7 +95,14 @@ impl std::fmt::Display for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Some(cause) = &self.cause {
-            tracing::error!(http.status = self.status.as_u16(), error.code = self.code, error.cause_chain = ?cause, "request failed");
+            let request_id = super::REQUEST_ID.try_with(|id| id.clone()).unwrap_or_default();
+            tracing::error!(
+                request.id = %request_id,
+                http.status = self.status.as_u16(),
+                error.code = self.code,
+                error.cause_chain = ?cause,
+                "request failed"
+            );
         }
         let mut res = (self.status, self.body()).into_response();
         let h = res.headers_mut();
@@ -116,6 +123,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Refused(Refusal::Other(m)) => ApiError::bad_request(m),
             StoreError::Unavailable(m) => ApiError::unavailable(m),
+            StoreError::Conflict => ApiError::internal(anyhow::anyhow!("unresolved concurrent change")),
             StoreError::Other(e) => ApiError::internal(e),
         }
     }

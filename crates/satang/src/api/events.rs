@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use satang_domain::EventId;
 
-use super::auth::SecretKey;
+use super::auth::{Caller, SecretKey};
 use super::charges::parse_charge_id;
 use super::error::ApiError;
 use super::list_query;
@@ -22,12 +22,16 @@ async fn delivery_log(app: &AppState, events: &[StoredEvent]) -> Result<Vec<Atte
 
 fn render_page<'a>(
     app: &AppState,
+    caller: &Caller,
     page: &'a Page<StoredEvent>,
     log: &'a [AttemptRecord],
 ) -> Result<Vec<EventObject<'a>>, ApiError> {
     page.items
         .iter()
-        .map(|e| EventObject::with_log(e, log, &app.public_url).map_err(|err| ApiError::internal(err.into())))
+        .map(|e| {
+            EventObject::with_log(e, log, &app.public_url, caller.default_version)
+                .map_err(|err| ApiError::internal(err.into()))
+        })
         .collect()
 }
 
@@ -43,7 +47,10 @@ pub async fn list_events(
     let q = list_query(&p, app.now())?;
     let page = app.store.list_events(&caller.scope, None, q).await?;
     let log = delivery_log(&app, &page.items).await?;
-    Reply::new(caller.version, &ListObject::new(render_page(&app, &page, &log)?, page.total, &q, "/events".into()))
+    Reply::new(
+        caller.version,
+        &ListObject::new(render_page(&app, &caller, &page, &log)?, page.total, &q, "/events".into()),
+    )
 }
 
 pub async fn retrieve_event(
@@ -55,7 +62,8 @@ pub async fn retrieve_event(
     let log = delivery_log(&app, std::slice::from_ref(&event)).await?;
     Reply::new(
         caller.version,
-        &EventObject::with_log(&event, &log, &app.public_url).map_err(|e| ApiError::internal(e.into()))?,
+        &EventObject::with_log(&event, &log, &app.public_url, caller.default_version)
+            .map_err(|e| ApiError::internal(e.into()))?,
     )
 }
 
@@ -75,7 +83,8 @@ pub async fn redeliver_event(
     let log = delivery_log(&app, std::slice::from_ref(&event)).await?;
     Reply::new(
         caller.version,
-        &EventObject::with_log(&event, &log, &app.public_url).map_err(|e| ApiError::internal(e.into()))?,
+        &EventObject::with_log(&event, &log, &app.public_url, caller.default_version)
+            .map_err(|e| ApiError::internal(e.into()))?,
     )
 }
 
@@ -92,5 +101,5 @@ pub async fn list_charge_events(
     let page = app.store.list_events(&caller.scope, Some(&id), q).await?;
     let log = delivery_log(&app, &page.items).await?;
     let location = format!("/charges/{id}/events");
-    Reply::new(caller.version, &ListObject::new(render_page(&app, &page, &log)?, page.total, &q, location))
+    Reply::new(caller.version, &ListObject::new(render_page(&app, &caller, &page, &log)?, page.total, &q, location))
 }

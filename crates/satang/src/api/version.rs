@@ -102,6 +102,13 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// A body already serialized in the 2019-05-29 shape.
+    pub fn raw_default(body: String) -> Reply {
+        Reply { version: ApiVersion::DEFAULT, body: body.into_bytes() }
+    }
+}
+
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let mut res = (StatusCode::OK, self.body).into_response();

@@ -118,6 +118,8 @@ pub struct Row {
     pub requests: u64,
     pub errors: u64,
     pub server_rss_mb: f64,
+    /// Server CPU time (user + system) per request, in microseconds.
+    pub server_cpu_us: f64,
     pub baseline: Option<String>,
     pub ratio: Option<f64>,
     pub note: String,
@@ -187,6 +189,16 @@ pub fn rss_mb(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// CPU time (user + system) a process has used so far, in seconds, from /proc.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// Peak RSS of `pid` while `fut` runs, sampled every 100 ms.
 async fn with_rss<T>(pid: Option<u32>, fut: impl std::future::Future<Output = T>) -> (T, f64) {
     let peak = Arc::new(Mutex::new(0.0f64));
@@ -203,12 +215,20 @@ async fn with_rss<T>(pid: Option<u32>, fut: impl std::future::Future<Output = T>
             }
         })
     });
+    let cpu_before = pid.map(cpu_seconds).unwrap_or(0.0);
     let out = fut.await;
     if let Some(s) = sampler {
         s.abort();
     }
+    let cpu = pid.map(cpu_seconds).unwrap_or(0.0) - cpu_before;
+    LAST_CPU.with(|c| c.set(cpu));
     let p = *peak.lock().unwrap_or_else(|e| e.into_inner());
     (out, p)
+}
+
+thread_local! {
+    /// Server CPU seconds used by the last [`with_rss`] run (read right after it, on the same thread).
+    static LAST_CPU: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
 }
 
 /// Where the server under test and the baseline keep their data.
@@ -330,14 +350,15 @@ impl Bench {
             requests: o.requests(),
             errors: o.errors,
             server_rss_mb: rss,
+            server_cpu_us: LAST_CPU.with(|c| c.replace(0.0)) * 1e6 / (o.requests().max(1) as f64),
             baseline: what.baseline.map(|(n, _)| n.to_string()),
             ratio: what.baseline.map(|(_, r)| if r > 0.0 { o.rate() / r } else { 0.0 }),
             note: what.note,
         };
         if !self.args.json {
             eprintln!(
-                "  {:<28} {:>9} {:>10.0}/s p99 {:>7.2} ms  errors {}",
-                row.scenario, row.stored, row.requests_per_s, row.p99_ms, row.errors
+                "  {:<28} {:>9} {:>10.0}/s p99 {:>7.2} ms  errors {}  server CPU {:.0} µs/req",
+                row.scenario, row.stored, row.requests_per_s, row.p99_ms, row.errors, row.server_cpu_us
             );
         }
         self.rows.push(row);
@@ -413,13 +434,24 @@ fn report(b: &Bench, json: bool) -> anyhow::Result<()> {
     }
     println!("\nsatang bench ({machine}; {} connections, {:.0} s per run)\n", b.args.connections, b.args.duration);
     println!(
-        "| {:<30} | {:>9} | {:<16} | {:>10} | {:>8} | {:>8} | {:>8} | {:>6} | {:>7} | {:<16} | {:>6} |",
-        "scenario", "stored", "load", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "RSS MB", "baseline", "ratio"
+        "| {:<30} | {:>9} | {:<16} | {:>10} | {:>8} | {:>8} | {:>8} | {:>6} | {:>7} | {:>9} | {:<16} | {:>6} |",
+        "scenario",
+        "stored",
+        "load",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "errors",
+        "RSS MB",
+        "CPU µs/req",
+        "baseline",
+        "ratio"
     );
-    println!("|{}|", ["-"; 11].iter().map(|_| "---").collect::<Vec<_>>().join("|"));
+    println!("|{}|", ["-"; 12].iter().map(|_| "---").collect::<Vec<_>>().join("|"));
     for r in &b.rows {
         println!(
-            "| {:<30} | {:>9} | {:<16} | {:>10.0} | {:>8.2} | {:>8.2} | {:>8.2} | {:>6} | {:>7.1} | {:<16} | {:>6} |",
+            "| {:<30} | {:>9} | {:<16} | {:>10.0} | {:>8.2} | {:>8.2} | {:>8.2} | {:>6} | {:>7.1} | {:>9.0} | {:<16} | {:>6} |",
             r.scenario,
             r.stored,
             r.load,
@@ -429,6 +461,7 @@ fn report(b: &Bench, json: bool) -> anyhow::Result<()> {
             r.p999_ms,
             r.errors,
             r.server_rss_mb,
+            r.server_cpu_us,
             r.baseline.clone().unwrap_or_default(),
             r.ratio.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_default()
         );

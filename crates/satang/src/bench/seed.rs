@@ -67,7 +67,8 @@ pub async fn seed(store: DynStore, scope: Scope, n: u64, in_flight: usize) -> an
                     return Ok::<(), anyhow::Error>(());
                 }
                 let (charge, event) = charge_with_event(&app, &scope, 2_000 + (i as i64 % 1_000_000))?;
-                app.store.create_charge(&scope, &charge, true, vec![event]).await?;
+                let doc = event.data.clone();
+                app.store.create_charge(&scope, &charge, doc, true, vec![event]).await?;
                 if (i + 1) % 100_000 == 0 {
                     eprintln!("  seeded {} charges", i + 1);
                 }

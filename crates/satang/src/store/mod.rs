@@ -258,6 +258,9 @@ pub enum StoreError {
     SourceUsed { source_id: SourceId, charge: String },
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// Another change to the same row got there first (internal to optimistic stores, which retry).
+    #[error("the object was changed concurrently")]
+    Conflict,
     /// The database cannot be reached or is overloaded; worth retrying later.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -274,8 +277,10 @@ impl StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The change a domain closure makes to a charge: it mutates the charge in place and returns the events to
-/// write with it. Runs inside the store's transaction, once.
-pub type ChargeMutation = Box<dyn FnOnce(&mut Charge) -> Result<Vec<NewEvent>, Refusal> + Send>;
+/// write with it. A store may call it more than once (each time on a fresh copy of the stored charge) when
+/// it applies changes optimistically and another change got there first; only the last call's result is
+/// written.
+pub type ChargeMutation = Box<dyn Fn(&mut Charge) -> Result<Vec<NewEvent>, Refusal> + Send + Sync>;
 
 /// Which charge to load for an update: a merchant's (scoped), or the payer page's (by ID and token,
 /// checked by the caller before the mutation runs).
@@ -318,12 +323,14 @@ pub trait Store: Send + Sync + 'static {
     /// The source and, if a charge used it, that charge's status.
     async fn get_source(&self, scope: &Scope, id: &SourceId) -> StoreResult<(Source, Option<String>)>;
 
-    /// Writes a new pending charge with its events. `new_source` says whether the source was created
-    /// inline (insert it) or by `POST /sources` (claim it; a source serves one charge only).
+    /// Writes a new pending charge with its events. `doc` is the charge serialized (the caller has it for
+    /// the `charge.create` snapshot already). `new_source` says whether the source was created inline
+    /// (insert it) or by `POST /sources` (claim it; a source serves one charge only).
     async fn create_charge(
         &self,
         scope: &Scope,
         charge: &Charge,
+        doc: String,
         new_source: bool,
         events: Vec<NewEvent>,
     ) -> StoreResult<()>;

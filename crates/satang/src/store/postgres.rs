@@ -550,7 +550,8 @@ impl Store for PgStore {
         let c = self.client().await?;
         let st = c
             .prepare_cached(
-                "select s.doc, ch.status from sources s left join charges ch on ch.id = s.charge_id \
+                "select case when s.doc = '' then ch.doc else s.doc end, ch.status, s.doc = '' \
+                 from sources s left join charges ch on ch.id = s.charge_id \
                  where s.id = $1 and s.account_id = $2 and s.livemode = $3",
             )
             .await
@@ -560,22 +561,25 @@ impl Store for PgStore {
             .await
             .map_err(pg_err)?
             .ok_or_else(|| StoreError::not_found("source", id))?;
-        Ok((parse_doc(row.get::<_, &str>(0))?, row.get(1)))
+        let doc: Option<&str> = row.get(0);
+        let doc = doc.ok_or_else(|| StoreError::Other(anyhow::anyhow!("source {id} has no document")))?;
+        Ok((super::sqlite::source_from(doc, row.get(2))?, row.get(1)))
     }
 
     async fn create_charge(
         &self,
         scope: &Scope,
         charge: &Charge,
+        doc: String,
         new_source: bool,
         events: Vec<NewEvent>,
     ) -> StoreResult<()> {
-        let doc = serde_json::to_string(charge).map_err(json_err)?;
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg_err)?;
         let (id, src) = (charge.id.as_str(), charge.source.id.as_str());
         if new_source {
-            let sdoc = serde_json::to_string(&charge.source).map_err(json_err)?;
+            // An inline source lives inside its charge's document; its own row only marks it used (doc '').
+            let sdoc = String::new();
             let st = tx
                 .prepare_cached(
                     "insert into sources (id, account_id, livemode, charge_id, created_at, doc) values ($1, $2, $3, $4, $5, $6)",

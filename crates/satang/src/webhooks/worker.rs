@@ -307,7 +307,9 @@ impl Worker {
             status,
             error,
             duration_ms: started.elapsed().as_millis() as u64,
-            payload: String::from_utf8(body).unwrap_or_default(),
+            // Not stored: the event rendered in the account's version is the payload, and the log renders it
+            // again when read (webhook_deliveries[].payload).
+            payload: String::new(),
             created_at: now,
         };
         (attempt, outcome)

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use super::RenderCtx;
 use super::charge::ChargeObject;
 use super::refund::RefundObject;
+use crate::api::version::ApiVersion;
 use crate::store::{AttemptRecord, RefundRecord, StoredEvent};
 
 /// The wire JSON of an event's `data`: its snapshot rendered as of the event's time.
@@ -43,14 +44,16 @@ pub struct WebhookDeliveryObject<'a> {
     key: &'static str,
     error: Option<&'a str>,
     /// The exact JSON body sent.
-    payload: &'a str,
+    payload: String,
     /// Beyond Omise: how long the attempt took.
     duration_ms: u64,
     created_at: String,
 }
 
 impl<'a> WebhookDeliveryObject<'a> {
-    pub fn new(event: &StoredEvent, a: &'a AttemptRecord) -> Self {
+    /// `payload` is the body the attempt sent; attempts do not store it, since it is the event rendered in
+    /// the account's default version (see `webhooks::worker::payload`).
+    pub fn new(event: &StoredEvent, a: &'a AttemptRecord, payload: String) -> Self {
         WebhookDeliveryObject {
             object: "webhook_delivery",
             id: a.id.as_str(),
@@ -58,7 +61,7 @@ impl<'a> WebhookDeliveryObject<'a> {
             status: a.status,
             key: event.key.as_str(),
             error: a.error.as_deref(),
-            payload: &a.payload,
+            payload: if a.payload.is_empty() { payload } else { a.payload.clone() },
             duration_ms: a.duration_ms,
             created_at: a.created_at.iso(),
         }
@@ -96,13 +99,22 @@ impl<'a> EventObject<'a> {
         })
     }
 
-    /// The event with its delivery log, from all attempts of a page of events.
+    /// The event with its delivery log, from all attempts of a page of events. `payload_version` is the
+    /// account's default version, which its webhooks are written in.
     pub fn with_log(
         e: &'a StoredEvent,
         attempts: &'a [AttemptRecord],
         public_url: &str,
+        payload_version: ApiVersion,
     ) -> Result<Self, serde_json::Error> {
-        let log = attempts.iter().filter(|a| a.event == e.id).map(|a| WebhookDeliveryObject::new(e, a)).collect();
+        let mine: Vec<&AttemptRecord> = attempts.iter().filter(|a| a.event == e.id).collect();
+        let payload = if mine.is_empty() {
+            String::new()
+        } else {
+            let body = crate::webhooks::worker::payload(e, payload_version.as_str(), public_url)?;
+            String::from_utf8(body).unwrap_or_default()
+        };
+        let log = mine.into_iter().map(|a| WebhookDeliveryObject::new(e, a, payload.clone())).collect();
         Self::new(e, log, public_url)
     }
 }
