@@ -315,6 +315,9 @@ async fn stored_count(url: &str) -> anyhow::Result<u64> {
     }
 }
 
+/// The steady rate at which lists are also measured, below saturation.
+const LIGHT_LIST_RATE: f64 = 200.0;
+
 const CREATE_FORM: &str = "amount=100000&currency=THB&return_uri=https%3A%2F%2Fshop.example%2Forders%2F1%2Fcomplete&source%5Btype%5D=alipay&description=bench";
 
 /// What a measurement was: its name, the data it ran on, how it was loaded, and what it compares with.
@@ -339,6 +342,7 @@ impl Bench {
     }
 
     fn push(&mut self, what: What<'_>, o: &Outcome, rss: f64) {
+        let flat_out = what.load.starts_with("closed");
         let row = Row {
             scenario: what.scenario.to_string(),
             stored: what.stored,
@@ -352,7 +356,11 @@ impl Bench {
             server_rss_mb: rss,
             server_cpu_us: LAST_CPU.with(|c| c.replace(0.0)) * 1e6 / (o.requests().max(1) as f64),
             baseline: what.baseline.map(|(n, _)| n.to_string()),
-            ratio: what.baseline.map(|(_, r)| if r > 0.0 { o.rate() / r } else { 0.0 }),
+            // A ratio of throughputs only means something when both ran flat out.
+            ratio: what
+                .baseline
+                .filter(|_| what.load.starts_with("closed"))
+                .map(|(_, r)| if r > 0.0 { o.rate() / r } else { 0.0 }),
             note: what.note,
         };
         if !self.args.json {
@@ -614,7 +622,11 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
             let (auth, h) = (b.auth.clone(), host.clone());
             let make: MakeRequest =
                 Arc::new(move |_, _| load::request("POST", "/charges", &h, Some(&auth), Some(CREATE_FORM)));
-            let (o, rss) = with_rss(pid, b.closed(addr, make)).await;
+            // At a growth level, a bounded number of creates, so the run does not itself grow the table
+            // past the next level.
+            let cap = matches!(scenario, "all" | "growth").then(|| (level / 5).clamp(10_000, 50_000));
+            let run = load::run(addr, b.args.connections, b.duration(), Pace::Closed, make, false, cap);
+            let (o, rss) = with_rss(pid, run).await;
             if first_level {
                 create_rate = o.rate();
             }
@@ -656,24 +668,45 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
                 ("list-charges newest 20", "/charges?limit=20&order=reverse_chronological".to_string()),
                 ("list-charges deep page", format!("/charges?limit=20&offset={}", stored / 2)),
             ] {
-                let (auth, h) = (b.auth.clone(), host.clone());
-                let make: MakeRequest = Arc::new(move |_, _| load::request("GET", &path, &h, Some(&auth), None));
-                let (o, rss) = with_rss(pid, b.closed(addr, make)).await;
-                b.push(
-                    What {
-                        scenario: name,
-                        stored,
-                        load: closed_desc.clone(),
-                        baseline: Some(("healthz", healthz_rate)),
-                        note: String::new(),
-                    },
-                    &o,
-                    rss,
-                );
+                // Flat out, then at a steady 200/s for the latency of one request below saturation.
+                for pace in [Pace::Closed, Pace::Open(LIGHT_LIST_RATE)] {
+                    let (auth, h, p) = (b.auth.clone(), host.clone(), path.clone());
+                    let make: MakeRequest = Arc::new(move |_, _| load::request("GET", &p, &h, Some(&auth), None));
+                    let run = load::run(addr, b.args.connections, b.duration(), pace, make, false, None);
+                    let (o, rss) = with_rss(pid, run).await;
+                    let load = match pace {
+                        Pace::Closed => closed_desc.clone(),
+                        Pace::Open(r) => format!("open {r:.0}/s"),
+                    };
+                    b.push(
+                        What {
+                            scenario: name,
+                            stored,
+                            load,
+                            baseline: Some(("healthz", healthz_rate)),
+                            note: String::new(),
+                        },
+                        &o,
+                        rss,
+                    );
+                }
             }
         }
         if first_level && matches!(scenario, "quick" | "all" | "complete-and-deliver") {
-            complete_and_deliver(b, &dbs.satang, addr, pid, create_rate).await?;
+            let store = crate::store::open(&dbs.satang).await?;
+            let (hook, receiver) = Receiver::start().await?;
+            let scope = b.scope.clone().ok_or_else(|| anyhow::anyhow!("no scope"))?;
+            let now = satang_domain::Clock::now(&satang_domain::SystemClock);
+            let ep = crate::webhooks::endpoints::add(&store, &scope.account, false, &hook, now).await?;
+            // Below saturation (a tenth of the create rate), then at half the create rate.
+            let light = (create_rate * 0.1).max(10.0);
+            let heavy = b.args.rate.unwrap_or((create_rate * 0.5).max(10.0));
+            for rate in [light, heavy] {
+                complete_and_deliver(b, &dbs.satang, addr, pid, create_rate, rate, &receiver).await?;
+            }
+            // Later levels must not deliver to a receiver that is gone: removing the endpoint drops what it
+            // still had queued.
+            store.delete_endpoint(&ep.id, now).await?;
         }
         first_level = false;
         drop(server);
@@ -681,16 +714,58 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
     Ok(())
 }
 
-/// Marks pending charges paid at a fixed rate while a local receiver takes the webhooks, and measures how
-/// soon each `charge.complete` arrives after its `mark_as_paid` was sent (an upper bound on commit→delivery).
+/// The bench's webhook receiver: notes when each `charge.complete` arrives.
+struct Receiver {
+    arrived: Arc<Mutex<HashMap<String, Instant>>>,
+    count: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Receiver {
+    async fn start() -> anyhow::Result<(String, Receiver)> {
+        let arrived: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
+        let count = Arc::new(AtomicUsize::new(0));
+        let (a2, c2) = (arrived.clone(), count.clone());
+        let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+            let (a, c) = (a2.clone(), c2.clone());
+            async move {
+                let at = Instant::now();
+                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
+                    && v["key"] == "charge.complete"
+                    && let Some(id) = v["data"]["id"].as_str()
+                {
+                    a.lock().unwrap_or_else(|e| e.into_inner()).entry(id.to_string()).or_insert(at);
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let hook = format!("http://{}/hook", listener.local_addr()?);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok((hook, Receiver { arrived, count, task }))
+    }
+}
+
+/// Marks pending charges paid at `rate` while the receiver takes the webhooks, and measures how soon each
+/// `charge.complete` arrives after its `mark_as_paid` was sent (an upper bound on commit→delivery).
 async fn complete_and_deliver(
     b: &mut Bench,
     db: &str,
     addr: SocketAddr,
     pid: Option<u32>,
     create_rate: f64,
+    rate: f64,
+    receiver: &Receiver,
 ) -> anyhow::Result<()> {
-    let rate = b.args.rate.unwrap_or((create_rate * 0.5).max(10.0));
     let needed = (rate * b.args.duration * 1.2) as usize + 100;
     // Pending charges to complete: the ones created so far, topped up if needed.
     let mut ids = sample_ids(db, needed, true).await?;
@@ -700,40 +775,9 @@ async fn complete_and_deliver(
         seed::seed(store, scope, (needed - ids.len()) as u64, 256).await?;
         ids = sample_ids(db, needed, true).await?;
     }
-    // The receiver, and an endpoint pointing at it.
-    let arrived: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
-    let count = Arc::new(AtomicUsize::new(0));
-    let (a2, c2) = (arrived.clone(), count.clone());
-    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
-        let (a, c) = (a2.clone(), c2.clone());
-        async move {
-            let at = Instant::now();
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
-                && v["key"] == "charge.complete"
-                && let Some(id) = v["data"]["id"].as_str()
-            {
-                a.lock().unwrap_or_else(|e| e.into_inner()).entry(id.to_string()).or_insert(at);
-                c.fetch_add(1, Ordering::Relaxed);
-            }
-            "ok"
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let hook = format!("http://{}/hook", listener.local_addr()?);
-    let receiver = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let store = crate::store::open(db).await?;
-    let scope = b.scope.clone().ok_or_else(|| anyhow::anyhow!("no scope"))?;
-    crate::webhooks::endpoints::add(
-        &store,
-        &scope.account,
-        false,
-        &hook,
-        satang_domain::Clock::now(&satang_domain::SystemClock),
-    )
-    .await?;
-    drop(store);
+    receiver.arrived.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    receiver.count.store(0, Ordering::Relaxed);
+    let (arrived, count) = (receiver.arrived.clone(), receiver.count.clone());
 
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
     let next = Arc::new(AtomicU64::new(0));
@@ -745,8 +789,8 @@ async fn complete_and_deliver(
         load::request("POST", &format!("/charges/{}/mark_as_paid", ids[i]), &host, Some(&auth), None)
     });
     let started = Instant::now();
-    let (o, rss) =
-        with_rss(pid, load::run(addr, b.args.connections, b.duration(), Pace::Open(rate), make, false, None)).await;
+    let run = load::run(addr, b.args.connections, b.duration(), Pace::Open(rate), make, false, None);
+    let (o, rss) = with_rss(pid, run).await;
     let completions = o.requests() as usize;
     // Wait (up to 30 s) for the deliveries still on their way.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -754,7 +798,6 @@ async fn complete_and_deliver(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let delivered_in = started.elapsed();
-    receiver.abort();
     let sent = sent.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let arrived = arrived.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let lat: Vec<u64> = arrived
@@ -763,25 +806,30 @@ async fn complete_and_deliver(
         .collect();
     let delivered = arrived.len();
     let desc = format!("open {rate:.0}/s");
-    b.push(
-        What {
-            scenario: "complete (mark_as_paid)",
-            stored: 0,
-            load: desc.clone(),
-            baseline: Some(("create-charge", create_rate)),
-            note: format!("{completions} completions at {:.0}/s", o.rate()),
-        },
-        &o,
-        rss,
-    );
+    let what = What {
+        scenario: "complete (mark_as_paid)",
+        stored: 0,
+        load: desc.clone(),
+        baseline: Some(("create-charge", create_rate)),
+        note: format!("{completions} completions at {:.0}/s", o.rate()),
+    };
+    b.push(what, &o, rss);
     let delivery = Outcome {
         latencies_us: lat,
         errors: completions.saturating_sub(delivered) as u64,
         elapsed: delivered_in,
         bodies: vec![],
     };
-    b.push(What { scenario: "deliver (commit→delivery)", stored: 0, load: desc, baseline: Some(("create-charge", create_rate)), note: format!(
-            "{delivered} of {completions} charge.complete webhooks delivered; latency from sending mark_as_paid to the webhook's arrival"
-        ) }, &delivery, rss);
+    let what = What {
+        scenario: "deliver (commit→delivery)",
+        stored: 0,
+        load: desc,
+        baseline: Some(("create-charge", create_rate)),
+        note: format!(
+            "{delivered} of {completions} charge.complete webhooks delivered in {:.1} s; latency from sending mark_as_paid to the webhook's arrival",
+            delivered_in.as_secs_f64()
+        ),
+    };
+    b.push(what, &delivery, rss);
     Ok(())
 }
