@@ -357,10 +357,7 @@ impl Bench {
             server_cpu_us: LAST_CPU.with(|c| c.replace(0.0)) * 1e6 / (o.requests().max(1) as f64),
             baseline: what.baseline.map(|(n, _)| n.to_string()),
             // A ratio of throughputs only means something when both ran flat out.
-            ratio: what
-                .baseline
-                .filter(|_| what.load.starts_with("closed"))
-                .map(|(_, r)| if r > 0.0 { o.rate() / r } else { 0.0 }),
+            ratio: what.baseline.filter(|_| flat_out).map(|(_, r)| if r > 0.0 { o.rate() / r } else { 0.0 }),
             note: what.note,
         };
         if !self.args.json {
