@@ -263,7 +263,10 @@ impl Databases {
                 tokio::spawn(conn);
                 let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_else(|| admin.to_string());
                 let (s, b) = (format!("satang_bench_{tag}"), format!("satang_bench_base_{tag}"));
-                client.batch_execute(&format!("create database {s}; create database {b}")).await?;
+                // One statement each: several in one call would run as a transaction, where CREATE DATABASE
+                // is not allowed.
+                client.batch_execute(&format!("create database {s}")).await?;
+                client.batch_execute(&format!("create database {b}")).await?;
                 Ok(Databases {
                     satang: format!("{base}/{s}"),
                     baseline: format!("{base}/{b}"),

@@ -46,7 +46,10 @@ impl Default for PgOptions {
 
 pub struct PgStore {
     pool: Pool,
+    /// Wakes this node's webhook worker.
     outbox: Arc<Notify>,
+    /// Asks the notifier task to wake every node's workers (`NOTIFY satang_outbox`).
+    cluster: Arc<Notify>,
 }
 
 fn pg_err(e: tokio_postgres::Error) -> StoreError {
@@ -100,9 +103,10 @@ impl PgStore {
             .recycle_timeout(Some(opts.acquire_timeout))
             .runtime(Runtime::Tokio1)
             .build()?;
-        let store = PgStore { pool, outbox: Arc::new(Notify::new()) };
+        let store = PgStore { pool, outbox: Arc::new(Notify::new()), cluster: Arc::new(Notify::new()) };
         store.migrate().await?;
-        tokio::spawn(listen(cfg, store.outbox.clone()));
+        tokio::spawn(listen(cfg.clone(), store.outbox.clone()));
+        tokio::spawn(notifier(cfg, store.cluster.clone()));
         Ok(store)
     }
 
@@ -134,6 +138,36 @@ impl PgStore {
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
         self.pool.get().await.map_err(pool_err)
+    }
+
+    /// After a commit that queued deliveries: wake this node's worker now, and the other nodes' through the
+    /// notifier. NOTIFY is not sent inside the transaction because PostgreSQL serializes the commits of
+    /// notifying transactions, which would undo group commit.
+    fn wake_workers(&self) {
+        self.outbox.notify_one();
+        self.cluster.notify_one();
+    }
+}
+
+/// Sends `NOTIFY satang_outbox` on its own connection when asked, at most once per couple of milliseconds
+/// however many commits ask, so other nodes' workers wake within milliseconds of a commit.
+async fn notifier(cfg: tokio_postgres::Config, wanted: Arc<Notify>) {
+    loop {
+        match cfg.connect(NoTls).await {
+            Ok((client, conn)) => {
+                let driver = tokio::spawn(conn);
+                loop {
+                    wanted.notified().await;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    if client.batch_execute(&format!("notify {OUTBOX_CHANNEL}")).await.is_err() {
+                        break;
+                    }
+                }
+                driver.abort();
+            }
+            Err(e) => tracing::warn!(error.message = %e, "NOTIFY connection failed; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -178,7 +212,9 @@ async fn listen(cfg: tokio_postgres::Config, outbox: Arc<Notify>) {
 // ---------------------------------------------------------------------------------------------------------
 // Statements shared by several methods.
 
-async fn insert_event(tx: &Tx<'_>, scope: &Scope, e: &NewEvent) -> StoreResult<()> {
+/// Writes the event and its outbox rows; returns whether any delivery was queued (the caller wakes the
+/// workers once the transaction has committed).
+async fn insert_event(tx: &Tx<'_>, scope: &Scope, e: &NewEvent) -> StoreResult<bool> {
     let st = tx
         .prepare_cached(
             "insert into events (id, account_id, livemode, key, charge_id, created_at, data) values ($1, $2, $3, $4, $5, $6, $7)",
@@ -229,10 +265,12 @@ async fn insert_event(tx: &Tx<'_>, scope: &Scope, e: &NewEvent) -> StoreResult<(
         }
         n
     };
-    if queued > 0 {
-        tx.execute("select pg_notify($1, '')", &[&OUTBOX_CHANNEL]).await.map_err(pg_err)?;
-    }
-    Ok(())
+    Ok(queued > 0)
+}
+
+/// A random shard of a split counter (see the 0004 migration).
+fn shard() -> i16 {
+    rand::RngExt::random_range(&mut rand::rng(), 0..16)
 }
 
 async fn ensure_signing_secret(tx: &Tx<'_>, scope: &Scope, now: Timestamp) -> StoreResult<()> {
@@ -314,13 +352,14 @@ async fn book_change(tx: &Tx<'_>, scope: &Scope, before: &Charge, after: &Charge
         .await
         .map_err(pg_err)?;
         tx.execute(
-            "insert into balances (account_id, livemode, currency, total, updated_at) values ($1, $2, $3, $4, $5) \
-             on conflict (account_id, livemode, currency) do update set total = balances.total + excluded.total, \
-             updated_at = excluded.updated_at",
+            "insert into balances (account_id, livemode, currency, shard, total, updated_at) \
+             values ($1, $2, $3, $4, $5, $6) on conflict (account_id, livemode, currency, shard) \
+             do update set total = balances.total + excluded.total, updated_at = excluded.updated_at",
             &[
                 &scope.account.as_str(),
                 &scope.livemode,
                 &e.currency.code(),
+                &shard(),
                 &e.direction.signed(e.amount),
                 &e.created_at.unix(),
             ],
@@ -339,6 +378,7 @@ async fn page(
     scope: &Scope,
     filter: Option<(&str, &str)>,
     q: &ListQuery,
+    with_total: bool,
 ) -> StoreResult<Page<Row>> {
     let dir = match q.order {
         Order::Chronological => "asc",
@@ -355,8 +395,12 @@ async fn page(
         args.push(&filter_val);
     }
     let n = args.len();
-    let count = c.prepare_cached(&format!("select count(*) from {table} where {cond}")).await.map_err(pg_err)?;
-    let total: i64 = c.query_one(&count, &args).await.map_err(pg_err)?.get(0);
+    let total: i64 = if with_total {
+        let count = c.prepare_cached(&format!("select count(*) from {table} where {cond}")).await.map_err(pg_err)?;
+        c.query_one(&count, &args).await.map_err(pg_err)?.get(0)
+    } else {
+        0
+    };
     args.push(&limit);
     args.push(&offset);
     let sql =
@@ -632,10 +676,22 @@ impl Store for PgStore {
         )
         .await
         .map_err(pg_err)?;
+        tx.execute(
+            "insert into list_counters (account_id, livemode, list, shard, n) values ($1, $2, 'charges', $3, 1) \
+             on conflict (account_id, livemode, list, shard) do update set n = list_counters.n + 1",
+            &[&scope.account.as_str(), &scope.livemode, &shard()],
+        )
+        .await
+        .map_err(pg_err)?;
+        let mut queued = false;
         for e in &events {
-            insert_event(&tx, scope, e).await?;
+            queued |= insert_event(&tx, scope, e).await?;
         }
-        tx.commit().await.map_err(pg_err)
+        tx.commit().await.map_err(pg_err)?;
+        if queued {
+            self.wake_workers();
+        }
+        Ok(())
     }
 
     async fn get_charge(&self, scope: &Scope, id: &ChargeId) -> StoreResult<Charge> {
@@ -665,9 +721,22 @@ impl Store for PgStore {
 
     async fn list_charges(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<Charge>> {
         let c = self.client().await?;
-        let rows = page(&c, "charges", "doc", scope, None, &q).await?;
+        // The whole list's total comes from the sharded counter, not from counting rows.
+        let rows = page(&c, "charges", "doc", scope, None, &q, !q.whole).await?;
+        let total = if q.whole {
+            let st = c
+                .prepare_cached(
+                    "select coalesce(sum(n), 0)::bigint from list_counters \
+                     where account_id = $1 and livemode = $2 and list = 'charges'",
+                )
+                .await
+                .map_err(pg_err)?;
+            c.query_one(&st, &[&scope.account.as_str(), &scope.livemode]).await.map_err(pg_err)?.get::<_, i64>(0) as u64
+        } else {
+            rows.total
+        };
         let items = rows.items.iter().map(|r| parse_doc(r.get::<_, &str>(0))).collect::<StoreResult<_>>()?;
-        Ok(Page { items, total: rows.total })
+        Ok(Page { items, total })
     }
 
     async fn update_charge(&self, which: ChargeRef, mutation: ChargeMutation) -> StoreResult<Charge> {
@@ -686,10 +755,14 @@ impl Store for PgStore {
             .await
             .map_err(pg_err)?;
         tx.execute(&st, &[&doc, &charge.status.name(), &charge.expires_at.unix(), &seq]).await.map_err(pg_err)?;
+        let mut queued = false;
         for e in &events {
-            insert_event(&tx, &scope, e).await?;
+            queued |= insert_event(&tx, &scope, e).await?;
         }
         tx.commit().await.map_err(pg_err)?;
+        if queued {
+            self.wake_workers();
+        }
         Ok(charge)
     }
 
@@ -712,7 +785,7 @@ impl Store for PgStore {
         q: ListQuery,
     ) -> StoreResult<Page<RefundRecord>> {
         let c = self.client().await?;
-        let rows = page(&c, "refunds", "doc", scope, charge.map(|id| ("charge_id", id.as_str())), &q).await?;
+        let rows = page(&c, "refunds", "doc", scope, charge.map(|id| ("charge_id", id.as_str())), &q, true).await?;
         let items = rows.items.iter().map(|r| parse_doc(r.get::<_, &str>(0))).collect::<StoreResult<_>>()?;
         Ok(Page { items, total: rows.total })
     }
@@ -733,7 +806,7 @@ impl Store for PgStore {
 
     async fn list_transactions(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<LedgerEntry>> {
         let c = self.client().await?;
-        let rows = page(&c, "ledger", LEDGER_COLUMNS, scope, None, &q).await?;
+        let rows = page(&c, "ledger", LEDGER_COLUMNS, scope, None, &q, true).await?;
         Ok(Page { items: rows.items.iter().map(ledger_from).collect::<StoreResult<_>>()?, total: rows.total })
     }
 
@@ -756,7 +829,8 @@ impl Store for PgStore {
             .client()
             .await?
             .query(
-                "select currency, total from balances where account_id = $1 and livemode = $2 order by currency",
+                "select currency, sum(total)::bigint from balances where account_id = $1 and livemode = $2 \
+                 group by currency order by currency",
                 &[&scope.account.as_str(), &scope.livemode],
             )
             .await
@@ -794,9 +868,16 @@ impl Store for PgStore {
         q: ListQuery,
     ) -> StoreResult<Page<StoredEvent>> {
         let c = self.client().await?;
-        let rows =
-            page(&c, "events", "id, key, created_at, data", scope, charge.map(|id| ("charge_id", id.as_str())), &q)
-                .await?;
+        let rows = page(
+            &c,
+            "events",
+            "id, key, created_at, data",
+            scope,
+            charge.map(|id| ("charge_id", id.as_str())),
+            &q,
+            true,
+        )
+        .await?;
         let items = rows.items.iter().map(|r| event_from(r, scope.livemode)).collect::<StoreResult<_>>()?;
         Ok(Page { items, total: rows.total })
     }
@@ -1106,10 +1187,10 @@ impl Store for PgStore {
             .await
             .map_err(pg_err)?
         };
-        if n > 0 {
-            tx.execute("select pg_notify($1, '')", &[&OUTBOX_CHANNEL]).await.map_err(pg_err)?;
-        }
         tx.commit().await.map_err(pg_err)?;
+        if n > 0 {
+            self.wake_workers();
+        }
         Ok(n as usize)
     }
 }
