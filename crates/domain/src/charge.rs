@@ -144,18 +144,36 @@ pub struct Charge {
     pub refunds: Vec<Refund>,
 }
 
-/// A charge as the merchant asked for it; the source is already resolved or created.
+/// A charge as the merchant asked for it. `S` is how the source is given: the API layer first holds an ID
+/// or an inline description, and resolves it into a [`Source`] (the default) before [`Charge::create`].
 #[derive(Debug, Clone)]
-pub struct ChargeRequest {
+pub struct ChargeRequest<S = Source> {
     pub amount: Option<i64>,
     pub currency: Option<String>,
-    pub source: Source,
+    pub source: S,
     pub return_uri: Option<String>,
     pub description: Option<String>,
     pub metadata: Map<String, Value>,
     pub expires_at: Option<Timestamp>,
     pub ip: Option<String>,
     pub webhook_endpoints: Vec<String>,
+}
+
+impl<S> ChargeRequest<S> {
+    /// The same request with its source given another way (resolved, typically).
+    pub fn with_source<T>(self, source: T) -> ChargeRequest<T> {
+        ChargeRequest {
+            amount: self.amount,
+            currency: self.currency,
+            source,
+            return_uri: self.return_uri,
+            description: self.description,
+            metadata: self.metadata,
+            expires_at: self.expires_at,
+            ip: self.ip,
+            webhook_endpoints: self.webhook_endpoints,
+        }
+    }
 }
 
 /// A transition was asked of a charge whose state does not allow it.

@@ -35,17 +35,8 @@ pub enum SourceInput {
     Inline(Box<SourceRequest>),
 }
 
-pub struct ChargeInput {
-    pub source: Option<SourceInput>,
-    pub amount: Option<i64>,
-    pub currency: Option<String>,
-    pub return_uri: Option<String>,
-    pub description: Option<String>,
-    pub metadata: Map<String, Value>,
-    pub expires_at: Option<Timestamp>,
-    pub ip: Option<String>,
-    pub webhook_endpoints: Vec<String>,
-}
+/// A charge request as it arrives: its source not yet resolved (maybe absent).
+pub type ChargeInput = ChargeRequest<Option<SourceInput>>;
 
 /// The fee schedule in force for an account's charges of one method and currency.
 pub async fn fee_schedule(app: &App, scope: &Scope, source: &Source) -> Result<FeeSchedule, ApiError> {
@@ -58,9 +49,9 @@ pub async fn fee_schedule(app: &App, scope: &Scope, source: &Source) -> Result<F
 }
 
 /// `POST /charges`: returns the charge and its JSON (2019 shape) as written into `charge.create`.
-pub async fn create_charge(app: &App, scope: &Scope, input: ChargeInput) -> Result<(Charge, String), ApiError> {
+pub async fn create_charge(app: &App, scope: &Scope, mut input: ChargeInput) -> Result<(Charge, String), ApiError> {
     let now = app.now();
-    let (source, new_source) = match input.source {
+    let (source, new_source) = match input.source.take() {
         None => {
             return Err(ApiError::invalid_charge("source is required (an alipay or alipay_hk source ID or object)"));
         }
@@ -82,17 +73,7 @@ pub async fn create_charge(app: &App, scope: &Scope, input: ChargeInput) -> Resu
         }
     };
     let fees = fee_schedule(app, scope, &source).await?;
-    let req = ChargeRequest {
-        amount: input.amount,
-        currency: input.currency,
-        source,
-        return_uri: input.return_uri,
-        description: input.description,
-        metadata: input.metadata,
-        expires_at: input.expires_at,
-        ip: input.ip,
-        webhook_endpoints: input.webhook_endpoints,
-    };
+    let req = input.with_source(source);
     let charge = Charge::create(scope.account.clone(), req, fees, scope.livemode, now).map_err(violations)?;
     let json = charge_json(app, &charge, now).map_err(|e| ApiError::internal(e.into()))?;
     // One serialization serves as the charge's document and as its charge.create snapshot.

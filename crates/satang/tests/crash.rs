@@ -4,36 +4,11 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Server, create_account};
 use serde_json::{Value, json};
-
-type Seen = Arc<Mutex<HashMap<String, usize>>>;
-
-async fn receiver() -> (String, Seen) {
-    let seen: Seen = Default::default();
-    let s = seen.clone();
-    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
-        let s = s.clone();
-        async move {
-            if let Ok(v) = serde_json::from_slice::<Value>(&body)
-                && let Some(id) = v["id"].as_str()
-            {
-                *s.lock().unwrap().entry(id.to_string()).or_insert(0) += 1;
-            }
-            "ok"
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, seen)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_loses_no_event() {
@@ -42,7 +17,7 @@ async fn sigkill_under_load_loses_no_event() {
     let db = format!("sqlite:{}", db_path.display());
     let acct = create_account(&db, "Crash Shop");
     let skey = acct["test_secret_key"].as_str().unwrap().to_string();
-    let (hook, seen) = receiver().await;
+    let (hook, seen) = common::counting_receiver().await;
     let out = std::process::Command::new(common::satang_bin())
         .args([
             "webhook",

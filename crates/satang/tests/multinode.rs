@@ -5,37 +5,12 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{PgDb, Server, create_account, pg_or_skip};
 use serde_json::{Value, json};
-
-type Seen = Arc<Mutex<HashMap<String, usize>>>;
-
-async fn receiver() -> (String, Seen) {
-    let seen: Seen = Default::default();
-    let s = seen.clone();
-    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
-        let s = s.clone();
-        async move {
-            if let Ok(v) = serde_json::from_slice::<Value>(&body)
-                && let Some(id) = v["id"].as_str()
-            {
-                *s.lock().unwrap().entry(id.to_string()).or_insert(0) += 1;
-            }
-            "ok"
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, seen)
-}
 
 async fn pg_query(db: &PgDb, sql: &str) -> Vec<tokio_postgres::Row> {
     let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
@@ -54,7 +29,7 @@ async fn three_nodes_on_one_postgres_behave_as_one_gateway() {
     let Some(db) = pg_or_skip().await else { return };
     let acct = create_account(&db.url, "Cluster Shop");
     let key = acct["test_secret_key"].as_str().unwrap().to_string();
-    let (hook, seen) = receiver().await;
+    let (hook, seen) = common::counting_receiver().await;
     let out = std::process::Command::new(common::satang_bin())
         .args([
             "webhook",

@@ -174,3 +174,29 @@ pub async fn pg_or_skip() -> Option<PgDb> {
         }
     }
 }
+
+/// Event IDs a webhook receiver got, with how many times each arrived.
+pub type Seen = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>;
+
+/// A webhook receiver on a loopback port that counts deliveries per event ID; returns its URL.
+pub async fn counting_receiver() -> (String, Seen) {
+    let seen: Seen = Default::default();
+    let s = seen.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let s = s.clone();
+        async move {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
+                && let Some(id) = v["id"].as_str()
+            {
+                *s.lock().unwrap().entry(id.to_string()).or_insert(0) += 1;
+            }
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, seen)
+}
