@@ -5,6 +5,8 @@
 //! it, ordered by deadline), in batches of [`BATCH`], so a million pending charges cost one index range
 //! scan per batch, not a table scan. It is idempotent and safe on several nodes at once: each charge is
 //! re-checked in its own transaction (see [`ops::expire_due`]).
+//!
+//! Each round also runs the store's housekeeping (on PostgreSQL, folding the charge list's count deltas).
 
 use std::time::Duration;
 
@@ -36,6 +38,9 @@ pub async fn run(app: std::sync::Arc<App>, interval: Duration, mut stop: watch::
             Ok(s) if s.expired > 0 => tracing::info!(expired = s.expired, "expired pending charges past expires_at"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error.message = %e, "expiry sweep failed; retrying next round"),
+        }
+        if let Err(e) = app.store.housekeeping().await {
+            tracing::warn!(error.message = %e, "store housekeeping failed; retrying next round");
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}

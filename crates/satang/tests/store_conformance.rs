@@ -139,6 +139,17 @@ async fn story(store: DynStore) {
         store.list_charges(&scope, ListQuery { order: Order::ReverseChronological, limit: 1, ..all() }).await.unwrap();
     assert_eq!(rev.items[0].id, ids[4]);
     assert_eq!(store.list_charges(&other, all()).await.unwrap().total, 0);
+    // The whole list's total (a counter, not a count) agrees with counting a window, and holds across
+    // housekeeping, which on PostgreSQL folds the counter's deltas, and across inserts after it.
+    let windowed = store.list_charges(&scope, ListQuery { whole: false, ..all() }).await.unwrap();
+    assert_eq!(windowed.total, 5);
+    store.housekeeping().await.unwrap();
+    assert_eq!(store.list_charges(&scope, all()).await.unwrap().total, 5);
+    let elsewhere = new_charge(&store, &other, 100_000, vec![]).await;
+    store.housekeeping().await.unwrap();
+    let (mine, theirs) = (store.list_charges(&scope, all()).await.unwrap(), store.list_charges(&other, all()).await);
+    assert_eq!((mine.total, theirs.unwrap().total), (5, 1));
+    assert!(!mine.items.iter().any(|c| c.id == elsewhere.id));
 
     // Transitions racing on one charge: exactly one wins, the others are refused and change nothing.
     let racer = ids[1].clone();

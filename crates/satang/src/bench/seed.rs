@@ -1,6 +1,7 @@
 //! `satang bench seed`: fills a database with charges fast, through the store (not over HTTP), many writes in
 //! flight so they commit in large groups. Each charge is a real one: its source, the charge, and its
-//! `charge.create` event with the charge's JSON, exactly as `POST /charges` would write them.
+//! `charge.create` event with the charge's JSON, exactly as `POST /charges` would write them. At the end the
+//! store does what its own maintenance would soon after a bulk load (see `Store::after_bulk_load`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,5 +79,6 @@ pub async fn seed(store: DynStore, scope: Scope, n: u64, in_flight: usize) -> an
     for t in tasks {
         t.await??;
     }
+    store.after_bulk_load().await?;
     Ok(started.elapsed().as_secs_f64())
 }

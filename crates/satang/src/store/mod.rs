@@ -298,6 +298,18 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Upkeep the sweeper runs every round on every node (on PostgreSQL, folding the charge list's count
+    /// deltas; see its 0004 migration). Safe on any number of nodes at once.
+    async fn housekeeping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// After a bulk load (`satang bench seed`): housekeeping to the end, and fresh planner statistics, as a
+    /// database's own maintenance would have them in steady state.
+    async fn after_bulk_load(&self) -> StoreResult<()> {
+        self.housekeeping().await
+    }
+
     async fn create_account(&self, account: NewAccount) -> StoreResult<()>;
     async fn count_accounts(&self) -> StoreResult<u64>;
     async fn get_account(&self, id: &AccountId) -> StoreResult<Account>;

@@ -375,7 +375,11 @@ async fn book_change(tx: &Tx<'_>, scope: &Scope, before: &Charge, after: &Charge
     Ok(())
 }
 
-/// One page of a scoped list (see the SQLite store's `page`).
+/// One page of a scoped list (see the SQLite store's `page`), in (created_at, seq) order, the order of the
+/// `*_by_scope_time_seq` indexes, so the newest page is a short index walk. The offset is walked in an inner
+/// query that reads only `seq` (an index-only scan once vacuum has marked the pages visible) and the page's
+/// rows are fetched after it, so a deep page does not read every skipped row from the heap. The total is
+/// counted only when `with_total` (the default charge list has a counter instead).
 async fn page(
     c: &deadpool_postgres::Client,
     table: &str,
@@ -383,6 +387,7 @@ async fn page(
     scope: &Scope,
     filter: Option<(&str, &str)>,
     q: &ListQuery,
+    with_total: bool,
 ) -> StoreResult<Page<Row>> {
     let dir = match q.order {
         Order::Chronological => "asc",
@@ -399,12 +404,21 @@ async fn page(
         args.push(&filter_val);
     }
     let n = args.len();
-    let count = c.prepare_cached(&format!("select count(*) from {table} where {cond}")).await.map_err(pg_err)?;
-    let total: i64 = c.query_one(&count, &args).await.map_err(pg_err)?.get(0);
+    let total: i64 = if with_total {
+        let count = c.prepare_cached(&format!("select count(*) from {table} where {cond}")).await.map_err(pg_err)?;
+        c.query_one(&count, &args).await.map_err(pg_err)?.get(0)
+    } else {
+        0
+    };
     args.push(&limit);
     args.push(&offset);
-    let sql =
-        format!("select {columns} from {table} where {cond} order by seq {dir} limit ${} offset ${}", n + 1, n + 2);
+    let order = format!("order by created_at {dir}, seq {dir}");
+    let sql = format!(
+        "select {columns} from {table} where seq in \
+         (select seq from {table} where {cond} {order} limit ${} offset ${}) {order}",
+        n + 1,
+        n + 2
+    );
     let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
     let items = c.query(&st, &args).await.map_err(pg_err)?;
     Ok(Page { items, total: total as u64 })
@@ -466,6 +480,46 @@ impl Store for PgStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.client().await?.query_one("select 1", &[]).await.map_err(pg_err)?;
+        Ok(())
+    }
+
+    async fn housekeeping(&self) -> StoreResult<()> {
+        // Each batch is one statement, so one transaction: the deltas it deletes are exactly the ones it
+        // adds. Nodes folding at once take disjoint batches (skip locked) and upsert the counts in key
+        // order, so they cannot deadlock.
+        const BATCH: i64 = 10_000;
+        let c = self.client().await?;
+        let st = c
+            .prepare_cached(
+                "with batch as (select seq from list_count_deltas order by seq limit $1 for update skip locked), \
+                 gone as (delete from list_count_deltas d using batch where d.seq = batch.seq \
+                   returning d.account_id, d.livemode, d.list), \
+                 sums as (select account_id, livemode, list, count(*) as n from gone \
+                   group by account_id, livemode, list order by account_id, livemode, list), \
+                 added as (insert into list_counts (account_id, livemode, list, n) \
+                   select account_id, livemode, list, n from sums \
+                   on conflict (account_id, livemode, list) do update set n = list_counts.n + excluded.n) \
+                 select count(*) from gone",
+            )
+            .await
+            .map_err(pg_err)?;
+        loop {
+            let folded: i64 = c.query_one(&st, &[&BATCH]).await.map_err(pg_err)?.get(0);
+            if folded < BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn after_bulk_load(&self) -> StoreResult<()> {
+        self.housekeeping().await?;
+        // What autovacuum would do soon after: statistics for the planner and the visibility map that makes
+        // deep list offsets index-only. Vacuum may outlast the statement timeout, so it runs without one.
+        let c = self.client().await?;
+        c.batch_execute("set statement_timeout = 0; vacuum (analyze) charges, sources, events, list_count_deltas")
+            .await
+            .map_err(pg_err)?;
+        c.batch_execute("reset statement_timeout").await.map_err(pg_err)?;
         Ok(())
     }
 
@@ -676,6 +730,11 @@ impl Store for PgStore {
         )
         .await
         .map_err(pg_err)?;
+        let st = tx
+            .prepare_cached("insert into list_count_deltas (account_id, livemode, list) values ($1, $2, 'charges')")
+            .await
+            .map_err(pg_err)?;
+        tx.execute(&st, &[&scope.account.as_str(), &scope.livemode]).await.map_err(pg_err)?;
         let mut queued = false;
         for e in &events {
             queued |= insert_event(&tx, scope, e).await?;
@@ -714,9 +773,25 @@ impl Store for PgStore {
 
     async fn list_charges(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<Charge>> {
         let c = self.client().await?;
-        let rows = page(&c, "charges", "doc", scope, None, &q).await?;
+        let rows = page(&c, "charges", "doc", scope, None, &q, !q.whole).await?;
+        let total = if q.whole {
+            // Folded count plus the deltas not yet folded, in one snapshot (see the 0004 migration).
+            let st = c
+                .prepare_cached(
+                    "select coalesce((select n from list_counts \
+                     where account_id = $1 and livemode = $2 and list = 'charges'), 0) \
+                     + (select count(*) from list_count_deltas \
+                     where account_id = $1 and livemode = $2 and list = 'charges')",
+                )
+                .await
+                .map_err(pg_err)?;
+            let n: i64 = c.query_one(&st, &[&scope.account.as_str(), &scope.livemode]).await.map_err(pg_err)?.get(0);
+            n as u64
+        } else {
+            rows.total
+        };
         let items = rows.items.iter().map(|r| parse_doc(r.get::<_, &str>(0))).collect::<StoreResult<_>>()?;
-        Ok(Page { items, total: rows.total })
+        Ok(Page { items, total })
     }
 
     async fn update_charge(&self, which: ChargeRef, mutation: ChargeMutation) -> StoreResult<Charge> {
@@ -765,7 +840,7 @@ impl Store for PgStore {
         q: ListQuery,
     ) -> StoreResult<Page<RefundRecord>> {
         let c = self.client().await?;
-        let rows = page(&c, "refunds", "doc", scope, charge.map(|id| ("charge_id", id.as_str())), &q).await?;
+        let rows = page(&c, "refunds", "doc", scope, charge.map(|id| ("charge_id", id.as_str())), &q, true).await?;
         let items = rows.items.iter().map(|r| parse_doc(r.get::<_, &str>(0))).collect::<StoreResult<_>>()?;
         Ok(Page { items, total: rows.total })
     }
@@ -786,7 +861,7 @@ impl Store for PgStore {
 
     async fn list_transactions(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<LedgerEntry>> {
         let c = self.client().await?;
-        let rows = page(&c, "ledger", LEDGER_COLUMNS, scope, None, &q).await?;
+        let rows = page(&c, "ledger", LEDGER_COLUMNS, scope, None, &q, true).await?;
         Ok(Page { items: rows.items.iter().map(ledger_from).collect::<StoreResult<_>>()?, total: rows.total })
     }
 
@@ -848,9 +923,16 @@ impl Store for PgStore {
         q: ListQuery,
     ) -> StoreResult<Page<StoredEvent>> {
         let c = self.client().await?;
-        let rows =
-            page(&c, "events", "id, key, created_at, data", scope, charge.map(|id| ("charge_id", id.as_str())), &q)
-                .await?;
+        let rows = page(
+            &c,
+            "events",
+            "id, key, created_at, data",
+            scope,
+            charge.map(|id| ("charge_id", id.as_str())),
+            &q,
+            true,
+        )
+        .await?;
         let items = rows.items.iter().map(|r| event_from(r, scope.livemode)).collect::<StoreResult<_>>()?;
         Ok(Page { items, total: rows.total })
     }

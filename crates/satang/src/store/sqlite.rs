@@ -507,8 +507,12 @@ fn page<T>(
         .map_err(sql_err)?;
     args.push(V::Integer(q.limit as i64));
     args.push(V::Integer(q.offset as i64));
-    let sql =
-        format!("select {columns} from {table} where {cond} order by seq {dir} limit ?{} offset ?{}", n + 1, n + 2);
+    // (created_at, seq): the order of the (account, mode, created_at) indexes, which end in the rowid, seq.
+    let sql = format!(
+        "select {columns} from {table} where {cond} order by created_at {dir}, seq {dir} limit ?{} offset ?{}",
+        n + 1,
+        n + 2
+    );
     let items = c
         .prepare_cached(&sql)
         .and_then(|mut st| st.query_map(rusqlite::params_from_iter(args.iter()), map)?.collect::<Result<Vec<_>, _>>())
