@@ -96,11 +96,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Some(cause) = &self.cause {
             let request_id = super::REQUEST_ID.try_with(|id| id.clone()).unwrap_or_default();
+            // `{:#}` prints the cause chain on one line; `?` would add a backtrace per failed request
+            // whenever RUST_BACKTRACE is set, flooding the log during an outage.
             tracing::error!(
                 request.id = %request_id,
                 http.status = self.status.as_u16(),
                 error.code = self.code,
-                error.cause_chain = ?cause,
+                error.cause_chain = %format_args!("{cause:#}"),
                 "request failed"
             );
         }
