@@ -514,13 +514,14 @@ impl Store for PgStore {
     async fn after_bulk_load(&self) -> StoreResult<()> {
         self.housekeeping().await?;
         // What autovacuum would do soon after: statistics for the planner and the visibility map that makes
-        // deep list offsets index-only. Vacuum may outlast the statement timeout, so it runs without one.
+        // deep list offsets index-only. Vacuum may outlast the statement timeout, so it runs without one; it
+        // cannot run in a transaction, and several statements in one simple query are one, so each is sent
+        // on its own.
         let c = self.client().await?;
-        c.batch_execute("set statement_timeout = 0; vacuum (analyze) charges, sources, events, list_count_deltas")
-            .await
-            .map_err(pg_err)?;
+        c.batch_execute("set statement_timeout = 0").await.map_err(pg_err)?;
+        let vacuumed = c.batch_execute("vacuum (analyze) charges, sources, events, list_count_deltas").await;
         c.batch_execute("reset statement_timeout").await.map_err(pg_err)?;
-        Ok(())
+        vacuumed.map_err(pg_err)
     }
 
     async fn create_account(&self, a: NewAccount) -> StoreResult<()> {
