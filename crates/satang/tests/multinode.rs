@@ -83,15 +83,7 @@ async fn three_nodes_on_one_postgres_behave_as_one_gateway() {
         .filter(|r| r.as_ref().is_some_and(|v| v["object"] == "refund"))
         .count();
     assert_eq!(ok, 11, "refunds across nodes stop exactly at the charge amount");
-    let after: Value = client
-        .get(format!("{}/charges/{id}", cluster.urls[2]))
-        .basic_auth(&key, Some(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after = get_json(&client, &format!("{}/charges/{id}", cluster.urls[2]), &key).await;
     assert_eq!(after["refunded_amount"], 99_000);
 
     // Charges that expire in two seconds: the sweepers of all three nodes race to expire them.
@@ -192,15 +184,7 @@ async fn three_nodes_on_one_postgres_behave_as_one_gateway() {
     // equals the rows, and the folding did run.
     let rows: i64 = pg_query(&db, "select count(*) from charges").await[0].get(0);
     let unfolded: i64 = pg_query(&db, "select count(*) from list_count_deltas").await[0].get(0);
-    let list: Value = client
-        .get(format!("{}/charges?limit=1", cluster.urls[2]))
-        .basic_auth(&key, Some(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&client, &format!("{}/charges?limit=1", cluster.urls[2]), &key).await;
     assert_eq!(list["total"], rows, "{list}");
     assert!(unfolded < rows, "{unfolded} of {rows} count deltas never folded");
     // A surviving node's readiness check sees the database.
@@ -209,6 +193,11 @@ async fn three_nodes_on_one_postgres_behave_as_one_gateway() {
 }
 
 /// Now plus `secs`, ISO 8601, from the system clock.
+/// GET `url` with the secret key and parse the JSON body.
+async fn get_json(client: &reqwest::Client, url: &str, key: &str) -> Value {
+    client.get(url).basic_auth(key, Some("")).send().await.unwrap().json().await.unwrap()
+}
+
 fn chrono_free_iso(secs: i64) -> String {
     use satang_domain::Clock;
     satang_domain::SystemClock.now().plus_seconds(secs).iso()
