@@ -55,6 +55,13 @@ pub async fn create_charge(
         ip: p.string("ip")?,
         webhook_endpoints: p.string_list("webhook_endpoints")?,
     };
+    if caller.scope.livemode {
+        // Refuse at once what a live send would refuse anyway (see `ssrf::check_live_url_literal`).
+        for url in input.webhook_endpoints.iter().filter(|u| satang_domain::rules::is_web_url(u)) {
+            crate::webhooks::ssrf::check_live_url_literal(url)
+                .map_err(|e| ApiError::invalid_charge(format!("webhook endpoint {url} is refused: {e}")))?;
+        }
+    }
     let (charge, json) = ops::create_charge(&app, &caller.scope, input).await?;
     if caller.version == super::version::ApiVersion::DEFAULT {
         // The event's JSON is the response: render once.

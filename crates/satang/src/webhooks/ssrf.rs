@@ -62,14 +62,27 @@ fn host_of(url: &str) -> Option<(String, u16)> {
     Some((host, parsed.port_or_known_default().unwrap_or(443)))
 }
 
-/// Checks a live endpoint URL: https, and every address its host resolves to is public.
-pub async fn check_live_url(url: &str) -> Result<(), Refused> {
+/// What can be checked of a live endpoint URL without DNS: https, and a host that is either a name or a
+/// public IP literal. A charge's own `webhook_endpoints` are checked this far when the charge is created
+/// (a lookup there would put DNS latency on every live charge); names are checked again at every send,
+/// where the resolver drops internal addresses, which also covers a name that later resolves inside.
+pub fn check_live_url_literal(url: &str) -> Result<(), Refused> {
     if !url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
         return Err(Refused::NotHttps);
     }
+    let (host, _) = host_of(url).ok_or(Refused::NoHost)?;
+    match host.parse::<IpAddr>() {
+        Ok(ip) if !is_public(ip) => Err(Refused::Internal(host)),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a live endpoint URL: https, and every address its host resolves to is public.
+pub async fn check_live_url(url: &str) -> Result<(), Refused> {
+    check_live_url_literal(url)?;
     let (host, port) = host_of(url).ok_or(Refused::NoHost)?;
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return if is_public(ip) { Ok(()) } else { Err(Refused::Internal(host)) };
+    if host.parse::<IpAddr>().is_ok() {
+        return Ok(());
     }
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
         .await

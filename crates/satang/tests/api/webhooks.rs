@@ -316,9 +316,27 @@ async fn live_endpoints_must_be_https_to_public_addresses() {
     // Test mode allows http and loopback, for shops on the developer's machine.
     app.add_endpoint("http://127.0.0.1:3000/hook").await;
 
-    // A live charge's own URL pointing inside is refused at send time, and the log says why.
+    // A live charge's own URLs that are plainly not allowed are refused when the charge is created, and no
+    // charge is made.
+    for (url, needle) in [("http://shop.example/hook", "must use https"), ("https://10.0.0.7/hook", "private")] {
+        let msg = app
+            .post_json(
+                "/charges",
+                &live,
+                json!({"amount": 100000, "currency": "THB", "return_uri": "https://s.example/r",
+                       "source": {"type": "alipay"}, "webhook_endpoints": [url]}),
+            )
+            .await
+            .err(400, "invalid_charge");
+        assert!(msg.contains(url) && msg.contains(needle), "{url}: {msg}");
+    }
+    assert_eq!(app.get("/charges", &live).await.ok()["total"], 0);
+
+    // A name that resolves inside passes that check (no DNS on the request path) and is refused at send
+    // time, without a connection, and the log says why.
     let rx = Receiver::start().await;
-    let internal = rx.url("/inside").replace("http://", "https://");
+    let internal = rx.url("/inside").replace("http://127.0.0.1", "https://localhost");
+    assert!(internal.starts_with("https://localhost:"), "{internal}");
     let c = app
         .post_json(
             "/charges",
@@ -338,7 +356,7 @@ async fn live_endpoints_must_be_https_to_public_addresses() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert!(log[0]["error"].as_str().unwrap().starts_with("refused"), "{}", log[0]["error"]);
+    assert!(log[0]["error"].as_str().unwrap().contains("localhost resolves to a loopback"), "{}", log[0]["error"]);
     assert!(rx.hits("/inside").is_empty());
 }
 
