@@ -6,7 +6,7 @@
 //! scan per batch, not a table scan. It is idempotent and safe on several nodes at once: each charge is
 //! re-checked in its own transaction (see [`ops::expire_due`]).
 //!
-//! Each round also runs the store's housekeeping (on PostgreSQL, folding the charge list's count deltas).
+//! Each round also runs the store's housekeeping (on PostgreSQL, folding the list count deltas).
 
 use std::time::Duration;
 

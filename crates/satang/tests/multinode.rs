@@ -180,12 +180,15 @@ async fn three_nodes_on_one_postgres_behave_as_one_gateway() {
                 .get(0);
         assert_eq!(n, 1, "{id} expired {n} times");
     }
-    // The charge list's total, a counter whose deltas three sweepers fold at once (one killed mid-way),
-    // equals the rows, and the folding did run.
+    // The charge and event lists' totals, counters whose deltas three sweepers fold at once (one killed
+    // mid-way), equal the rows, and the folding did run.
     let rows: i64 = pg_query(&db, "select count(*) from charges").await[0].get(0);
     let unfolded: i64 = pg_query(&db, "select count(*) from list_count_deltas").await[0].get(0);
     let list = get_json(&client, &format!("{}/charges?limit=1", cluster.urls[2]), &key).await;
     assert_eq!(list["total"], rows, "{list}");
+    let event_rows: i64 = pg_query(&db, "select count(*) from events").await[0].get(0);
+    let events = get_json(&client, &format!("{}/events?limit=1", cluster.urls[2]), &key).await;
+    assert_eq!(events["total"], event_rows, "{events}");
     assert!(unfolded < rows, "{unfolded} of {rows} count deltas never folded");
     // A surviving node's readiness check sees the database.
     let ready = client.get(format!("{}/readyz", cluster.urls[2])).send().await.unwrap();

@@ -182,6 +182,15 @@ async fn story(store: DynStore) {
     );
     assert_eq!(store.get_event(&scope, &events.items[1].id).await.unwrap().id, events.items[1].id);
     assert!(store.get_event(&other, &events.items[1].id).await.is_err());
+    // The account's whole event list (five creates, one completion) has a counted total, which agrees with
+    // counting a window before and after housekeeping; the other account's charge is counted apart.
+    let every = store.list_events(&scope, None, all()).await.unwrap();
+    let windowed = store.list_events(&scope, None, ListQuery { whole: false, ..all() }).await.unwrap();
+    assert_eq!((every.total, windowed.total, every.items.len()), (6, 6, 6));
+    store.housekeeping().await.unwrap();
+    let after = store.list_events(&scope, None, ListQuery { limit: 2, ..all() }).await.unwrap();
+    assert_eq!((after.total, after.items.len()), (6, 2));
+    assert_eq!(store.list_events(&other, None, all()).await.unwrap().total, 1);
 
     // Refunds racing on a paid charge never exceed it; each books a refund row and a ledger debit.
     let paid = ids[2].clone();

@@ -26,6 +26,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 2, "0002_money"),
     migration!("sqlite", 3, "0003_webhooks"),
     migration!("sqlite", 4, "0004_list_order"),
+    migration!("sqlite", 5, "0005_list_counts"),
 ];
 
 /// PostgreSQL's steps: the same tables as SQLite's, in PostgreSQL types.
@@ -34,6 +35,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 2, "0002_money"),
     migration!("postgres", 3, "0003_webhooks"),
     migration!("postgres", 4, "0004_list_order"),
+    migration!("postgres", 5, "0005_list_counts"),
 ];
 
 #[cfg(test)]
@@ -44,7 +46,7 @@ mod tests {
     fn both_dialects_have_the_same_steps() {
         let versions = |m: &[Migration]| m.iter().map(|m| (m.version, m.name)).collect::<Vec<_>>();
         assert_eq!(versions(SQLITE), versions(POSTGRES));
-        // The data tables are the same; only SQLite's list positions (0004) have no PostgreSQL twin.
+        // The data tables are the same; the list positions and counters (0004, 0005) differ by design.
         for (a, b) in SQLITE.iter().zip(POSTGRES).take(3) {
             let tables = |sql: &str| sql.matches("create table").count();
             assert_eq!(tables(a.sql), tables(b.sql), "{}", a.name);

@@ -298,8 +298,8 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers.
     async fn ping(&self) -> StoreResult<()>;
 
-    /// Upkeep the sweeper runs every round on every node (on PostgreSQL, folding the charge list's count
-    /// deltas; see its 0004 migration). Safe on any number of nodes at once.
+    /// Upkeep the sweeper runs every round on every node (on PostgreSQL, folding the list count deltas; see
+    /// its 0005 migration). Safe on any number of nodes at once.
     async fn housekeeping(&self) -> StoreResult<()> {
         Ok(())
     }

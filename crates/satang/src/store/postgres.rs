@@ -217,6 +217,17 @@ async fn listen(cfg: tokio_postgres::Config, outbox: Arc<Notify>) {
 // ---------------------------------------------------------------------------------------------------------
 // Statements shared by several methods.
 
+/// Counts one more row in a list whose whole total has a counter (see the 0005 migration): a delta row,
+/// which no other insert waits on.
+async fn count_insert(tx: &Tx<'_>, scope: &Scope, list: &str) -> StoreResult<()> {
+    let st = tx
+        .prepare_cached("insert into list_count_deltas (account_id, livemode, list) values ($1, $2, $3)")
+        .await
+        .map_err(pg_err)?;
+    tx.execute(&st, &[&scope.account.as_str(), &scope.livemode, &list]).await.map_err(pg_err)?;
+    Ok(())
+}
+
 /// Writes the event and its outbox rows; returns whether any delivery was queued (the caller wakes the
 /// workers once the transaction has committed).
 async fn insert_event(tx: &Tx<'_>, scope: &Scope, e: &NewEvent) -> StoreResult<bool> {
@@ -240,6 +251,7 @@ async fn insert_event(tx: &Tx<'_>, scope: &Scope, e: &NewEvent) -> StoreResult<b
     )
     .await
     .map_err(pg_err)?;
+    count_insert(tx, scope, "events").await?;
     let queued = if e.webhook_urls.is_empty() {
         let st = tx
             .prepare_cached(
@@ -378,8 +390,9 @@ async fn book_change(tx: &Tx<'_>, scope: &Scope, before: &Charge, after: &Charge
 /// One page of a scoped list (see the SQLite store's `page`), in (created_at, seq) order, the order of the
 /// `*_by_scope_time_seq` indexes, so the newest page is a short index walk. The offset is walked in an inner
 /// query that reads only `seq` (an index-only scan once vacuum has marked the pages visible) and the page's
-/// rows are fetched after it, so a deep page does not read every skipped row from the heap. The total is
-/// counted only when `with_total` (the default charge list has a counter instead).
+/// rows are fetched after it, so a deep page does not read every skipped row from the heap. The total of a
+/// whole list (no from/to) named in `counted` comes from its counter (0005 migration); other totals count
+/// the rows.
 async fn page(
     c: &deadpool_postgres::Client,
     table: &str,
@@ -387,7 +400,7 @@ async fn page(
     scope: &Scope,
     filter: Option<(&str, &str)>,
     q: &ListQuery,
-    with_total: bool,
+    counted: Option<&str>,
 ) -> StoreResult<Page<Row>> {
     let dir = match q.order {
         Order::Chronological => "asc",
@@ -404,11 +417,22 @@ async fn page(
         args.push(&filter_val);
     }
     let n = args.len();
-    let total: i64 = if with_total {
-        let count = c.prepare_cached(&format!("select count(*) from {table} where {cond}")).await.map_err(pg_err)?;
-        c.query_one(&count, &args).await.map_err(pg_err)?.get(0)
-    } else {
-        0
+    let total: i64 = match counted.filter(|_| q.whole) {
+        Some(list) => {
+            // Folded count plus the deltas not yet folded, in one snapshot (see the 0005 migration).
+            let st = c
+                .prepare_cached(
+                    "select coalesce((select n from list_counts where account_id = $1 and livemode = $2 and list = $3), 0) \
+                     + (select count(*) from list_count_deltas where account_id = $1 and livemode = $2 and list = $3)",
+                )
+                .await
+                .map_err(pg_err)?;
+            c.query_one(&st, &[&scope.account.as_str(), &scope.livemode, &list]).await.map_err(pg_err)?.get(0)
+        }
+        None => {
+            let st = c.prepare_cached(&format!("select count(*) from {table} where {cond}")).await.map_err(pg_err)?;
+            c.query_one(&st, &args).await.map_err(pg_err)?.get(0)
+        }
     };
     args.push(&limit);
     args.push(&offset);
@@ -731,11 +755,7 @@ impl Store for PgStore {
         )
         .await
         .map_err(pg_err)?;
-        let st = tx
-            .prepare_cached("insert into list_count_deltas (account_id, livemode, list) values ($1, $2, 'charges')")
-            .await
-            .map_err(pg_err)?;
-        tx.execute(&st, &[&scope.account.as_str(), &scope.livemode]).await.map_err(pg_err)?;
+        count_insert(&tx, scope, "charges").await?;
         let mut queued = false;
         for e in &events {
             queued |= insert_event(&tx, scope, e).await?;
@@ -774,25 +794,9 @@ impl Store for PgStore {
 
     async fn list_charges(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<Charge>> {
         let c = self.client().await?;
-        let rows = page(&c, "charges", "doc", scope, None, &q, !q.whole).await?;
-        let total = if q.whole {
-            // Folded count plus the deltas not yet folded, in one snapshot (see the 0004 migration).
-            let st = c
-                .prepare_cached(
-                    "select coalesce((select n from list_counts \
-                     where account_id = $1 and livemode = $2 and list = 'charges'), 0) \
-                     + (select count(*) from list_count_deltas \
-                     where account_id = $1 and livemode = $2 and list = 'charges')",
-                )
-                .await
-                .map_err(pg_err)?;
-            let n: i64 = c.query_one(&st, &[&scope.account.as_str(), &scope.livemode]).await.map_err(pg_err)?.get(0);
-            n as u64
-        } else {
-            rows.total
-        };
+        let rows = page(&c, "charges", "doc", scope, None, &q, Some("charges")).await?;
         let items = rows.items.iter().map(|r| parse_doc(r.get::<_, &str>(0))).collect::<StoreResult<_>>()?;
-        Ok(Page { items, total })
+        Ok(Page { items, total: rows.total })
     }
 
     async fn update_charge(&self, which: ChargeRef, mutation: ChargeMutation) -> StoreResult<Charge> {
@@ -841,7 +845,7 @@ impl Store for PgStore {
         q: ListQuery,
     ) -> StoreResult<Page<RefundRecord>> {
         let c = self.client().await?;
-        let rows = page(&c, "refunds", "doc", scope, charge.map(|id| ("charge_id", id.as_str())), &q, true).await?;
+        let rows = page(&c, "refunds", "doc", scope, charge.map(|id| ("charge_id", id.as_str())), &q, None).await?;
         let items = rows.items.iter().map(|r| parse_doc(r.get::<_, &str>(0))).collect::<StoreResult<_>>()?;
         Ok(Page { items, total: rows.total })
     }
@@ -862,7 +866,7 @@ impl Store for PgStore {
 
     async fn list_transactions(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<LedgerEntry>> {
         let c = self.client().await?;
-        let rows = page(&c, "ledger", LEDGER_COLUMNS, scope, None, &q, true).await?;
+        let rows = page(&c, "ledger", LEDGER_COLUMNS, scope, None, &q, None).await?;
         Ok(Page { items: rows.items.iter().map(ledger_from).collect::<StoreResult<_>>()?, total: rows.total })
     }
 
@@ -931,7 +935,7 @@ impl Store for PgStore {
             scope,
             charge.map(|id| ("charge_id", id.as_str())),
             &q,
-            true,
+            charge.is_none().then_some("events"),
         )
         .await?;
         let items = rows.items.iter().map(|r| event_from(r, scope.livemode)).collect::<StoreResult<_>>()?;

@@ -345,6 +345,12 @@ fn insert_event(conn: &Connection, scope: &Scope, e: &NewEvent) -> StoreResult<(
         ])
     })
     .map_err(sql_err)?;
+    conn.prepare_cached(
+        "insert into list_counters (account_id, livemode, list, n) values (?1, ?2, 'events', 1) \
+         on conflict (account_id, livemode, list) do update set n = n + 1",
+    )
+    .and_then(|mut st| st.execute(params![scope.account.as_str(), scope.livemode]))
+    .map_err(sql_err)?;
     let queued = if e.webhook_urls.is_empty() {
         conn.prepare_cached(
             "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
@@ -468,13 +474,24 @@ pub(crate) fn source_from(doc: &str, inline: bool) -> StoreResult<Source> {
     }
 }
 
+/// How many rows a counted list (`charges` since 0004, `events` since 0005) holds in the scope: a counter
+/// row kept in the same transaction as every insert, so the whole list's total costs no count.
+fn list_total(c: &Connection, scope: &Scope, list: &str) -> StoreResult<i64> {
+    c.prepare_cached("select n from list_counters where account_id = ?1 and livemode = ?2 and list = ?3")
+        .and_then(|mut st| st.query_row(params![scope.account.as_str(), scope.livemode, list], |r| r.get(0)).optional())
+        .map_err(sql_err)
+        .map(|n| n.unwrap_or(0))
+}
+
 fn parse_docs<T: serde::de::DeserializeOwned>(docs: Vec<String>) -> StoreResult<Vec<T>> {
     docs.iter().map(|d| serde_json::from_str(d).map_err(json_err)).collect()
 }
 
 /// One page of a scoped list: rows of `table` in the caller's account and mode, created in `[from, to]`,
 /// optionally narrowed by `column = value`, in (created_at, seq) order; and how many rows match in all.
-/// Both walk the (account, mode, created_at) index range, without loading the skipped rows.
+/// Both walk the (account, mode, created_at) index range, without loading the skipped rows. The total of a
+/// whole list (no from/to) named in `counted` is read from its counter instead (see [`list_total`]).
+#[allow(clippy::too_many_arguments)]
 fn page<T>(
     c: &Connection,
     table: &str,
@@ -482,6 +499,7 @@ fn page<T>(
     scope: &Scope,
     filter: Option<(&str, &str)>,
     q: &ListQuery,
+    counted: Option<&str>,
     map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> StoreResult<Page<T>> {
     use rusqlite::types::Value as V;
@@ -501,10 +519,13 @@ fn page<T>(
         args.push(V::Text(val.to_string()));
     }
     let n = args.len();
-    let total: i64 = c
-        .prepare_cached(&format!("select count(*) from {table} where {cond}"))
-        .and_then(|mut st| st.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)))
-        .map_err(sql_err)?;
+    let total: i64 = match counted.filter(|_| q.whole) {
+        Some(list) => list_total(c, scope, list)?,
+        None => c
+            .prepare_cached(&format!("select count(*) from {table} where {cond}"))
+            .and_then(|mut st| st.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)))
+            .map_err(sql_err)?,
+    };
     args.push(V::Integer(q.limit as i64));
     args.push(V::Integer(q.offset as i64));
     // (created_at, seq): the order of the (account, mode, created_at) indexes, which end in the rowid, seq.
@@ -886,15 +907,11 @@ impl Store for SqliteStore {
         let scope = scope.clone();
         self.scan(move |c| {
             if !q.whole {
-                let docs = page(c, "charges", "doc", &scope, None, &q, |r| r.get::<_, String>(0))?;
+                let docs = page(c, "charges", "doc", &scope, None, &q, None, |r| r.get::<_, String>(0))?;
                 return Ok(Page { items: parse_docs(docs.items)?, total: docs.total });
             }
             // The whole list: positions 1..=n, so a page at any depth is an index range.
-            let total: i64 = c
-                .prepare_cached("select n from list_counters where account_id = ?1 and livemode = ?2 and list = 'charges'")
-                .and_then(|mut st| st.query_row(params![scope.account.as_str(), scope.livemode], |r| r.get(0)).optional())
-                .map_err(sql_err)?
-                .unwrap_or(0);
+            let total = list_total(c, &scope, "charges")?;
             let (sql, bound) = match q.order {
                 Order::Chronological => (
                     "select doc from charges where account_id = ?1 and livemode = ?2 and pos > ?3 order by pos limit ?4",
@@ -1023,7 +1040,8 @@ impl Store for SqliteStore {
         let (scope, charge) = (scope.clone(), charge.map(|c| c.to_string()));
         self.scan(move |c| {
             let filter = charge.as_deref().map(|id| ("charge_id", id));
-            let rows = page(c, "events", "id, key, created_at, data", &scope, filter, &q, |r| {
+            let counted = filter.is_none().then_some("events");
+            let rows = page(c, "events", "id, key, created_at, data", &scope, filter, &q, counted, |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
             })?;
             let items = rows
@@ -1045,7 +1063,7 @@ impl Store for SqliteStore {
         let (scope, charge) = (scope.clone(), charge.map(|c| c.to_string()));
         self.scan(move |c| {
             let filter = charge.as_deref().map(|id| ("charge_id", id));
-            let docs = page(c, "refunds", "doc", &scope, filter, &q, |r| r.get::<_, String>(0))?;
+            let docs = page(c, "refunds", "doc", &scope, filter, &q, None, |r| r.get::<_, String>(0))?;
             Ok(Page { items: parse_docs(docs.items)?, total: docs.total })
         })
         .await
@@ -1073,7 +1091,7 @@ impl Store for SqliteStore {
     async fn list_transactions(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<LedgerEntry>> {
         let scope = scope.clone();
         self.scan(move |c| {
-            let rows = page(c, "ledger", LEDGER_COLUMNS, &scope, None, &q, ledger_row)?;
+            let rows = page(c, "ledger", LEDGER_COLUMNS, &scope, None, &q, None, ledger_row)?;
             Ok(Page { items: rows.items.into_iter().map(ledger_entry).collect::<StoreResult<_>>()?, total: rows.total })
         })
         .await
