@@ -195,12 +195,12 @@ async fn three_nodes_on_one_postgres_behave_as_one_gateway() {
     assert_eq!(ready.status(), 200);
 }
 
-/// Now plus `secs`, ISO 8601, from the system clock.
 /// GET `url` with the secret key and parse the JSON body.
 async fn get_json(client: &reqwest::Client, url: &str, key: &str) -> Value {
     client.get(url).basic_auth(key, Some("")).send().await.unwrap().json().await.unwrap()
 }
 
+/// Now plus `secs`, ISO 8601, from the system clock.
 fn chrono_free_iso(secs: i64) -> String {
     use satang_domain::Clock;
     satang_domain::SystemClock.now().plus_seconds(secs).iso()

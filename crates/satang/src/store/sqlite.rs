@@ -329,6 +329,17 @@ fn run_batch_with_savepoints(conn: &Connection, batch: &mut [Box<dyn WriteJob>])
 // ---------------------------------------------------------------------------------------------------------
 // Statements shared by several jobs.
 
+/// Counts one more row in a counted list (see [`list_total`]) and returns the new count, which for charges
+/// is also the new row's position.
+fn count_insert(conn: &Connection, scope: &Scope, list: &str) -> StoreResult<i64> {
+    conn.prepare_cached(
+        "insert into list_counters (account_id, livemode, list, n) values (?1, ?2, ?3, 1) \
+         on conflict (account_id, livemode, list) do update set n = n + 1 returning n",
+    )
+    .and_then(|mut st| st.query_row(params![scope.account.as_str(), scope.livemode, list], |r| r.get(0)))
+    .map_err(sql_err)
+}
+
 fn insert_event(conn: &Connection, scope: &Scope, e: &NewEvent) -> StoreResult<()> {
     conn.prepare_cached(
         "insert into events (id, account_id, livemode, key, charge_id, created_at, data) values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -345,12 +356,7 @@ fn insert_event(conn: &Connection, scope: &Scope, e: &NewEvent) -> StoreResult<(
         ])
     })
     .map_err(sql_err)?;
-    conn.prepare_cached(
-        "insert into list_counters (account_id, livemode, list, n) values (?1, ?2, 'events', 1) \
-         on conflict (account_id, livemode, list) do update set n = n + 1",
-    )
-    .and_then(|mut st| st.execute(params![scope.account.as_str(), scope.livemode]))
-    .map_err(sql_err)?;
+    count_insert(conn, scope, "events")?;
     let queued = if e.webhook_urls.is_empty() {
         conn.prepare_cached(
             "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
@@ -861,13 +867,7 @@ impl Store for SqliteStore {
                     }
                 }
             }
-            let pos: i64 = c
-                .prepare_cached(
-                    "insert into list_counters (account_id, livemode, list, n) values (?1, ?2, 'charges', 1) \
-                     on conflict (account_id, livemode, list) do update set n = n + 1 returning n",
-                )
-                .and_then(|mut st| st.query_row(params![scope.account.as_str(), scope.livemode], |r| r.get(0)))
-                .map_err(sql_err)?;
+            let pos = count_insert(c, &scope, "charges")?;
             c.prepare_cached(
                 "insert into charges (id, account_id, livemode, status, created_at, expires_at, version, doc, pos) \
                  values (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)",
