@@ -64,8 +64,9 @@ fn host_of(url: &str) -> Option<(String, u16)> {
 
 /// What can be checked of a live endpoint URL without DNS: https, and a host that is either a name or a
 /// public IP literal. A charge's own `webhook_endpoints` are checked this far when the charge is created
-/// (a lookup there would put DNS latency on every live charge); names are checked again at every send,
-/// where the resolver drops internal addresses, which also covers a name that later resolves inside.
+/// (a lookup there would put DNS latency on every live charge), and every live send checks it again (an
+/// IP literal never goes through the resolver); names are checked at every send by [`PublicOnlyResolver`],
+/// which also covers a name that later resolves inside.
 pub fn check_live_url_literal(url: &str) -> Result<(), Refused> {
     if !url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
         return Err(Refused::NotHttps);
@@ -115,14 +116,6 @@ impl reqwest::dns::Resolve for PublicOnlyResolver {
     }
 }
 
-/// For live sends to an IP-literal URL, which never goes through the resolver.
-pub fn literal_allowed(url: &str) -> bool {
-    match host_of(url).and_then(|(h, _)| h.parse::<IpAddr>().ok()) {
-        Some(ip) => is_public(ip),
-        None => true,
-    }
-}
-
 pub fn resolver() -> Arc<PublicOnlyResolver> {
     Arc::new(PublicOnlyResolver)
 }
@@ -163,7 +156,10 @@ mod tests {
         assert!(matches!(check_live_url("https://[::1]:8443/hook").await, Err(Refused::Internal(_))));
         assert!(matches!(check_live_url("https://localhost/hook").await, Err(Refused::Internal(_))));
         assert!(check_live_url("https://8.8.8.8/hook").await.is_ok());
-        assert!(!literal_allowed("https://10.0.0.5/x"));
-        assert!(literal_allowed("https://shop.example/x"));
+        // Without DNS: the scheme and IP literals only; names are left to the resolver.
+        assert_eq!(check_live_url_literal("http://shop.example/x"), Err(Refused::NotHttps));
+        assert!(matches!(check_live_url_literal("https://10.0.0.5/x"), Err(Refused::Internal(_))));
+        assert!(check_live_url_literal("https://shop.example/x").is_ok());
+        assert!(check_live_url_literal("https://localhost/x").is_ok());
     }
 }

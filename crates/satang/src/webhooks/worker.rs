@@ -252,7 +252,7 @@ impl Worker {
         // The attempt's time: its signature timestamp, its log entry, and the base of any retry.
         let now = self.app.now();
         let ts = now.unix();
-        let (status, error) = if live && (!d.url.starts_with("https://") || !ssrf::literal_allowed(&d.url)) {
+        let (status, error) = if live && ssrf::check_live_url_literal(&d.url).is_err() {
             (None, Some("refused: live webhooks only go to https URLs on public addresses".to_string()))
         } else {
             match sign::header(&d.secret, d.previous_secret.as_deref(), ts, &body) {
