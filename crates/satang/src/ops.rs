@@ -168,6 +168,8 @@ pub struct Swept {
     pub due: usize,
     /// Those it expired (others were settled or expired elsewhere in the meantime).
     pub expired: usize,
+    /// Those whose update failed for a reason other than the database being unavailable (logged each).
+    pub failed: usize,
 }
 
 /// Expires up to `limit` charges whose `expires_at` has passed. Safe to run anywhere, any number of times:
@@ -191,15 +193,24 @@ pub async fn expire_due(app: &App, limit: u64) -> Result<Swept, ApiError> {
         );
         async move { update.await.map(|_| did.load(std::sync::atomic::Ordering::SeqCst)) }
     });
-    let mut swept = Swept { due: due.len(), expired: 0 };
-    for result in futures::future::join_all(updates).await {
+    let mut swept = Swept { due: due.len(), ..Swept::default() };
+    let mut first_error = None;
+    for (id, result) in due.iter().zip(futures::future::join_all(updates).await) {
         match result {
             Ok(true) => swept.expired += 1,
             Ok(false) | Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
+            Err(StoreError::Unavailable(m)) => first_error = first_error.or(Some(StoreError::Unavailable(m))),
+            // One charge that cannot be expired must not hold up the others: log it and go on.
+            Err(e) => {
+                swept.failed += 1;
+                tracing::warn!(charge.id = %id, error.message = %e, "could not expire a charge past expires_at");
+            }
         }
     }
-    Ok(swept)
+    match first_error {
+        Some(e) if swept.expired == 0 => Err(e.into()),
+        _ => Ok(swept),
+    }
 }
 
 /// Events about a charge, each carrying a snapshot of the charge as it is now (rendered to wire JSON when

@@ -25,6 +25,7 @@ pub async fn sweep(app: &App) -> Result<Swept, crate::api::error::ApiError> {
         let round = ops::expire_due(app, BATCH).await?;
         total.due += round.due;
         total.expired += round.expired;
+        total.failed += round.failed;
         if (round.due as u64) < BATCH || round.expired == 0 {
             return Ok(total);
         }

@@ -69,6 +69,21 @@ impl ApiError {
         }
     }
 
+    /// The server did not finish within `limit` (the body had arrived: a slow client is a 408 from the
+    /// extractor). The change may or may not have been made, so the message says to look before retrying.
+    pub fn timed_out(limit: std::time::Duration) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "service_unavailable",
+            message: format!(
+                "the request took longer than {} seconds to process; retrieve the object to see whether it took \
+                 effect before retrying",
+                limit.as_secs()
+            ),
+            cause: Some(anyhow::anyhow!("request timed out after {} s", limit.as_secs())),
+        }
+    }
+
     /// The same error with another code (e.g. `failed_expire` for a refused expiry).
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;

@@ -3,6 +3,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`params`] | the one extractor that merges query string and body (JSON or bracketed form) |
+//! | [`limits`] | every bound on what a request may carry: size, depth, members, lengths, read time |
 //! | [`auth`] | HTTP Basic key auth, public vs secret key extractors |
 //! | [`version`] | `Omise-Version`, legacy field names, the 200 response |
 //! | [`error`] | Omise error objects and HTTP statuses |
@@ -15,6 +16,7 @@ pub mod capability;
 pub mod charges;
 pub mod error;
 pub mod events;
+pub mod limits;
 pub mod params;
 pub mod refunds;
 pub mod sources;
@@ -136,7 +138,7 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let served = REQUEST_ID.scope(request_id.clone(), async {
         match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await {
             Ok(res) => res,
-            Err(_) => ApiError::unavailable("request timed out").into_response(),
+            Err(_) => ApiError::timed_out(REQUEST_TIMEOUT).into_response(),
         }
     });
     let mut res = served.await;

@@ -7,16 +7,20 @@
 //! absent (java sends every field, most of them null), numbers may arrive as strings, booleans as
 //! `true`/`"true"`/`"1"`/`1`, and unknown fields are ignored. Typed accessors turn a wrong type into a clear
 //! `bad_request` naming the field.
+//!
+//! Untrusted input is bounded before it is built: a form key nested deeper than [`limits::MAX_DEPTH`] is
+//! refused while it is split (the tree is never built), JSON is parsed by serde_json (which stops at 128
+//! levels) and then walked iteratively by [`limits::check_document`], and the body must arrive within
+//! [`limits::BODY_READ_TIMEOUT`]. So no request can overflow a stack, and nothing accepted is too deep to be
+//! read back once stored.
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::limits::{self, BODY_READ_TIMEOUT, MAX_BODY_BYTES, MAX_DEPTH};
 use satang_domain::Timestamp;
-
-/// Request bodies above this are refused with 413.
-pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Clone, Default)]
 pub struct Params(pub Map<String, Value>);
@@ -27,21 +31,60 @@ impl<S: Send + Sync> FromRequest<S> for Params {
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
         let mut map = match parts.uri.query() {
-            Some(q) => parse_form(q.as_bytes()),
+            Some(q) => parse_form(q.as_bytes())?,
             None => Map::new(),
         };
         let ctype =
             parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", "request body is larger than 1 MiB")
-        })?;
+        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(too_large());
+        }
+        let bytes = match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) if is_length_limit(&e) => return Err(too_large()),
+            Ok(Err(_)) => {
+                return Err(ApiError::bad_request("the request body could not be read: the connection broke off"));
+            }
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!(
+                        "the request body did not arrive within {} seconds (Content-Length promised more than was sent?)",
+                        BODY_READ_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+        };
         let body_map = parse_body(&ctype, &bytes)?;
         for (k, v) in body_map {
             map.insert(k, v);
         }
+        limits::check_document(&map)?;
         strip_nulls(&mut map);
         Ok(Params(map))
     }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "bad_request",
+        format!("request body is larger than {} KiB", MAX_BODY_BYTES / 1024),
+    )
+}
+
+/// Whether reading the body stopped at [`MAX_BODY_BYTES`] (rather than on a broken connection).
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 fn parse_body(ctype: &str, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -59,10 +102,13 @@ fn parse_body(ctype: &str, bytes: &[u8]) -> Result<Map<String, Value>, ApiError>
         return match serde_json::from_slice::<Value>(trimmed) {
             Ok(Value::Object(m)) => Ok(m),
             Ok(_) => Err(ApiError::bad_request("request body must be a JSON object")),
+            Err(e) if e.to_string().starts_with("recursion limit exceeded") => Err(ApiError::bad_request(format!(
+                "request body is nested too deeply: at most {MAX_DEPTH} levels of nesting in a request"
+            ))),
             Err(e) => Err(ApiError::bad_request(format!("request body is not valid JSON: {e}"))),
         };
     }
-    Ok(parse_form(trimmed))
+    parse_form(trimmed)
 }
 
 /// Removes `null` members from objects at every depth: `null` means "not given".
@@ -84,10 +130,17 @@ fn strip_nulls(map: &mut Map<String, Value>) {
 }
 
 /// Parses `a=1&b[c]=2&d[]=3&d[]=4&e[0][f]=5` into `{"a":"1","b":{"c":"2"},"d":["3","4"],"e":[{"f":"5"}]}`.
-/// Keys `[n]` with numbers become array positions; a later plain value for the same key wins.
-pub fn parse_form(input: &[u8]) -> Map<String, Value> {
+/// Keys `[n]` with numbers become array positions; a later plain value for the same key wins. A key nested
+/// deeper than [`MAX_DEPTH`] is refused before anything is built for it.
+pub fn parse_form(input: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let mut root = Value::Object(Map::new());
     for (key, value) in form_urlencoded::parse(input) {
+        if limits::form_key_depth(&key) > MAX_DEPTH {
+            let field: String = key.split('[').next().unwrap_or("").chars().take(40).collect();
+            return Err(ApiError::bad_request(format!(
+                "{field} is nested too deeply: at most {MAX_DEPTH} levels of nesting in a request"
+            )));
+        }
         let path = split_key(&key);
         if path.is_empty() || path[0].is_empty() {
             continue;
@@ -96,8 +149,8 @@ pub fn parse_form(input: &[u8]) -> Map<String, Value> {
     }
     let mut root = numeric_objects_to_arrays(root);
     match root.take() {
-        Value::Object(m) => m,
-        _ => Map::new(),
+        Value::Object(m) => Ok(m),
+        _ => Ok(Map::new()),
     }
 }
 
@@ -214,11 +267,15 @@ impl Params {
         }
     }
 
-    /// A JSON object (`metadata`); form clients send it as `metadata[k]=v`. An empty string clears it.
+    /// A JSON object (`metadata`); form clients send it as `metadata[k]=v`. An empty string clears it. Its
+    /// size is bounded by [`limits::MAX_METADATA_BYTES`].
     pub fn object(&self, key: &str) -> Result<Option<Map<String, Value>>, ApiError> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(m.clone())),
+            Some(Value::Object(m)) => {
+                limits::check_metadata(key, m)?;
+                Ok(Some(m.clone()))
+            }
             Some(Value::String(s)) if s.is_empty() => Ok(Some(Map::new())),
             Some(Value::Array(a)) if a.is_empty() => Ok(Some(Map::new())),
             Some(_) => Err(ApiError::bad_request(format!("{key} should be a JSON hash"))),
@@ -301,7 +358,8 @@ mod tests {
         let m = parse_form(
             b"amount=100000&source%5Btype%5D=alipay_hk&source[platform_type]=WEB&metadata[order][id]=7\
               &webhook_endpoints[]=https://a&webhook_endpoints[]=https://b&items[][sku]=x&items[][qty]=1&items[][sku]=y",
-        );
+        )
+        .unwrap();
         assert_eq!(
             Value::Object(m),
             json!({
@@ -316,8 +374,28 @@ mod tests {
 
     #[test]
     fn numeric_indexes_become_arrays() {
-        let m = parse_form(b"webhook_endpoints[1]=b&webhook_endpoints[0]=a");
+        let m = parse_form(b"webhook_endpoints[1]=b&webhook_endpoints[0]=a").unwrap();
         assert_eq!(m["webhook_endpoints"], json!(["a", "b"]));
+    }
+
+    #[test]
+    fn deep_form_keys_are_refused_before_anything_is_built() {
+        // The 3,000-level key that used to overflow the stack (issue 12): refused by counting brackets.
+        let key = format!("x{}", "[a]".repeat(3_000));
+        let e = parse_form(format!("type=alipay&{key}=1").as_bytes()).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (400, "bad_request"));
+        assert!(e.message.starts_with("x is nested too deeply"), "{}", e.message);
+        let appends = format!("x{}", "[]".repeat(3_000));
+        assert!(parse_form(format!("{appends}=1").as_bytes()).is_err());
+        assert!(parse_form(b"metadata[a][b][c][d][e][f][g]=1").is_ok());
+        assert!(parse_form(b"metadata[a][b][c][d][e][f][g][h]=1").is_err());
+    }
+
+    #[test]
+    fn deep_json_is_refused_with_a_clear_message() {
+        let body = format!("{{\"metadata\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        let e = parse_body("application/json", body.as_bytes()).unwrap_err();
+        assert!(e.message.contains("nested too deeply"), "{}", e.message);
     }
 
     #[test]

@@ -248,13 +248,20 @@ impl Worker {
     async fn send(&self, d: ClaimedDelivery) -> (AttemptRecord, DeliveryOutcome) {
         let live = d.event.livemode;
         let started = Instant::now();
-        let body = payload(&d.event, &d.api_version, &self.app.public_url).unwrap_or_default();
+        let rendered = payload(&d.event, &d.api_version, &self.app.public_url);
         // The attempt's time: its signature timestamp, its log entry, and the base of any retry.
         let now = self.app.now();
         let ts = now.unix();
-        let (status, error) = if live && ssrf::check_live_url_literal(&d.url).is_err() {
+        let (status, error) = if let Err(e) = &rendered {
+            // Never send (or count as delivered) an event that cannot be rendered: an empty or partial body
+            // would be signed and acknowledged, and the event lost. The attempt is recorded as failed and
+            // retried on the schedule, so a fixed build delivers it.
+            tracing::error!(event.id = %d.event.id, error.message = %e, "webhook payload cannot be rendered; not sent");
+            (None, Some(format!("not sent: the event could not be rendered ({e})")))
+        } else if live && ssrf::check_live_url_literal(&d.url).is_err() {
             (None, Some("refused: live webhooks only go to https URLs on public addresses".to_string()))
         } else {
+            let body = rendered.unwrap_or_default();
             match sign::header(&d.secret, d.previous_secret.as_deref(), ts, &body) {
                 Err(e) => (None, Some(e.to_string())),
                 Ok(signature) => {

@@ -45,7 +45,7 @@ async fn the_sweeper_expires_a_charge_exactly_at_expires_at() {
     assert_eq!(events["data"][1]["data"]["expired_at"], c["expires_at"]);
     // Sweeping again finds nothing to do.
     app.clock.advance(3600);
-    assert_eq!(sweeper::sweep(&app.state).await.unwrap(), satang::ops::Swept { due: 0, expired: 0 });
+    assert_eq!(sweeper::sweep(&app.state).await.unwrap(), satang::ops::Swept { due: 0, expired: 0, failed: 0 });
     assert_eq!(expire_events(&app).await, 1);
 }
 

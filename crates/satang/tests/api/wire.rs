@@ -208,7 +208,7 @@ async fn every_failure_is_an_omise_error_object() {
     app.send(app.req(Method::POST, "/charges", app.skey()).header("content-type", "application/json").body("[1,2]"))
         .await
         .err(400, "bad_request");
-    let big = "a".repeat((1 << 20) + 10);
+    let big = "a".repeat(satang::api::limits::MAX_BODY_BYTES + 10);
     let msg = app
         .send(
             app.req(Method::POST, "/charges", app.skey())
@@ -217,7 +217,7 @@ async fn every_failure_is_an_omise_error_object() {
         )
         .await
         .err(413, "bad_request");
-    assert_eq!(msg, "request body is larger than 1 MiB");
+    assert_eq!(msg, "request body is larger than 256 KiB");
     assert_eq!(app.get("/charges", app.skey()).await.ok()["total"], 0);
 }
 
