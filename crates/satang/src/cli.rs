@@ -263,10 +263,34 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let stop = shutdown_signal();
-    let app = Application::build(store, clock, args.listen, args.public_url.clone()).await?;
-    let public = args.public_url(app.addr());
+    let tls = match (&args.http.tls_cert, &args.http.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::http::tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let public = args.public_url(listener.local_addr()?);
+    let mut app = Application::from_listener(listener, store, clock, Some(public.clone()))?
+        .with_limits(args.http.limits())
+        .with_rate_limits(args.http.rate_limits(), args.http.client_ip_header.clone());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(acceptor) = tls {
+        app = app.with_tls(acceptor);
+    }
+    if let Some(addr) = args.http.redirect_http {
+        let redirect = tokio::net::TcpListener::bind(addr).await?;
+        let router = crate::http::tls::redirect_router(public.clone());
+        tokio::spawn(crate::http::serve(
+            redirect,
+            router,
+            args.http.limits(),
+            None,
+            std::future::pending(),
+            std::time::Duration::ZERO,
+        ));
+        println!("redirecting http://{addr} to {public}");
+    }
     tracing::info!(listen = %app.addr(), public_url = %public, "satang is serving");
-    println!("satang listening on http://{} (public URL {public})", app.addr());
+    println!("satang listening on {scheme}://{} (public URL {public})", app.addr());
     let work = if args.no_worker {
         None
     } else {

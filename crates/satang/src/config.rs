@@ -56,6 +56,74 @@ pub struct ServeArgs {
     /// Serve the API only; run the webhook worker and expiry sweeper elsewhere (`satang worker`).
     #[arg(long, env = "SATANG_NO_WORKER")]
     pub no_worker: bool,
+
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// Connection limits, timeouts and TLS of `satang serve` (see [`crate::http`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpArgs {
+    /// Connections open at once; more are answered with a 503 and closed. Default: 4096, or fewer when the
+    /// open-files limit is lower.
+    #[arg(long, env = "SATANG_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// Seconds a client has to send a request's headers once it has started (slow clients get a 408).
+    #[arg(long, env = "SATANG_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+
+    /// Seconds a connection may stay silent (new, or between keep-alive requests) before it is closed.
+    #[arg(long, env = "SATANG_IDLE_TIMEOUT", default_value_t = 30)]
+    pub idle_timeout: u64,
+
+    /// Seconds a response may wait for the client to read it before the connection is dropped.
+    #[arg(long, env = "SATANG_WRITE_TIMEOUT", default_value_t = 30)]
+    pub write_timeout: u64,
+
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, env = "SATANG_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SATANG_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// Requests a second one public key may make (POST/GET /sources, /capability); 0 for no limit.
+    #[arg(long, env = "SATANG_RATE_LIMIT_KEY", default_value_t = 100)]
+    pub rate_limit_key: u32,
+
+    /// Requests a second one client address may make with public keys (three times as many to the payer
+    /// pages); 0 for no limit.
+    #[arg(long, env = "SATANG_RATE_LIMIT_IP", default_value_t = 20)]
+    pub rate_limit_ip: u32,
+
+    /// Behind a load balancer: the header holding the client's address (e.g. X-Forwarded-For; its first
+    /// address is used). Only set it when the balancer always sets the header.
+    #[arg(long, env = "SATANG_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<axum::http::HeaderName>,
+
+    /// With TLS: also listen on this plain-HTTP address and redirect (308) every request to the public URL.
+    #[arg(long, env = "SATANG_REDIRECT_HTTP", requires = "tls_cert")]
+    pub redirect_http: Option<SocketAddr>,
+}
+
+impl HttpArgs {
+    pub fn rate_limits(&self) -> crate::http::ratelimit::RateLimits {
+        crate::http::ratelimit::RateLimits { per_key: self.rate_limit_key, per_ip: self.rate_limit_ip }
+    }
+
+    pub fn limits(&self) -> crate::http::ServerLimits {
+        let d = crate::http::ServerLimits::default();
+        let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
+        crate::http::ServerLimits {
+            max_connections: self.max_connections.unwrap_or(d.max_connections).max(1),
+            head_timeout: secs(self.header_timeout),
+            idle_timeout: secs(self.idle_timeout),
+            write_timeout: secs(self.write_timeout),
+            ..d
+        }
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -108,6 +176,7 @@ pub struct WorkerArgs {
 
 impl ServeArgs {
     pub fn public_url(&self, bound: SocketAddr) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"))
+        let scheme = if self.http.tls_cert.is_some() { "https" } else { "http" };
+        self.public_url.clone().unwrap_or_else(|| format!("{scheme}://{bound}"))
     }
 }

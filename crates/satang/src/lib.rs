@@ -7,6 +7,7 @@
 //! | [`bench`] | `satang bench`: load generator, baselines, scenarios, seeding |
 //! | [`cli`], [`config`], [`telemetry`] | the `satang` command, its flags and env vars, logging |
 //! | [`startup`] | building and running the HTTP server |
+//! | [`http`] | the front door: accept loop, connection cap, read/write timeouts, head guard, TLS |
 //! | [`background`] | a node's background work: webhook worker and expiry sweeper |
 //! | [`app`] | the state shared by handlers, pages and background tasks |
 //! | [`api`] | the Omise REST API: routes, params, auth, versions, errors, wire objects |
@@ -24,6 +25,7 @@ pub mod background;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod ops;
 pub mod pages;
 pub mod startup;

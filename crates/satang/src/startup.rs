@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::http::HeaderName;
 use satang_domain::Clock;
 use tokio::net::TcpListener;
 use tower::Layer as _;
@@ -16,15 +16,18 @@ use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 
 use crate::api;
 use crate::app::{App, AppState};
+use crate::http::ratelimit::{self, Limiter, RateLimits};
+use crate::http::{ServerLimits, tls};
 use crate::pages;
 use crate::store::DynStore;
 
 /// The whole HTTP surface: API and payer pages, with trailing slashes stripped before routing.
-pub fn http_service(app: AppState) -> NormalizePath<Router> {
+pub fn http_service(app: AppState, limiter: Arc<Limiter>) -> NormalizePath<Router> {
     let router = api::router()
         .merge(pages::router())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(limiter, ratelimit::limit))
         .layer(axum::middleware::from_fn(api::request_context))
         .layer(CatchPanicLayer::custom(api::panic_response))
         .with_state(app);
@@ -35,6 +38,10 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     app: AppState,
+    limits: ServerLimits,
+    tls: Option<tls::Acceptor>,
+    rate: RateLimits,
+    client_ip_header: Option<HeaderName>,
 }
 
 impl Application {
@@ -45,11 +52,47 @@ impl Application {
         listen: SocketAddr,
         public_url: Option<String>,
     ) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(listen).await?;
+        Self::from_listener(TcpListener::bind(listen).await?, store, clock, public_url)
+    }
+
+    /// The same on a listener already bound.
+    pub fn from_listener(
+        listener: TcpListener,
+        store: DynStore,
+        clock: Arc<dyn Clock>,
+        public_url: Option<String>,
+    ) -> anyhow::Result<Self> {
         let addr = listener.local_addr()?;
         let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
         let app = App::new(store, clock, &public_url);
-        Ok(Application { listener, addr, app })
+        Ok(Application {
+            listener,
+            addr,
+            app,
+            limits: ServerLimits::default(),
+            tls: None,
+            rate: RateLimits::default(),
+            client_ip_header: None,
+        })
+    }
+
+    /// Connection limits and timeouts other than the defaults.
+    pub fn with_limits(mut self, limits: ServerLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Rate limits other than the defaults, and the header that names the client behind a load balancer.
+    pub fn with_rate_limits(mut self, rate: RateLimits, client_ip_header: Option<HeaderName>) -> Self {
+        self.rate = rate;
+        self.client_ip_header = client_ip_header;
+        self
+    }
+
+    /// Serves HTTPS with this acceptor instead of plain HTTP.
+    pub fn with_tls(mut self, acceptor: tls::Acceptor) -> Self {
+        self.tls = Some(acceptor);
+        self
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -60,11 +103,11 @@ impl Application {
         self.app.clone()
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves, then finishes the requests in flight (at most for
+    /// [`api::REQUEST_TIMEOUT`]).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let service = axum::ServiceExt::<Request>::into_make_service(http_service(self.app));
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
-        Ok(())
+        let service = http_service(self.app, Limiter::new(self.rate, self.client_ip_header));
+        crate::http::serve(self.listener, service, self.limits, self.tls, shutdown, api::REQUEST_TIMEOUT).await
     }
 }
 

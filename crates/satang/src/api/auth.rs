@@ -58,8 +58,9 @@ impl KeyCache {
     }
 }
 
-fn basic_user(parts: &Parts) -> Option<String> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+/// The key a request carries: the HTTP Basic user name.
+pub fn basic_user(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -71,7 +72,7 @@ fn basic_user(parts: &Parts) -> Option<String> {
 }
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
-    let key = basic_user(parts).ok_or_else(|| {
+    let key = basic_user(&parts.headers).ok_or_else(|| {
         ApiError::authentication(
             "authentication failed: send your key as the HTTP Basic user name (curl -u skey_test_…:)",
         )
@@ -121,19 +122,19 @@ mod tests {
     use super::*;
     use axum::http::Request;
 
-    fn parts(auth: &str) -> Parts {
-        Request::builder().header("authorization", auth).body(()).unwrap().into_parts().0
+    fn headers(auth: &str) -> axum::http::HeaderMap {
+        Request::builder().header("authorization", auth).body(()).unwrap().into_parts().0.headers
     }
 
     #[test]
     fn basic_user_is_the_key() {
         let enc = base64::engine::general_purpose::STANDARD.encode("skey_test_abc:");
-        assert_eq!(basic_user(&parts(&format!("Basic {enc}"))).as_deref(), Some("skey_test_abc"));
+        assert_eq!(basic_user(&headers(&format!("Basic {enc}"))).as_deref(), Some("skey_test_abc"));
         let enc = base64::engine::general_purpose::STANDARD.encode("skey_test_abc");
-        assert_eq!(basic_user(&parts(&format!("basic {enc}"))).as_deref(), Some("skey_test_abc"));
-        assert_eq!(basic_user(&parts("Bearer x")), None);
-        assert_eq!(basic_user(&parts("Basic !!!")), None);
+        assert_eq!(basic_user(&headers(&format!("basic {enc}"))).as_deref(), Some("skey_test_abc"));
+        assert_eq!(basic_user(&headers("Bearer x")), None);
+        assert_eq!(basic_user(&headers("Basic !!!")), None);
         let enc = base64::engine::general_purpose::STANDARD.encode(":pw");
-        assert_eq!(basic_user(&parts(&format!("Basic {enc}"))), None);
+        assert_eq!(basic_user(&headers(&format!("Basic {enc}"))), None);
     }
 }

@@ -7,6 +7,8 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use satang::accounts::{self, CreatedAccount};
 use satang::app::AppState;
+use satang::http::ServerLimits;
+use satang::http::ratelimit::RateLimits;
 use satang::startup::Application;
 use satang::store::{self, DynStore};
 use satang::webhooks::worker::{Worker, WorkerConfig};
@@ -68,14 +70,20 @@ pub fn on_postgres() -> bool {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(ServerLimits::default(), RateLimits::default()).await
+}
+
+/// A fresh app whose HTTP front door has these connection limits, timeouts and rate limits.
+pub async fn spawn_app_with(limits: ServerLimits, rate: RateLimits) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     if on_postgres() {
         let pg = crate::common::PgDb::create().await.expect("SATANG_TEST_BACKEND=postgres needs a PostgreSQL server");
         let url = pg.url.clone();
-        return spawn_app_on(Kept { dir, db_url: url, acct: None, pg: Some(std::sync::Arc::new(pg)) }).await;
+        let kept = Kept { dir, db_url: url, acct: None, pg: Some(std::sync::Arc::new(pg)) };
+        return spawn_app_limited(kept, limits, rate).await;
     }
     let db_url = format!("sqlite:{}", dir.path().join("satang.db").display());
-    spawn_app_on(Kept { dir, db_url, acct: None, pg: None }).await
+    spawn_app_limited(Kept { dir, db_url, acct: None, pg: None }, limits, rate).await
 }
 
 /// What outlives a stopped app, to start another on the same database.
@@ -88,6 +96,10 @@ pub struct Kept {
 
 /// Starts an app on an existing database (to test restarts), or a fresh one.
 pub async fn spawn_app_on(kept: Kept) -> TestApp {
+    spawn_app_limited(kept, ServerLimits::default(), RateLimits::default()).await
+}
+
+async fn spawn_app_limited(kept: Kept, limits: ServerLimits, rate: RateLimits) -> TestApp {
     let Kept { dir, db_url, acct, pg } = kept;
     let store = store::open(&db_url).await.expect("open store");
     let clock = ManualClock::new(SystemClock.now());
@@ -101,7 +113,9 @@ pub async fn spawn_app_on(kept: Kept) -> TestApp {
     };
     let app = Application::build(store.clone(), Arc::new(clock.clone()), "127.0.0.1:0".parse().unwrap(), None)
         .await
-        .expect("build app");
+        .expect("build app")
+        .with_limits(limits)
+        .with_rate_limits(rate, None);
     let addr = app.addr();
     let state = app.state();
     // The webhook worker runs as in `serve`; the expiry sweeper does not, so tests move time and sweep

@@ -9,6 +9,7 @@ mod charges;
 mod events;
 mod expiry;
 mod helpers;
+mod hostile;
 mod money;
 mod pages;
 mod refunds;
