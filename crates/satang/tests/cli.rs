@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Server, create_account};
@@ -191,4 +193,74 @@ fn webhook_endpoints_are_managed_from_the_command_line() {
     assert!(list["endpoints"].as_array().unwrap().is_empty());
     let (ok, _, err) = satang(&["webhook", "remove", "--id", id]);
     assert!(!ok, "removing twice fails: {err}");
+}
+
+/// `serve --tls-cert/--tls-key` answers HTTPS (and refuses plain HTTP on that port); `--redirect-http` sends
+/// plain-HTTP requests on to the public URL with a 308.
+#[tokio::test]
+async fn serve_speaks_tls_in_process_and_can_redirect_plain_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = (dir.path().join("cert.pem"), dir.path().join("key.pem"), dir.path().join("ca.pem"));
+    // A test CA, and a server certificate it signs (rustls refuses a CA certificate as the server's).
+    let script = format!(
+        "set -e; cd {d}; \
+         openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=satang-test-ca -keyout ca.key -out ca.pem 2>/dev/null; \
+         openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out req.csr 2>/dev/null; \
+         printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\n' > ext.cnf; \
+         openssl x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile ext.cnf -out cert.pem 2>/dev/null",
+        d = dir.path().display()
+    );
+    match Command::new("sh").args(["-c", &script]).output() {
+        Ok(o) if o.status.success() => {}
+        other => return common::skip(&format!("openssl cannot make a test certificate: {other:?}")),
+    }
+    let db = format!("sqlite:{}", dir.path().join("satang.db").display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let redirect_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let public = format!("https://localhost:{port}");
+    let mut child = Command::new(common::satang_bin())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", &db, "--public-url", &public])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .args(["--redirect-http", &format!("127.0.0.1:{redirect_port}")])
+        .env("SATANG_LOG", "satang=warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let listening = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if line.starts_with("satang listening on ") {
+            break line;
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    assert!(listening.starts_with(&format!("satang listening on https://127.0.0.1:{port}")), "{listening}");
+
+    let pem = std::fs::read(&ca).unwrap();
+    let tls = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = tls.get(format!("{public}/healthz")).send().await.expect("https answers");
+    assert_eq!(res.status(), 200);
+    // Plain HTTP on the TLS port gets no answer.
+    let plain = reqwest::Client::new().get(format!("http://127.0.0.1:{port}/healthz")).send().await;
+    assert!(plain.map(|r| r.status() != 200).unwrap_or(true));
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("http://127.0.0.1:{redirect_port}/charges?limit=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 308);
+    assert_eq!(res.headers()["location"], format!("{public}/charges?limit=1").as_str());
+    let _ = child.kill();
+    let _ = child.wait();
 }
