@@ -129,6 +129,13 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<satang_input::InputError> for ApiError {
+    fn from(e: satang_input::InputError) -> Self {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        ApiError::new(status, e.code, e.message)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -3,7 +3,6 @@
 //! | module | owns |
 //! |---|---|
 //! | [`params`] | the one extractor that merges query string and body (JSON or bracketed form) |
-//! | [`limits`] | every bound on what a request may carry: size, depth, members, lengths, read time |
 //! | [`auth`] | HTTP Basic key auth, public vs secret key extractors |
 //! | [`version`] | `Omise-Version`, legacy field names, the 200 response |
 //! | [`error`] | Omise error objects and HTTP statuses |
@@ -16,7 +15,6 @@ pub mod capability;
 pub mod charges;
 pub mod error;
 pub mod events;
-pub mod limits;
 pub mod params;
 pub mod refunds;
 pub mod sources;

@@ -1,14 +1,8 @@
 //! [`HeadGuard`]: a thin layer between the socket and hyper that reads each HTTP/1.1 request head as it
 //! arrives and refuses, with an Omise error object, what hyper would otherwise refuse with an empty body or
-//! not refuse at all:
-//!
-//! | what | answer |
-//! |---|---|
-//! | request line longer than [`GuardLimits::max_uri_bytes`] | 414 `uri_too_long` |
-//! | head longer than [`GuardLimits::max_head_bytes`], or more than [`MAX_HEADERS`] headers | 431 `request_header_fields_too_large` |
-//! | `Content-Length` together with `Transfer-Encoding` (request smuggling), several or malformed lengths, a coding other than `chunked` | 400 `bad_request` |
-//! | not HTTP/1.x (a malformed head) | 400 `bad_request` |
-//! | head not complete [`GuardLimits::head_timeout`] after its first byte (slowloris) | 408 `request_timeout` |
+//! not refuse at all: the rules are `satang_input::head` (414, 431, 400 for ambiguous framing or a malformed
+//! head); the guard adds the clock: a head not complete [`GuardLimits::head_timeout`] after its first byte
+//! (slowloris) is a 408 `request_timeout`.
 //!
 //! It also times out a write the client does not read for [`GuardLimits::write_timeout`]. Idle keep-alive
 //! connections (and connections that never send a byte) are closed by hyper's own header-read timer, which
@@ -19,7 +13,8 @@
 //! sees every head of a keep-alive connection; after a chunked body or an upgrade it stops looking (hyper's own
 //! checks still apply there). When it refuses, it takes the read bytes back out of hyper's buffer (so hyper
 //! never parses that head), writes the error response itself, and reports end of stream, after which hyper
-//! closes the connection without answering.
+//! closes the connection without answering. The whole read the refused head arrived in is taken back, so a
+//! request pipelined in the same read is not run (rather than run with its answer lost).
 
 use std::io;
 use std::pin::Pin;
@@ -31,15 +26,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use crate::api::error::ApiError;
-
-/// The most headers a request may have.
-pub const MAX_HEADERS: usize = 64;
+use satang_input::head::{self, Framing, HeadLimits};
 
 /// The limits a [`HeadGuard`] enforces (set from `satang serve`'s flags, see [`super::ServerLimits`]).
 #[derive(Debug, Clone, Copy)]
 pub struct GuardLimits {
-    pub max_uri_bytes: usize,
-    pub max_head_bytes: usize,
+    pub head: HeadLimits,
     pub head_timeout: Duration,
     pub write_timeout: Duration,
 }
@@ -90,99 +82,26 @@ impl<IO> HeadGuard<IO> {
                 State::Head => {
                     let before = self.head.len();
                     self.head.extend_from_slice(rest);
-                    match self.parse_head()? {
+                    match head::inspect(&self.head, &self.limits.head)? {
                         None => {
-                            self.check_partial_head()?;
                             if self.head_deadline.is_none() {
                                 self.head_deadline = Some(Box::pin(tokio::time::sleep(self.limits.head_timeout)));
                             }
                             return Ok(());
                         }
-                        Some((len, next)) => {
+                        Some((len, framing)) => {
                             rest = &rest[len - before..];
                             self.head.clear();
                             self.head_deadline = None;
-                            self.state = next;
+                            self.state = match framing {
+                                Framing::None => State::Head,
+                                Framing::Length(n) => State::Body(n),
+                                Framing::Passthrough => State::Passthrough,
+                            };
                         }
                     }
                 }
             }
-        }
-        Ok(())
-    }
-
-    /// Parses the head so far: `None` while incomplete, else its length and what follows it.
-    fn parse_head(&self) -> Result<Option<(usize, State)>, ApiError> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        let len = match req.parse(&self.head) {
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Ok(httparse::Status::Complete(len)) => len,
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(refuse(
-                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                    "request_header_fields_too_large",
-                    format!("the request has more than {MAX_HEADERS} headers"),
-                ));
-            }
-            Err(e) => {
-                return Err(ApiError::bad_request(format!("the request is not valid HTTP/1.1 ({e})")));
-            }
-        };
-        if len > self.limits.max_head_bytes {
-            return Err(head_too_large(self.limits.max_head_bytes));
-        }
-        if req.path.is_some_and(|p| p.len() > self.limits.max_uri_bytes) {
-            return Err(uri_too_long(self.limits.max_uri_bytes));
-        }
-        let mut length: Option<u64> = None;
-        let mut chunked = false;
-        let mut upgrade = req.method == Some("CONNECT");
-        for h in req.headers.iter() {
-            if h.name.eq_ignore_ascii_case("content-length") {
-                let v =
-                    std::str::from_utf8(h.value).ok().map(str::trim).filter(|v| v.bytes().all(|b| b.is_ascii_digit()));
-                let n = v.and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
-                    ApiError::bad_request("Content-Length must be a single non-negative number of bytes")
-                })?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(ApiError::bad_request("the request has several different Content-Length headers"));
-                }
-                length = Some(n);
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                let v = std::str::from_utf8(h.value).unwrap_or("").trim();
-                if chunked || !v.eq_ignore_ascii_case("chunked") {
-                    return Err(ApiError::bad_request(
-                        "Transfer-Encoding must be exactly `chunked` (or send Content-Length instead)",
-                    ));
-                }
-                chunked = true;
-            } else if h.name.eq_ignore_ascii_case("upgrade") {
-                upgrade = true;
-            }
-        }
-        if chunked && length.is_some() {
-            return Err(ApiError::bad_request(
-                "the request has both Content-Length and Transfer-Encoding, which is ambiguous; send only one",
-            ));
-        }
-        let next = match length {
-            _ if chunked || upgrade => State::Passthrough,
-            Some(n) if n > 0 => State::Body(n),
-            _ => State::Head,
-        };
-        Ok(Some((len, next)))
-    }
-
-    /// Refuses an incomplete head that is already too long.
-    fn check_partial_head(&self) -> Result<(), ApiError> {
-        let line_end = self.head.iter().position(|b| *b == b'\n');
-        // "GET " + path + " HTTP/1.1": the request line may be a little longer than the path limit.
-        if line_end.unwrap_or(self.head.len()) > self.limits.max_uri_bytes + 32 {
-            return Err(uri_too_long(self.limits.max_uri_bytes));
-        }
-        if self.head.len() > self.limits.max_head_bytes {
-            return Err(head_too_large(self.limits.max_head_bytes));
         }
         Ok(())
     }
@@ -207,18 +126,6 @@ impl<IO> HeadGuard<IO> {
 
 fn refuse(status: StatusCode, code: &'static str, message: String) -> ApiError {
     ApiError::new(status, code, message)
-}
-
-fn uri_too_long(max: usize) -> ApiError {
-    refuse(StatusCode::URI_TOO_LONG, "uri_too_long", format!("the request URI is longer than {max} bytes"))
-}
-
-fn head_too_large(max: usize) -> ApiError {
-    refuse(
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-        "request_header_fields_too_large",
-        format!("the request's headers are larger than {max} bytes"),
-    )
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> HeadGuard<IO> {
@@ -354,8 +261,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     const LIMITS: GuardLimits = GuardLimits {
-        max_uri_bytes: 100,
-        max_head_bytes: 400,
+        head: HeadLimits { max_uri_bytes: 100, max_head_bytes: 400 },
         head_timeout: Duration::from_millis(200),
         write_timeout: Duration::from_secs(5),
     };

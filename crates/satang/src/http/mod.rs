@@ -2,7 +2,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`guard`] | reading each request head as it arrives: 414 / 431 / 400 / 408 as Omise errors, write stalls |
+//! | [`guard`] | each request head checked as it arrives (`satang_input::head`): 414 / 431 / 400 / 408 as Omise errors, write stalls |
 //! | [`ratelimit`] | per-key and per-address limits on public-key routes and payer pages (429) |
 //! | [`tls`] | `--tls-cert` / `--tls-key`: rustls in process, and the optional HTTP→HTTPS redirect |
 //!
@@ -19,7 +19,7 @@
 //! 4. hyper's HTTP/1.1 with its header-read timer set to [`ServerLimits::idle_timeout`]: a connection that
 //!    sends nothing (new, or idle between keep-alive requests) is closed after it;
 //! 5. then the request body, which the parameter extractor must receive within
-//!    [`crate::api::limits::BODY_READ_TIMEOUT`], and the whole request's [`crate::api::REQUEST_TIMEOUT`].
+//!    `satang_input::limits::BODY_READ_TIMEOUT`, and the whole request's [`crate::api::REQUEST_TIMEOUT`].
 
 pub mod guard;
 pub mod ratelimit;
@@ -42,6 +42,7 @@ use tower::ServiceExt as _;
 
 use crate::api::error::ApiError;
 use guard::{GuardLimits, HeadGuard};
+use satang_input::head::HeadLimits;
 
 /// The connection-level limits of `satang serve` (its flags, see [`crate::config::HttpArgs`]).
 #[derive(Debug, Clone, Copy)]
@@ -54,8 +55,7 @@ pub struct ServerLimits {
     pub idle_timeout: Duration,
     /// A response the client does not read for this long is abandoned.
     pub write_timeout: Duration,
-    pub max_uri_bytes: usize,
-    pub max_head_bytes: usize,
+    pub head: HeadLimits,
 }
 
 impl Default for ServerLimits {
@@ -65,20 +65,14 @@ impl Default for ServerLimits {
             head_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
-            max_uri_bytes: 8 * 1024,
-            max_head_bytes: 32 * 1024,
+            head: HeadLimits::default(),
         }
     }
 }
 
 impl ServerLimits {
     fn guard(&self) -> GuardLimits {
-        GuardLimits {
-            max_uri_bytes: self.max_uri_bytes,
-            max_head_bytes: self.max_head_bytes,
-            head_timeout: self.head_timeout,
-            write_timeout: self.write_timeout,
-        }
+        GuardLimits { head: self.head, head_timeout: self.head_timeout, write_timeout: self.write_timeout }
     }
 }
 
@@ -116,7 +110,7 @@ where
     let places = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.idle_timeout).max_buf_size(limits.max_head_bytes * 2);
+    http.timer(TokioTimer::new()).header_read_timeout(limits.idle_timeout).max_buf_size(limits.head.max_head_bytes * 2);
     let http = Arc::new(http);
     tokio::pin!(shutdown);
     loop {

@@ -208,7 +208,7 @@ async fn every_failure_is_an_omise_error_object() {
     app.send(app.req(Method::POST, "/charges", app.skey()).header("content-type", "application/json").body("[1,2]"))
         .await
         .err(400, "bad_request");
-    let big = "a".repeat(satang::api::limits::MAX_BODY_BYTES + 10);
+    let big = "a".repeat(satang_input::limits::MAX_BODY_BYTES + 10);
     let msg = app
         .send(
             app.req(Method::POST, "/charges", app.skey())

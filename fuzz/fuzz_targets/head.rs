@@ -1,0 +1,4 @@
+#![no_main]
+//! See satang_input::fuzzing::head for the properties checked.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| satang_input::fuzzing::head(data));
