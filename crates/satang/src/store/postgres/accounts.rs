@@ -1,0 +1,108 @@
+//! Accounts, their API keys (found by the key's hash) and their own fee schedules: the `accounts`,
+//! `api_keys` and `fee_schedules` tables.
+
+use satang_domain::{AccountId, Currency, FeeSchedule, Timestamp};
+
+use super::{PgStore, bad_id, json_err, parse_doc, pg_err};
+use crate::store::{Account, KeyGrant, KeyKind, NewAccount, StoreError, StoreResult};
+
+pub(super) async fn create_account(store: &PgStore, a: NewAccount) -> StoreResult<()> {
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    tx.execute(
+        "insert into accounts (id, name, created_at, api_version) values ($1, $2, $3, $4)",
+        &[&a.id.as_str(), &a.name, &a.created_at.unix(), &a.api_version],
+    )
+    .await
+    .map_err(pg_err)?;
+    for k in &a.keys {
+        tx.execute(
+            "insert into api_keys (hash, account_id, livemode, kind, public_key, hint, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7)",
+            &[&k.hash, &a.id.as_str(), &k.livemode, &k.kind.as_str(), &k.public_key, &k.hint, &a.created_at.unix()],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    tx.commit().await.map_err(pg_err)
+}
+
+pub(super) async fn count_accounts(store: &PgStore) -> StoreResult<u64> {
+    let n: i64 = store.client().await?.query_one("select count(*) from accounts", &[]).await.map_err(pg_err)?.get(0);
+    Ok(n as u64)
+}
+
+pub(super) async fn get_account(store: &PgStore, id: &AccountId) -> StoreResult<Account> {
+    let row = store
+        .client()
+        .await?
+        .query_opt("select name, created_at, api_version from accounts where id = $1", &[&id.as_str()])
+        .await
+        .map_err(pg_err)?
+        .ok_or_else(|| StoreError::not_found("account", id))?;
+    Ok(Account {
+        id: id.clone(),
+        name: row.get(0),
+        created_at: Timestamp::from_unix(row.get(1)),
+        api_version: row.get(2),
+    })
+}
+
+pub(super) async fn find_key(store: &PgStore, hash: &str) -> StoreResult<Option<KeyGrant>> {
+    let c = store.client().await?;
+    let st = c
+        .prepare_cached(
+            "select k.account_id, a.name, k.livemode, k.kind, a.api_version from api_keys k \
+             join accounts a on a.id = k.account_id where k.hash = $1",
+        )
+        .await
+        .map_err(pg_err)?;
+    let Some(row) = c.query_opt(&st, &[&hash]).await.map_err(pg_err)? else { return Ok(None) };
+    let kind: String = row.get(3);
+    Ok(Some(KeyGrant {
+        account: AccountId::try_from(row.get::<_, String>(0)).map_err(bad_id)?,
+        account_name: row.get(1),
+        livemode: row.get(2),
+        kind: if kind == "secret" { KeyKind::Secret } else { KeyKind::Public },
+        api_version: row.get(4),
+    }))
+}
+
+pub(super) async fn fee_schedule(
+    store: &PgStore,
+    account: &AccountId,
+    method: &str,
+    currency: Currency,
+) -> StoreResult<Option<FeeSchedule>> {
+    let c = store.client().await?;
+    let st = c
+        .prepare_cached("select schedule from fee_schedules where account_id = $1 and method = $2 and currency = $3")
+        .await
+        .map_err(pg_err)?;
+    let row = c.query_opt(&st, &[&account.as_str(), &method, &currency.code()]).await.map_err(pg_err)?;
+    row.map(|r| parse_doc(r.get::<_, &str>(0))).transpose()
+}
+
+pub(super) async fn set_fee_schedule(
+    store: &PgStore,
+    account: &AccountId,
+    method: &str,
+    currency: Currency,
+    schedule: FeeSchedule,
+) -> StoreResult<()> {
+    let doc = serde_json::to_string(&schedule).map_err(json_err)?;
+    let now = satang_domain::Clock::now(&satang_domain::SystemClock).unix();
+    let n = store
+        .client()
+        .await?
+        .execute(
+            "insert into fee_schedules (account_id, method, currency, schedule, updated_at) \
+             select $1, $2, $3, $4, $5 where exists (select 1 from accounts where id = $1) \
+             on conflict (account_id, method, currency) do update set schedule = excluded.schedule, \
+             updated_at = excluded.updated_at",
+            &[&account.as_str(), &method, &currency.code(), &doc, &now],
+        )
+        .await
+        .map_err(pg_err)?;
+    if n == 0 { Err(StoreError::not_found("account", account)) } else { Ok(()) }
+}

@@ -1,0 +1,162 @@
+//! Refunds, ledger entries (the API's transactions) and balances: the `refunds`, `ledger` and `balances`
+//! tables. All three are written only by [`book_change`], from a charge's change, in the charge's
+//! transaction.
+
+use satang_domain::{Amount, Charge, ChargeId, Direction, LedgerEntry, Origin, RefundId, Timestamp, TransactionId};
+use tokio_postgres::Row;
+
+use super::lists::page;
+use super::{PgStore, Tx, bad_id, json_err, parse_doc, pg_err};
+use crate::store::{Balance, ListQuery, Page, RefundRecord, Scope, StoreError, StoreResult};
+
+/// A random shard of a split counter (see the 0004 migration).
+fn shard() -> i16 {
+    rand::RngExt::random_range(&mut rand::rng(), 0..16)
+}
+
+/// New refund rows, ledger entries and the balance they move, for a charge's change.
+pub(super) async fn book_change(tx: &Tx<'_>, scope: &Scope, before: &Charge, after: &Charge) -> StoreResult<()> {
+    for r in after.refunds.iter().skip(before.refunds.len()) {
+        let rec = RefundRecord { charge: after.id.clone(), currency: after.currency, refund: r.clone() };
+        let doc = serde_json::to_string(&rec).map_err(json_err)?;
+        tx.execute(
+            "insert into refunds (id, account_id, livemode, charge_id, created_at, doc) values ($1, $2, $3, $4, $5, $6)",
+            &[&r.id.as_str(), &scope.account.as_str(), &scope.livemode, &after.id.as_str(), &r.created_at.unix(), &doc],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    for e in satang_domain::ledger::entries_for_change(before, after) {
+        let (charge_id, refund_id) = match &e.origin {
+            Origin::Charge(id) => (Some(id.as_str()), None),
+            Origin::Refund(id) => (None, Some(id.as_str())),
+        };
+        tx.execute(
+            "insert into ledger (id, account_id, livemode, direction, amount, currency, charge_id, refund_id, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &e.id.as_str(),
+                &scope.account.as_str(),
+                &scope.livemode,
+                &e.direction.as_str(),
+                &e.amount.subunits(),
+                &e.currency.code(),
+                &charge_id,
+                &refund_id,
+                &e.created_at.unix(),
+            ],
+        )
+        .await
+        .map_err(pg_err)?;
+        tx.execute(
+            "insert into balances (account_id, livemode, currency, shard, total, updated_at) \
+             values ($1, $2, $3, $4, $5, $6) on conflict (account_id, livemode, currency, shard) \
+             do update set total = balances.total + excluded.total, updated_at = excluded.updated_at",
+            &[
+                &scope.account.as_str(),
+                &scope.livemode,
+                &e.currency.code(),
+                &shard(),
+                &e.direction.signed(e.amount),
+                &e.created_at.unix(),
+            ],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    Ok(())
+}
+
+const LEDGER_COLUMNS: &str = "id, direction, amount, currency, charge_id, refund_id, created_at";
+
+fn ledger_from(row: &Row) -> StoreResult<LedgerEntry> {
+    let id: String = row.get(0);
+    let other = |m: String| StoreError::Other(anyhow::anyhow!(m));
+    let origin = match (row.get::<_, Option<String>>(4), row.get::<_, Option<String>>(5)) {
+        (Some(c), None) => Origin::Charge(ChargeId::try_from(c).map_err(bad_id)?),
+        (None, Some(r)) => Origin::Refund(RefundId::try_from(r).map_err(bad_id)?),
+        _ => return Err(other(format!("ledger entry {id} points at neither one charge nor one refund"))),
+    };
+    let direction: String = row.get(1);
+    let currency: String = row.get(3);
+    Ok(LedgerEntry {
+        id: TransactionId::try_from(id).map_err(bad_id)?,
+        direction: if direction == "credit" { Direction::Credit } else { Direction::Debit },
+        amount: Amount::new(row.get(2)).map_err(|e| other(e.to_string()))?,
+        currency: currency.parse().map_err(|e: satang_domain::money::UnknownCurrency| other(e.to_string()))?,
+        origin,
+        created_at: Timestamp::from_unix(row.get(6)),
+    })
+}
+
+pub(super) async fn list_refunds(
+    store: &PgStore,
+    scope: &Scope,
+    charge: Option<&ChargeId>,
+    q: ListQuery,
+) -> StoreResult<Page<RefundRecord>> {
+    let c = store.client().await?;
+    let rows = page(&c, "refunds", "doc", scope, charge.map(|id| ("charge_id", id.as_str())), &q, None).await?;
+    let items = rows.items.iter().map(|r| parse_doc(r.get::<_, &str>(0))).collect::<StoreResult<_>>()?;
+    Ok(Page { items, total: rows.total })
+}
+
+pub(super) async fn get_refund(
+    store: &PgStore,
+    scope: &Scope,
+    charge: &ChargeId,
+    id: &RefundId,
+) -> StoreResult<RefundRecord> {
+    let row = store
+        .client()
+        .await?
+        .query_opt(
+            "select doc from refunds where id = $1 and charge_id = $2 and account_id = $3 and livemode = $4",
+            &[&id.as_str(), &charge.as_str(), &scope.account.as_str(), &scope.livemode],
+        )
+        .await
+        .map_err(pg_err)?
+        .ok_or_else(|| StoreError::not_found("refund", id))?;
+    parse_doc(row.get::<_, &str>(0))
+}
+
+pub(super) async fn list_transactions(store: &PgStore, scope: &Scope, q: ListQuery) -> StoreResult<Page<LedgerEntry>> {
+    let c = store.client().await?;
+    let rows = page(&c, "ledger", LEDGER_COLUMNS, scope, None, &q, None).await?;
+    Ok(Page { items: rows.items.iter().map(ledger_from).collect::<StoreResult<_>>()?, total: rows.total })
+}
+
+pub(super) async fn get_transaction(store: &PgStore, scope: &Scope, id: &TransactionId) -> StoreResult<LedgerEntry> {
+    let row = store
+        .client()
+        .await?
+        .query_opt(
+            &format!("select {LEDGER_COLUMNS} from ledger where id = $1 and account_id = $2 and livemode = $3"),
+            &[&id.as_str(), &scope.account.as_str(), &scope.livemode],
+        )
+        .await
+        .map_err(pg_err)?
+        .ok_or_else(|| StoreError::not_found("transaction", id))?;
+    ledger_from(&row)
+}
+
+pub(super) async fn balances(store: &PgStore, scope: &Scope) -> StoreResult<Vec<Balance>> {
+    let rows = store
+        .client()
+        .await?
+        .query(
+            "select currency, sum(total)::bigint from balances where account_id = $1 and livemode = $2 \
+             group by currency order by currency",
+            &[&scope.account.as_str(), &scope.livemode],
+        )
+        .await
+        .map_err(pg_err)?;
+    rows.iter()
+        .map(|r| {
+            let cur: String = r.get(0);
+            let currency =
+                cur.parse().map_err(|e: satang_domain::money::UnknownCurrency| StoreError::Other(e.into()))?;
+            Ok(Balance { currency, total: r.get(1) })
+        })
+        .collect()
+}

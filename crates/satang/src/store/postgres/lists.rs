@@ -1,0 +1,121 @@
+//! What the scoped lists share: the counters of the counted lists (charges, events), kept as
+//! `list_count_deltas` rows that housekeeping folds into `list_counts`, and [`page`], one page of a list by
+//! time window.
+
+use tokio_postgres::Row;
+
+use super::{PgStore, Tx, pg_err};
+use crate::store::{ListQuery, Order, Page, Scope, Store, StoreResult};
+
+/// Counts one more row in a list whose whole total has a counter (see the 0005 migration): a delta row,
+/// which no other insert waits on.
+pub(super) async fn count_insert(tx: &Tx<'_>, scope: &Scope, list: &str) -> StoreResult<()> {
+    let st = tx
+        .prepare_cached("insert into list_count_deltas (account_id, livemode, list) values ($1, $2, $3)")
+        .await
+        .map_err(pg_err)?;
+    tx.execute(&st, &[&scope.account.as_str(), &scope.livemode, &list]).await.map_err(pg_err)?;
+    Ok(())
+}
+
+/// One page of a scoped list (see the SQLite store's `page`), in (created_at, seq) order, the order of the
+/// `*_by_scope_time_seq` indexes, so the newest page is a short index walk. The offset is walked in an inner
+/// query that reads only `seq` (an index-only scan once vacuum has marked the pages visible) and the page's
+/// rows are fetched after it, so a deep page does not read every skipped row from the heap. The total of a
+/// whole list (no from/to) named in `counted` comes from its counter (0005 migration); other totals count
+/// the rows.
+pub(super) async fn page(
+    c: &deadpool_postgres::Client,
+    table: &str,
+    columns: &str,
+    scope: &Scope,
+    filter: Option<(&str, &str)>,
+    q: &ListQuery,
+    counted: Option<&str>,
+) -> StoreResult<Page<Row>> {
+    let dir = match q.order {
+        Order::Chronological => "asc",
+        Order::ReverseChronological => "desc",
+    };
+    let (from, to, limit, offset) = (q.from.unix(), q.to.unix(), q.limit as i64, q.offset as i64);
+    let account = scope.account.as_str();
+    let mut cond = String::from("account_id = $1 and livemode = $2 and created_at >= $3 and created_at <= $4");
+    let mut args: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&account, &scope.livemode, &from, &to];
+    let filter_val;
+    if let Some((col, val)) = filter {
+        cond.push_str(&format!(" and {col} = $5"));
+        filter_val = val.to_string();
+        args.push(&filter_val);
+    }
+    let n = args.len();
+    let total: i64 = match counted.filter(|_| q.whole) {
+        Some(list) => {
+            // Folded count plus the deltas not yet folded, in one snapshot (see the 0005 migration).
+            let st = c
+                .prepare_cached(
+                    "select coalesce((select n from list_counts where account_id = $1 and livemode = $2 and list = $3), 0) \
+                     + (select count(*) from list_count_deltas where account_id = $1 and livemode = $2 and list = $3)",
+                )
+                .await
+                .map_err(pg_err)?;
+            c.query_one(&st, &[&scope.account.as_str(), &scope.livemode, &list]).await.map_err(pg_err)?.get(0)
+        }
+        None => {
+            let st = c.prepare_cached(&format!("select count(*) from {table} where {cond}")).await.map_err(pg_err)?;
+            c.query_one(&st, &args).await.map_err(pg_err)?.get(0)
+        }
+    };
+    args.push(&limit);
+    args.push(&offset);
+    let order = format!("order by created_at {dir}, seq {dir}");
+    let sql = format!(
+        "select {columns} from {table} where seq in \
+         (select seq from {table} where {cond} {order} limit ${} offset ${}) {order}",
+        n + 1,
+        n + 2
+    );
+    let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
+    let items = c.query(&st, &args).await.map_err(pg_err)?;
+    Ok(Page { items, total: total as u64 })
+}
+
+pub(super) async fn housekeeping(store: &PgStore) -> StoreResult<()> {
+    // Each batch is one statement, so one transaction: the deltas it deletes are exactly the ones it
+    // adds. Nodes folding at once take disjoint batches (skip locked) and upsert the counts in key
+    // order, so they cannot deadlock.
+    const BATCH: i64 = 10_000;
+    let c = store.client().await?;
+    let st = c
+        .prepare_cached(
+            "with batch as (select seq from list_count_deltas order by seq limit $1 for update skip locked), \
+             gone as (delete from list_count_deltas d using batch where d.seq = batch.seq \
+               returning d.account_id, d.livemode, d.list), \
+             sums as (select account_id, livemode, list, count(*) as n from gone \
+               group by account_id, livemode, list order by account_id, livemode, list), \
+             added as (insert into list_counts (account_id, livemode, list, n) \
+               select account_id, livemode, list, n from sums \
+               on conflict (account_id, livemode, list) do update set n = list_counts.n + excluded.n) \
+             select count(*) from gone",
+        )
+        .await
+        .map_err(pg_err)?;
+    loop {
+        let folded: i64 = c.query_one(&st, &[&BATCH]).await.map_err(pg_err)?.get(0);
+        if folded < BATCH {
+            return Ok(());
+        }
+    }
+}
+
+pub(super) async fn after_bulk_load(store: &PgStore) -> StoreResult<()> {
+    store.housekeeping().await?;
+    // What autovacuum would do soon after: statistics for the planner and the visibility map that makes
+    // deep list offsets index-only. Vacuum may outlast the statement timeout, so it runs without one; it
+    // cannot run in a transaction, and several statements in one simple query are one, so each is sent
+    // on its own.
+    let c = store.client().await?;
+    c.batch_execute("set statement_timeout = 0").await.map_err(pg_err)?;
+    let vacuumed = c.batch_execute("vacuum (analyze) charges, sources, events, list_count_deltas").await;
+    c.batch_execute("reset statement_timeout").await.map_err(pg_err)?;
+    vacuumed.map_err(pg_err)
+}

@@ -1,0 +1,57 @@
+//! The connection pool: its settings ([`PgOptions`]), the options every connection runs with, and checkouts
+//! that time out into [`StoreError::Unavailable`].
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use super::PgStore;
+use crate::store::{StoreError, StoreResult};
+
+/// Pool and timeout settings.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    pub pool_size: usize,
+    pub statement_timeout: Duration,
+    /// How long a request waits for a connection (or for one to be made) before answering 503.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions { pool_size: 16, statement_timeout: Duration::from_secs(5), acquire_timeout: Duration::from_secs(3) }
+    }
+}
+
+/// The settings of every connection (timeouts, plan mode), and the pool over them.
+pub(super) fn connect(url: &str, opts: &PgOptions) -> anyhow::Result<(tokio_postgres::Config, Pool)> {
+    let mut cfg: tokio_postgres::Config = url.parse()?;
+    // Custom plans always: a generic plan for the list query (account and time window as parameters)
+    // chose a sort of the whole account over the index walk, 100× slower.
+    cfg.options(format!(
+        "-c statement_timeout={} -c plan_cache_mode=force_custom_plan",
+        opts.statement_timeout.as_millis()
+    ));
+    cfg.connect_timeout(opts.acquire_timeout);
+    cfg.application_name("satang");
+    let mgr = Manager::from_config(cfg.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let pool = Pool::builder(mgr)
+        .max_size(opts.pool_size.max(1))
+        .wait_timeout(Some(opts.acquire_timeout))
+        .create_timeout(Some(opts.acquire_timeout))
+        .recycle_timeout(Some(opts.acquire_timeout))
+        .runtime(Runtime::Tokio1)
+        .build()?;
+    Ok((cfg, pool))
+}
+
+fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Unavailable(format!("no database connection: {e}"))
+}
+
+impl PgStore {
+    pub(super) async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
+        self.pool.get().await.map_err(pool_err)
+    }
+}

@@ -1,0 +1,369 @@
+//! Webhook endpoints and signing secrets, and the delivery outbox: the `webhook_endpoints` and
+//! `webhook_signing` tables, leasing due `webhook_deliveries` to workers, the `webhook_attempts` log, and
+//! redelivery. (New events queue their deliveries in [`super::events`].)
+
+use std::collections::HashMap;
+
+use satang_domain::{AccountId, DeliveryId, EndpointId, EventId, EventKey, Timestamp};
+use tokio_postgres::Row;
+
+use super::{PgStore, Tx, bad_id, pg_err};
+use crate::store::{
+    AttemptRecord, ClaimRequest, ClaimedDelivery, DeliveryOutcome, Scope, SigningSecret, StoreError, StoreResult,
+    StoredEvent, WebhookEndpoint,
+};
+
+pub(super) async fn ensure_signing_secret(tx: &Tx<'_>, scope: &Scope, now: Timestamp) -> StoreResult<()> {
+    tx.execute(
+        "insert into webhook_signing (account_id, livemode, secret, created_at) values ($1, $2, $3, $4) \
+         on conflict (account_id, livemode) do nothing",
+        &[&scope.account.as_str(), &scope.livemode, &crate::webhooks::sign::new_secret(), &now.unix()],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+async fn read_signing_secret(tx: &Tx<'_>, scope: &Scope) -> StoreResult<SigningSecret> {
+    let r = tx
+        .query_one(
+            "select secret, previous_secret, previous_until from webhook_signing where account_id = $1 and livemode = $2",
+            &[&scope.account.as_str(), &scope.livemode],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(SigningSecret {
+        secret: r.get(0),
+        previous_secret: r.get(1),
+        previous_until: r.get::<_, Option<i64>>(2).map(Timestamp::from_unix),
+    })
+}
+
+const ENDPOINT_COLUMNS: &str = "id, account_id, livemode, url, secret, previous_secret, previous_until, created_at";
+
+fn endpoint_from(r: &Row) -> StoreResult<WebhookEndpoint> {
+    Ok(WebhookEndpoint {
+        id: EndpointId::try_from(r.get::<_, String>(0)).map_err(bad_id)?,
+        account: AccountId::try_from(r.get::<_, String>(1)).map_err(bad_id)?,
+        livemode: r.get(2),
+        url: r.get(3),
+        secret: r.get(4),
+        previous_secret: r.get(5),
+        previous_until: r.get::<_, Option<i64>>(6).map(Timestamp::from_unix),
+        created_at: Timestamp::from_unix(r.get(7)),
+    })
+}
+
+pub(super) async fn create_endpoint(store: &PgStore, ep: &WebhookEndpoint) -> StoreResult<()> {
+    let n = store
+        .client()
+        .await?
+        .execute(
+            "insert into webhook_endpoints (id, account_id, livemode, url, secret, created_at) \
+             select $1, $2, $3, $4, $5, $6 where exists (select 1 from accounts where id = $2)",
+            &[&ep.id.as_str(), &ep.account.as_str(), &ep.livemode, &ep.url, &ep.secret, &ep.created_at.unix()],
+        )
+        .await
+        .map_err(pg_err)?;
+    if n == 0 { Err(StoreError::not_found("account", &ep.account)) } else { Ok(()) }
+}
+
+pub(super) async fn list_endpoints(
+    store: &PgStore,
+    account: &AccountId,
+    livemode: Option<bool>,
+) -> StoreResult<Vec<WebhookEndpoint>> {
+    let rows = store
+        .client()
+        .await?
+        .query(
+            &format!(
+                "select {ENDPOINT_COLUMNS} from webhook_endpoints where account_id = $1 \
+                 and ($2::boolean is null or livemode = $2) order by seq"
+            ),
+            &[&account.as_str(), &livemode],
+        )
+        .await
+        .map_err(pg_err)?;
+    rows.iter().map(endpoint_from).collect()
+}
+
+pub(super) async fn get_endpoint(store: &PgStore, id: &EndpointId) -> StoreResult<WebhookEndpoint> {
+    let row = store
+        .client()
+        .await?
+        .query_opt(&format!("select {ENDPOINT_COLUMNS} from webhook_endpoints where id = $1"), &[&id.as_str()])
+        .await
+        .map_err(pg_err)?
+        .ok_or_else(|| StoreError::not_found("webhook_endpoint", id))?;
+    endpoint_from(&row)
+}
+
+pub(super) async fn delete_endpoint(store: &PgStore, id: &EndpointId, now: Timestamp) -> StoreResult<()> {
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    let n = tx.execute("delete from webhook_endpoints where id = $1", &[&id.as_str()]).await.map_err(pg_err)?;
+    if n == 0 {
+        return Err(StoreError::not_found("webhook_endpoint", id));
+    }
+    tx.execute(
+        "update webhook_deliveries set state = 'failed', finished_at = $2, locked_until = null \
+         where endpoint_id = $1 and state = 'pending'",
+        &[&id.as_str(), &now.unix()],
+    )
+    .await
+    .map_err(pg_err)?;
+    tx.commit().await.map_err(pg_err)
+}
+
+pub(super) async fn roll_endpoint_secret(
+    store: &PgStore,
+    id: &EndpointId,
+    secret: String,
+    previous_until: Timestamp,
+) -> StoreResult<WebhookEndpoint> {
+    let row = store
+        .client()
+        .await?
+        .query_opt(
+            &format!(
+                "update webhook_endpoints set previous_secret = secret, previous_until = $2, secret = $3 \
+                 where id = $1 returning {ENDPOINT_COLUMNS}"
+            ),
+            &[&id.as_str(), &previous_until.unix(), &secret],
+        )
+        .await
+        .map_err(pg_err)?
+        .ok_or_else(|| StoreError::not_found("webhook_endpoint", id))?;
+    endpoint_from(&row)
+}
+
+pub(super) async fn signing_secret(store: &PgStore, scope: &Scope, now: Timestamp) -> StoreResult<SigningSecret> {
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    ensure_signing_secret(&tx, scope, now).await?;
+    let s = read_signing_secret(&tx, scope).await?;
+    tx.commit().await.map_err(pg_err)?;
+    Ok(s)
+}
+
+pub(super) async fn roll_signing_secret(
+    store: &PgStore,
+    scope: &Scope,
+    secret: String,
+    previous_until: Timestamp,
+    now: Timestamp,
+) -> StoreResult<SigningSecret> {
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    ensure_signing_secret(&tx, scope, now).await?;
+    tx.execute(
+        "update webhook_signing set previous_secret = secret, previous_until = $3, secret = $4 \
+         where account_id = $1 and livemode = $2",
+        &[&scope.account.as_str(), &scope.livemode, &previous_until.unix(), &secret],
+    )
+    .await
+    .map_err(pg_err)?;
+    let s = read_signing_secret(&tx, scope).await?;
+    tx.commit().await.map_err(pg_err)?;
+    Ok(s)
+}
+
+pub(super) async fn claim_deliveries(store: &PgStore, req: ClaimRequest) -> StoreResult<Vec<ClaimedDelivery>> {
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    let saturated: Vec<String> =
+        req.busy.iter().filter(|(_, n)| **n >= req.per_target).map(|(u, _)| u.clone()).collect();
+    let candidates = tx
+        .query(
+            "select seq, url from webhook_deliveries where state = 'pending' and next_attempt_at <= $1 \
+             and (locked_until is null or locked_until <= $3) and not (url = any($4)) \
+             order by next_attempt_at, seq limit $2 for update skip locked",
+            &[&req.now.unix(), &((req.limit * 4).max(16) as i64), &req.lease_now.unix(), &saturated],
+        )
+        .await
+        .map_err(pg_err)?;
+    let mut taken: HashMap<String, usize> = req.busy.clone();
+    let mut picked = Vec::new();
+    for row in candidates {
+        if picked.len() >= req.limit {
+            break;
+        }
+        let url: String = row.get(1);
+        let n = taken.entry(url).or_insert(0);
+        if *n < req.per_target {
+            *n += 1;
+            picked.push(row.get::<_, i64>(0));
+        }
+    }
+    let mut out = Vec::with_capacity(picked.len());
+    for seq in picked {
+        tx.execute("update webhook_deliveries set locked_until = $2 where seq = $1", &[&seq, &req.lease_until.unix()])
+            .await
+            .map_err(pg_err)?;
+        let r = tx
+            .query_one(
+                "select d.event_id, d.account_id, d.livemode, d.endpoint_id, d.url, d.attempts, d.created_at, \
+                 e.key, e.created_at, e.data, a.api_version, \
+                 coalesce(w.secret, s.secret), coalesce(w.previous_secret, s.previous_secret), \
+                 coalesce(w.previous_until, s.previous_until) \
+                 from webhook_deliveries d join events e on e.id = d.event_id join accounts a on a.id = d.account_id \
+                 left join webhook_endpoints w on w.id = d.endpoint_id \
+                 left join webhook_signing s on d.endpoint_id is null and s.account_id = d.account_id \
+                 and s.livemode = d.livemode where d.seq = $1",
+                &[&seq],
+            )
+            .await
+            .map_err(pg_err)?;
+        let Some(secret) = r.get::<_, Option<String>>(11) else {
+            tx.execute(
+                "update webhook_deliveries set state = 'failed', finished_at = $2, locked_until = null where seq = $1",
+                &[&seq, &req.now.unix()],
+            )
+            .await
+            .map_err(pg_err)?;
+            continue;
+        };
+        let until: Option<i64> = r.get(13);
+        let previous_secret = r.get::<_, Option<String>>(12).filter(|_| until.is_some_and(|u| u > req.now.unix()));
+        let livemode: bool = r.get(2);
+        let key: String = r.get(7);
+        out.push(ClaimedDelivery {
+            seq,
+            event: StoredEvent {
+                id: EventId::try_from(r.get::<_, String>(0)).map_err(bad_id)?,
+                key: EventKey::parse(&key)
+                    .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown event key {key}")))?,
+                livemode,
+                created_at: Timestamp::from_unix(r.get(8)),
+                data: r.get(9),
+            },
+            account: AccountId::try_from(r.get::<_, String>(1)).map_err(bad_id)?,
+            api_version: r.get(10),
+            url: r.get(4),
+            endpoint: r.get::<_, Option<String>>(3).map(EndpointId::try_from).transpose().map_err(bad_id)?,
+            attempts: r.get::<_, i32>(5) as u32,
+            queued_at: Timestamp::from_unix(r.get(6)),
+            secret,
+            previous_secret,
+        });
+    }
+    tx.commit().await.map_err(pg_err)?;
+    Ok(out)
+}
+
+pub(super) async fn finish_attempt(
+    store: &PgStore,
+    seq: i64,
+    a: AttemptRecord,
+    outcome: DeliveryOutcome,
+) -> StoreResult<()> {
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    let status = a.status.map(|s| s as i32);
+    tx.execute(
+        "insert into webhook_attempts (id, delivery_id, event_id, url, status, error, duration_ms, payload, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &a.id.as_str(),
+            &seq.to_string(),
+            &a.event.as_str(),
+            &a.url,
+            &status,
+            &a.error,
+            &(a.duration_ms as i64),
+            &a.payload,
+            &a.created_at.unix(),
+        ],
+    )
+    .await
+    .map_err(pg_err)?;
+    let now = a.created_at.unix();
+    let (state, next, finished): (&str, Option<i64>, Option<i64>) = match outcome {
+        DeliveryOutcome::Delivered => ("delivered", None, Some(now)),
+        DeliveryOutcome::RetryAt(t) => ("pending", Some(t.unix()), None),
+        DeliveryOutcome::GaveUp => ("failed", None, Some(now)),
+    };
+    tx.execute(
+        "update webhook_deliveries set state = $2, attempts = attempts + 1, \
+         next_attempt_at = coalesce($3, next_attempt_at), finished_at = $4, locked_until = null where seq = $1",
+        &[&seq, &state, &next, &finished],
+    )
+    .await
+    .map_err(pg_err)?;
+    tx.commit().await.map_err(pg_err)
+}
+
+pub(super) async fn list_attempts(store: &PgStore, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = events.iter().map(|e| e.as_str()).collect();
+    let rows = store
+        .client()
+        .await?
+        .query(
+            "select id, event_id, url, status, error, duration_ms, payload, created_at from webhook_attempts \
+             where event_id = any($1) order by seq",
+            &[&ids],
+        )
+        .await
+        .map_err(pg_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok(AttemptRecord {
+                id: DeliveryId::try_from(r.get::<_, String>(0)).map_err(bad_id)?,
+                event: EventId::try_from(r.get::<_, String>(1)).map_err(bad_id)?,
+                url: r.get(2),
+                status: r.get::<_, Option<i32>>(3).map(|s| s as u16),
+                error: r.get(4),
+                duration_ms: r.get::<_, i64>(5) as u64,
+                payload: r.get(6),
+                created_at: Timestamp::from_unix(r.get(7)),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn redeliver(store: &PgStore, scope: &Scope, event: &EventId, now: Timestamp) -> StoreResult<usize> {
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    let exists = tx
+        .query_opt(
+            "select 1 from events where id = $1 and account_id = $2 and livemode = $3",
+            &[&event.as_str(), &scope.account.as_str(), &scope.livemode],
+        )
+        .await
+        .map_err(pg_err)?;
+    if exists.is_none() {
+        return Err(StoreError::not_found("event", event));
+    }
+    let args: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&event.as_str(), &scope.account.as_str(), &scope.livemode, &now.unix()];
+    let charge_urls = tx
+        .execute(
+            "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
+             next_attempt_at, created_at) select $1, $2, $3, null, u.url, 'pending', 0, $4, $4 \
+             from (select distinct url from webhook_deliveries where event_id = $1 and endpoint_id is null) u",
+            &args,
+        )
+        .await
+        .map_err(pg_err)?;
+    let n = if charge_urls > 0 {
+        charge_urls
+    } else {
+        tx.execute(
+            "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
+             next_attempt_at, created_at) select $1, account_id, livemode, id, url, 'pending', 0, $4, $4 \
+             from webhook_endpoints where account_id = $2 and livemode = $3",
+            &args,
+        )
+        .await
+        .map_err(pg_err)?
+    };
+    tx.commit().await.map_err(pg_err)?;
+    if n > 0 {
+        store.wake_workers();
+    }
+    Ok(n as usize)
+}
