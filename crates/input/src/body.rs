@@ -51,8 +51,6 @@ pub fn strip_nulls(map: &mut Map<String, Value>) {
     }
 }
 
-/// Parses `a=1&b[c]=2&d[]=3&d[]=4&e[0][f]=5` into `{"a":"1","b":{"c":"2"},"d":["3","4"],"e":[{"f":"5"}]}`.
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use crate::InputError;
 use crate::limits::{self, MAX_DEPTH};
 
-/// Keys `[n]` with numbers become array positions; a later plain value for the same key wins. A key nested
+/// Parses a form (a body, or a query string) into one object, nesting bracketed keys. Keys `[n]` with numbers
+/// become array positions; a later plain value for the same key wins. A key nested
 /// deeper than [`MAX_DEPTH`] is refused before anything is built for it.
 pub fn parse_form(input: &[u8]) -> Result<Map<String, Value>, InputError> {
     let mut root = Value::Object(Map::new());

@@ -114,10 +114,17 @@ pub async fn settle(app: &App, which: ChargeRef, outcome: PayerOutcome) -> Resul
             }),
         )
         .await?;
+    settled(&charge)?;
+    Ok(charge)
+}
+
+/// How a settle that was written answers: a charge that had passed `expires_at` expired instead, and the
+/// payer's outcome is refused with `expired_charge`.
+pub fn settled(charge: &Charge) -> Result<(), ApiError> {
     if matches!(charge.status, ChargeStatus::Expired { .. }) {
         return Err(ApiError::new(axum::http::StatusCode::BAD_REQUEST, "expired_charge", "charge expired"));
     }
-    Ok(charge)
+    Ok(())
 }
 
 /// `POST /charges/:id/expire`.

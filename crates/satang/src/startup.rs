@@ -24,6 +24,7 @@ use crate::store::DynStore;
 /// The whole HTTP surface: API and payer pages, with trailing slashes stripped before routing.
 pub fn http_service(app: AppState, limiter: Arc<Limiter>) -> NormalizePath<Router> {
     let router = api::router()
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), api::idempotency::layer))
         .merge(pages::router())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::auth::SecretKey;
 use super::error::ApiError;
+use super::idempotency;
 use super::list_query;
 use super::params::Params;
 use super::sources::source_request;
@@ -16,6 +17,7 @@ use super::wire::ListObject;
 use super::wire::charge::ChargeObject;
 use crate::app::AppState;
 use crate::ops::{self, ChargeInput, PayerOutcome, SourceInput};
+use crate::store::idempotency::Written;
 use crate::store::{ChargeRef, Scope};
 
 pub fn parse_charge_id(id: &str) -> Result<ChargeId, ApiError> {
@@ -28,6 +30,25 @@ fn reply(
     c: &satang_domain::Charge,
 ) -> Result<Reply, ApiError> {
     Reply::new(caller_version, &ChargeObject::new(c, &app.render_ctx(app.now())))
+}
+
+/// An `Idempotency-Key` on this request records the charge as written, in this version (see
+/// [`idempotency::respond_with`]); `outcome` turns a written charge into the handler's error when the write
+/// itself is an error answer (a payment that arrived after expiry).
+fn respond_with_charge(
+    app: &AppState,
+    version: super::version::ApiVersion,
+    outcome: fn(&satang_domain::Charge) -> Result<(), ApiError>,
+) {
+    let app = app.clone();
+    idempotency::respond_with(move |w| match w {
+        Written::Charge(c) => outcome(c).and_then(|()| reply(&app, version, c)),
+        _ => Err(idempotency::unexpected_write()),
+    });
+}
+
+fn written(_: &satang_domain::Charge) -> Result<(), ApiError> {
+    Ok(())
 }
 
 pub async fn create_charge(
@@ -62,6 +83,7 @@ pub async fn create_charge(
                 .map_err(|e| ApiError::invalid_charge(format!("webhook endpoint {url} is refused: {e}")))?;
         }
     }
+    respond_with_charge(&app, caller.version, written);
     let (charge, json) = ops::create_charge(&app, &caller.scope, input).await?;
     if caller.version == super::version::ApiVersion::DEFAULT {
         // The event's JSON is the response: render once.
@@ -95,6 +117,7 @@ pub async fn update_charge(
         Some(d) => Some(Some(d)),
     };
     let metadata = p.object("metadata")?;
+    respond_with_charge(&app, caller.version, written);
     let charge = ops::update(&app, &caller.scope, &id, description, metadata).await?;
     reply(&app, caller.version, &charge)
 }
@@ -117,6 +140,7 @@ pub async fn expire_charge(
     SecretKey(caller): SecretKey,
     Path(id): Path<String>,
 ) -> Result<Reply, ApiError> {
+    respond_with_charge(&app, caller.version, written);
     let charge = ops::expire(&app, &caller.scope, &parse_charge_id(&id)?).await?;
     reply(&app, caller.version, &charge)
 }
@@ -141,6 +165,7 @@ pub async fn mark_as_paid(
 ) -> Result<Reply, ApiError> {
     test_mode_only(&caller.scope, "mark_as_paid")?;
     let which = ChargeRef::Scoped(caller.scope.clone(), parse_charge_id(&id)?);
+    respond_with_charge(&app, caller.version, ops::settled);
     let charge = ops::settle(&app, which, PayerOutcome::Paid).await?;
     reply(&app, caller.version, &charge)
 }
@@ -160,6 +185,7 @@ pub async fn mark_as_failed(
         })?,
     };
     let which = ChargeRef::Scoped(caller.scope.clone(), parse_charge_id(&id)?);
+    respond_with_charge(&app, caller.version, ops::settled);
     let charge = ops::settle(&app, which, PayerOutcome::Failed(code)).await?;
     reply(&app, caller.version, &charge)
 }

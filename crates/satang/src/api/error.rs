@@ -148,6 +148,11 @@ impl From<StoreError> for ApiError {
             StoreError::Refused(Refusal::Other(m)) => ApiError::bad_request(m),
             StoreError::Unavailable(m) => ApiError::unavailable(m),
             StoreError::Conflict => ApiError::internal(anyhow::anyhow!("unresolved concurrent change")),
+            StoreError::KeyTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_use",
+                "another request with this Idempotency-Key was completed first; retry to get its answer",
+            ),
             StoreError::Other(e) => ApiError::internal(e),
         }
     }

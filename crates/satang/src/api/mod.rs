@@ -9,12 +9,14 @@
 //! | [`wire`] | response objects in Omise's shape |
 //! | [`sources`], [`charges`], [`refunds`], [`transactions`], [`events`], [`capability`] | handlers |
 //! | [`webhooks`] | the admin API for webhook endpoints (beyond Omise) |
+//! | [`idempotency`] | `Idempotency-Key` on every POST and PATCH (beyond Omise) |
 
 pub mod auth;
 pub mod capability;
 pub mod charges;
 pub mod error;
 pub mod events;
+pub mod idempotency;
 pub mod params;
 pub mod refunds;
 pub mod sources;

@@ -33,29 +33,31 @@ impl<S: Send + Sync> FromRequest<S> for Params {
         let (parts, body) = req.into_parts();
         let ctype =
             parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(too_large());
-        }
-        let bytes = match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(e)) if is_length_limit(&e) => return Err(too_large()),
-            Ok(Err(_)) => {
-                return Err(ApiError::bad_request("the request body could not be read: the connection broke off"));
-            }
-            Err(_) => {
-                return Err(ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "request_timeout",
-                    format!(
-                        "the request body did not arrive within {} seconds (Content-Length promised more than was sent?)",
-                        BODY_READ_TIMEOUT.as_secs()
-                    ),
-                ));
-            }
-        };
+        let bytes = read_body(&parts.headers, body).await?;
         let map = satang_input::parameters(parts.uri.query().map(str::as_bytes), &ctype, &bytes)?;
         Ok(Params(map))
+    }
+}
+
+/// Reads a request body off the connection: at most [`MAX_BODY_BYTES`] (413 past it) within
+/// [`BODY_READ_TIMEOUT`] (408 past it: a slow or broken client, not a fault of ours).
+pub async fn read_body(headers: &axum::http::HeaderMap, body: axum::body::Body) -> Result<bytes::Bytes, ApiError> {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) if is_length_limit(&e) => Err(too_large()),
+        Ok(Err(_)) => Err(ApiError::bad_request("the request body could not be read: the connection broke off")),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} seconds (Content-Length promised more than was sent?)",
+                BODY_READ_TIMEOUT.as_secs()
+            ),
+        )),
     }
 }
 

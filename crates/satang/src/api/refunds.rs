@@ -7,6 +7,7 @@ use satang_domain::RefundId;
 use super::auth::SecretKey;
 use super::charges::parse_charge_id;
 use super::error::ApiError;
+use super::idempotency;
 use super::list_query;
 use super::params::Params;
 use super::version::Reply;
@@ -14,6 +15,7 @@ use super::wire::ListObject;
 use super::wire::refund::RefundObject;
 use crate::app::AppState;
 use crate::ops;
+use crate::store::idempotency::Written;
 
 pub async fn create_refund(
     State(app): State<AppState>,
@@ -24,6 +26,14 @@ pub async fn create_refund(
     let id = parse_charge_id(&id)?;
     let amount = p.int("amount")?.ok_or_else(|| ApiError::bad_request("amount is required"))?;
     let metadata = p.object("metadata")?.unwrap_or_default();
+    let version = caller.version;
+    idempotency::respond_with(move |w| match w {
+        Written::Charge(c) => match c.refunds.last() {
+            Some(r) => Reply::new(version, &RefundObject::new(&c.id, c.currency, r)),
+            None => Err(idempotency::unexpected_write()),
+        },
+        _ => Err(idempotency::unexpected_write()),
+    });
     let (charge, refund) = ops::refund(&app, &caller.scope, &id, amount, metadata).await?;
     Reply::new(caller.version, &RefundObject::new(&charge.id, charge.currency, &refund))
 }

@@ -5,11 +5,13 @@ use satang_domain::{PayerDetails, SourceId, SourceRequest};
 
 use super::auth::AnyKey;
 use super::error::ApiError;
+use super::idempotency;
 use super::params::Params;
 use super::version::Reply;
 use super::wire::source::SourceObject;
 use crate::app::AppState;
 use crate::ops;
+use crate::store::idempotency::Written;
 
 /// Reads a source description from a params object: the body of `POST /sources`, or the inline
 /// `source` object of `POST /charges`.
@@ -40,6 +42,11 @@ pub async fn create_source(
     params: Params,
 ) -> Result<Reply, ApiError> {
     let req = source_request(&params)?;
+    let version = caller.version;
+    idempotency::respond_with(move |w| match w {
+        Written::Source(s) => Reply::new(version, &SourceObject::new(s, None)),
+        _ => Err(idempotency::unexpected_write()),
+    });
     let source = ops::create_source(&app, &caller.scope, req).await?;
     Reply::new(caller.version, &SourceObject::new(&source, None))
 }

@@ -89,7 +89,13 @@ pub struct Reply {
 
 impl Reply {
     pub fn new<T: Serialize>(version: ApiVersion, object: &T) -> Result<Reply, ApiError> {
-        let body = if version == ApiVersion::V2019_05_29 {
+        let body = Self::render(version, object).map_err(|e| ApiError::internal(e.into()))?;
+        Ok(Reply { version, body })
+    }
+
+    /// The body [`Reply::new`] answers with (also what an `Idempotency-Key` records).
+    pub fn render<T: Serialize>(version: ApiVersion, object: &T) -> Result<Vec<u8>, serde_json::Error> {
+        if version == ApiVersion::V2019_05_29 {
             serde_json::to_vec(object)
         } else {
             serde_json::to_value(object).and_then(|mut v| {
@@ -97,12 +103,15 @@ impl Reply {
                 serde_json::to_vec(&v)
             })
         }
-        .map_err(|e| ApiError::internal(e.into()))?;
-        Ok(Reply { version, body })
     }
 }
 
 impl Reply {
+    /// The version and the body, as an `Idempotency-Key` records them.
+    pub fn into_parts(self) -> (ApiVersion, Vec<u8>) {
+        (self.version, self.body)
+    }
+
     /// A body already serialized in the 2019-05-29 shape.
     pub fn raw_default(body: String) -> Reply {
         Reply { version: ApiVersion::DEFAULT, body: body.into_bytes() }

@@ -10,9 +10,11 @@ use serde::Serialize;
 
 use super::auth::{Caller, SecretKey};
 use super::error::ApiError;
+use super::idempotency;
 use super::params::Params;
 use super::version::Reply;
 use crate::app::AppState;
+use crate::store::idempotency::Written;
 use crate::store::{SigningSecret, WebhookEndpoint};
 use crate::webhooks::endpoints::{self, EndpointError};
 
@@ -63,6 +65,14 @@ impl From<EndpointError> for ApiError {
     }
 }
 
+/// An `Idempotency-Key` on this request records the endpoint as written.
+fn respond_with_endpoint(version: super::version::ApiVersion) {
+    idempotency::respond_with(move |w| match w {
+        Written::Endpoint(ep) => Reply::new(version, &EndpointObject::new(ep)),
+        _ => Err(idempotency::unexpected_write()),
+    });
+}
+
 /// The endpoint, if it belongs to the caller's account and mode.
 async fn owned(app: &AppState, caller: &Caller, id: &str) -> Result<WebhookEndpoint, ApiError> {
     let not_found = || ApiError::not_found("webhook_endpoint", id);
@@ -80,6 +90,7 @@ pub async fn create_endpoint(
     p: Params,
 ) -> Result<Reply, ApiError> {
     let url = p.string("url")?.filter(|u| !u.is_empty()).ok_or_else(|| ApiError::bad_request("url is required"))?;
+    respond_with_endpoint(caller.version);
     let ep = endpoints::add(&app.store, &caller.scope.account, caller.scope.livemode, url.trim(), app.now()).await?;
     Reply::new(caller.version, &EndpointObject::new(&ep))
 }
@@ -119,6 +130,7 @@ pub async fn roll_endpoint_secret(
     Path(id): Path<String>,
 ) -> Result<Reply, ApiError> {
     let ep = owned(&app, &caller, &id).await?;
+    respond_with_endpoint(caller.version);
     let rolled = endpoints::roll(&app.store, &ep.id, app.now()).await?;
     Reply::new(caller.version, &EndpointObject::new(&rolled))
 }
@@ -142,6 +154,11 @@ pub async fn retrieve_signing_secret(
 }
 
 pub async fn roll_signing_secret(State(app): State<AppState>, SecretKey(caller): SecretKey) -> Result<Reply, ApiError> {
+    let (version, livemode) = (caller.version, caller.scope.livemode);
+    idempotency::respond_with(move |w| match w {
+        Written::SigningSecret(s) => Reply::new(version, &signing_object(livemode, s)),
+        _ => Err(idempotency::unexpected_write()),
+    });
     let s = endpoints::roll_signing(&app.store, &caller.scope, app.now()).await?;
     Reply::new(caller.version, &signing_object(caller.scope.livemode, &s))
 }

@@ -27,6 +27,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 3, "0003_webhooks"),
     migration!("sqlite", 4, "0004_list_order"),
     migration!("sqlite", 5, "0005_list_counts"),
+    migration!("sqlite", 6, "0006_idempotency"),
 ];
 
 /// PostgreSQL's steps: the same tables as SQLite's, in PostgreSQL types.
@@ -36,6 +37,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 3, "0003_webhooks"),
     migration!("postgres", 4, "0004_list_order"),
     migration!("postgres", 5, "0005_list_counts"),
+    migration!("postgres", 6, "0006_idempotency"),
 ];
 
 #[cfg(test)]

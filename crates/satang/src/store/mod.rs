@@ -9,6 +9,7 @@
 //! ledger entries together. If any part fails, nothing is written. Refund rows and ledger entries are
 //! derived from the change (`satang_domain::ledger::entries_for_change`), so no caller can forget them.
 
+pub mod idempotency;
 pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
@@ -261,6 +262,9 @@ pub enum StoreError {
     /// Another change to the same row got there first (internal to optimistic stores, which retry).
     #[error("the object was changed concurrently")]
     Conflict,
+    /// The request's `Idempotency-Key` was recorded by another request first; this write rolled back.
+    #[error("another request with this Idempotency-Key was completed first")]
+    KeyTaken,
     /// The database cannot be reached or is overloaded; worth retrying later.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -409,6 +413,18 @@ pub trait Store: Send + Sync + 'static {
         charge: Option<&ChargeId>,
         q: ListQuery,
     ) -> StoreResult<Page<StoredEvent>>;
+
+    /// The response recorded under an `Idempotency-Key` of this scope no earlier than `since`
+    /// (see [`idempotency`]: writes record their key themselves, in their transaction).
+    async fn idempotent_response(
+        &self,
+        scope: &Scope,
+        key: &str,
+        since: Timestamp,
+    ) -> StoreResult<Option<idempotency::StoredResponse>>;
+    /// Records a response after its request, for routes whose write records none (a key already recorded
+    /// is left as it is).
+    async fn record_idempotent_response(&self, row: &idempotency::KeyRow) -> StoreResult<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;

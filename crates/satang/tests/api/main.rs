@@ -10,6 +10,7 @@ mod events;
 mod expiry;
 mod helpers;
 mod hostile;
+mod idempotency;
 mod money;
 mod pages;
 mod refunds;

@@ -5,9 +5,11 @@
 use satang_domain::{Charge, ChargeId, Source, SourceId, Timestamp};
 
 use super::events::insert_event;
+use super::idempotency;
 use super::ledger::book_change;
 use super::lists::{count_insert, page};
 use super::{PgStore, Tx, bad_id, json_err, parse_doc, pg_err};
+use crate::store::idempotency::{Written, pending_key};
 use crate::store::{ChargeMutation, ChargeRef, ListQuery, NewEvent, Page, Scope, StoreError, StoreResult};
 
 async fn load_charge_for_update(tx: &Tx<'_>, which: &ChargeRef) -> StoreResult<(i64, Charge)> {
@@ -30,17 +32,20 @@ async fn load_charge_for_update(tx: &Tx<'_>, which: &ChargeRef) -> StoreResult<(
 
 pub(super) async fn insert_source(store: &PgStore, scope: &Scope, source: &Source) -> StoreResult<()> {
     let doc = serde_json::to_string(source).map_err(json_err)?;
-    let c = store.client().await?;
-    let st = c
+    let pending = pending_key();
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    let st = tx
         .prepare_cached(
             "insert into sources (id, account_id, livemode, charge_id, created_at, doc) values ($1, $2, $3, null, $4, $5)",
         )
         .await
         .map_err(pg_err)?;
-    c.execute(&st, &[&source.id.as_str(), &scope.account.as_str(), &scope.livemode, &source.created_at.unix(), &doc])
+    tx.execute(&st, &[&source.id.as_str(), &scope.account.as_str(), &scope.livemode, &source.created_at.unix(), &doc])
         .await
         .map_err(pg_err)?;
-    Ok(())
+    idempotency::record(&tx, &pending, Written::Source(source)).await?;
+    tx.commit().await.map_err(pg_err)
 }
 
 pub(super) async fn get_source(store: &PgStore, scope: &Scope, id: &SourceId) -> StoreResult<(Source, Option<String>)> {
@@ -134,6 +139,7 @@ pub(super) async fn create_charge(
     for e in &events {
         queued |= insert_event(&tx, scope, e).await?;
     }
+    idempotency::record(&tx, &pending_key(), Written::Charge(charge)).await?;
     tx.commit().await.map_err(pg_err)?;
     if queued {
         store.wake_workers();
@@ -190,6 +196,7 @@ pub(super) async fn update_charge(store: &PgStore, which: ChargeRef, mutation: C
     for e in &events {
         queued |= insert_event(&tx, &scope, e).await?;
     }
+    idempotency::record(&tx, &pending_key(), Written::Charge(&charge)).await?;
     tx.commit().await.map_err(pg_err)?;
     if queued {
         store.wake_workers();

@@ -23,12 +23,14 @@
 //! | [`events`]   | `events`, and the webhook deliveries each new event queues |
 //! | [`webhooks`] | `webhook_endpoints`, `webhook_signing`, claiming `webhook_deliveries`, `webhook_attempts` |
 //! | [`lists`]    | `list_count_deltas` and `list_counts` (housekeeping folds them), and the paging every scoped list shares |
+//! | [`idempotency`] | `idempotency_keys`: a request's key, recorded in its effect's transaction |
 //!
 //! A new concern gets a new module beside these and one-line forwarders in the impl below.
 
 mod accounts;
 mod charges;
 mod events;
+mod idempotency;
 mod ledger;
 mod lists;
 mod notify;
@@ -141,7 +143,8 @@ impl Store for PgStore {
     }
 
     async fn housekeeping(&self) -> StoreResult<()> {
-        lists::housekeeping(self).await
+        lists::housekeeping(self).await?;
+        idempotency::prune(self).await
     }
 
     async fn after_bulk_load(&self) -> StoreResult<()> {
@@ -317,5 +320,18 @@ impl Store for PgStore {
 
     async fn redeliver(&self, scope: &Scope, event: &EventId, now: Timestamp) -> StoreResult<usize> {
         webhooks::redeliver(self, scope, event, now).await
+    }
+
+    async fn idempotent_response(
+        &self,
+        scope: &Scope,
+        key: &str,
+        since: Timestamp,
+    ) -> StoreResult<Option<super::idempotency::StoredResponse>> {
+        idempotency::lookup(self, scope, key, since).await
+    }
+
+    async fn record_idempotent_response(&self, row: &super::idempotency::KeyRow) -> StoreResult<()> {
+        idempotency::record_after(self, row).await
     }
 }

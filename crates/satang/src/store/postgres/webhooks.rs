@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use satang_domain::{AccountId, DeliveryId, EndpointId, EventId, EventKey, Timestamp};
 use tokio_postgres::Row;
 
+use super::idempotency;
 use super::{PgStore, Tx, bad_id, pg_err};
+use crate::store::idempotency::{Written, pending_key};
 use crate::store::{
     AttemptRecord, ClaimRequest, ClaimedDelivery, DeliveryOutcome, Scope, SigningSecret, StoreError, StoreResult,
     StoredEvent, WebhookEndpoint,
@@ -165,6 +167,7 @@ pub(super) async fn roll_signing_secret(
     .await
     .map_err(pg_err)?;
     let s = read_signing_secret(&tx, scope).await?;
+    idempotency::record(&tx, &pending_key(), Written::SigningSecret(&s)).await?;
     tx.commit().await.map_err(pg_err)?;
     Ok(s)
 }

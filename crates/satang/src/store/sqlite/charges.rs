@@ -8,9 +8,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use satang_domain::{Charge, ChargeId, Source, SourceId, Timestamp};
 
 use super::events::insert_event;
+use super::idempotency;
 use super::ledger::book_change;
 use super::lists::{count_insert, list_total, page};
 use super::{SqliteStore, json_err, parse_docs, sql_err};
+use crate::store::idempotency::{Written, pending_key};
 use crate::store::{ChargeMutation, ChargeRef, ListQuery, NewEvent, Order, Page, Scope, StoreError, StoreResult};
 
 /// Optimistic attempts of a charge change before it runs inside the writer.
@@ -57,16 +59,20 @@ pub(crate) fn source_from(doc: &str, inline: bool) -> StoreResult<Source> {
 
 pub(super) async fn insert_source(store: &SqliteStore, scope: &Scope, source: &Source) -> StoreResult<()> {
     let doc = serde_json::to_string(source).map_err(json_err)?;
+    let pending = pending_key();
+    let key = idempotency::render(&pending, Written::Source(source))?;
     let (scope, id, created) = (scope.clone(), source.id.clone(), source.created_at);
-    store.write(move |c| {
-        c.prepare_cached(
-            "insert into sources (id, account_id, livemode, charge_id, created_at, doc) values (?1, ?2, ?3, null, ?4, ?5)",
-        )
-        .and_then(|mut st| st.execute(params![id.as_str(), scope.account.as_str(), scope.livemode, created.unix(), doc]))
-        .map_err(sql_err)?;
-        Ok(())
-    })
-    .await
+    let written = store
+        .write(move |c| {
+            c.prepare_cached(
+                "insert into sources (id, account_id, livemode, charge_id, created_at, doc) values (?1, ?2, ?3, null, ?4, ?5)",
+            )
+            .and_then(|mut st| st.execute(params![id.as_str(), scope.account.as_str(), scope.livemode, created.unix(), doc]))
+            .map_err(sql_err)?;
+            idempotency::insert_rendered(c, &key)
+        })
+        .await;
+    idempotency::note_taken(&pending, written)
 }
 
 pub(super) async fn get_source(
@@ -111,7 +117,9 @@ pub(super) async fn create_charge(
     let (id, source_id, created, expires) =
         (charge.id.clone(), charge.source.id.clone(), charge.created_at, charge.expires_at);
     let status = charge.status.name();
-    store.write(move |c| {
+    let pending = pending_key();
+    let key = idempotency::render(&pending, Written::Charge(charge))?;
+    let written = store.write(move |c| {
         match &source_doc {
             Some(sdoc) => {
                 c.prepare_cached(
@@ -176,9 +184,10 @@ pub(super) async fn create_charge(
         for e in &events {
             insert_event(c, &scope, e)?;
         }
-        Ok(())
+        idempotency::insert_rendered(c, &key)
     })
-    .await
+    .await;
+    idempotency::note_taken(&pending, written)
 }
 
 pub(super) async fn get_charge(store: &SqliteStore, scope: &Scope, id: &ChargeId) -> StoreResult<Charge> {
@@ -232,12 +241,14 @@ pub(super) async fn update_charge(
     mutation: ChargeMutation,
 ) -> StoreResult<Charge> {
     let mutation = Arc::new(mutation);
+    let pending = pending_key();
     for _ in 0..OPTIMISTIC_TRIES {
         let w = which.clone();
         let (seq, version, before) = store.read(move |c| load_charge_versioned(c, &w)).await?;
         let mut charge = before.clone();
         let events = mutation(&mut charge)?;
         let doc = serde_json::to_string(&charge).map_err(json_err)?;
+        let key = idempotency::render(&pending, Written::Charge(&charge))?;
         let after = charge.clone();
         let written = store
             .write(move |c| {
@@ -258,16 +269,17 @@ pub(super) async fn update_charge(
                 for e in &events {
                     insert_event(c, &scope, e)?;
                 }
-                Ok(())
+                idempotency::insert_rendered(c, &key)
             })
             .await;
-        match written {
+        match idempotency::note_taken(&pending, written) {
             Ok(()) => return Ok(charge),
             Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e),
         }
     }
-    store
+    let p = pending.clone();
+    let written = store
         .write(move |c| {
             let (seq, _, mut charge) = load_charge_versioned(c, &which)?;
             let before = charge.clone();
@@ -283,9 +295,11 @@ pub(super) async fn update_charge(
             for e in &events {
                 insert_event(c, &scope, e)?;
             }
+            idempotency::insert_rendered(c, &idempotency::render(&p, Written::Charge(&charge))?)?;
             Ok(charge)
         })
-        .await
+        .await;
+    idempotency::note_taken(&pending, written)
 }
 
 pub(super) async fn due_charges(store: &SqliteStore, now: Timestamp, limit: u64) -> StoreResult<Vec<ChargeId>> {

@@ -15,12 +15,14 @@
 //! | [`events`]   | `events`, and the webhook deliveries each new event queues |
 //! | [`webhooks`] | `webhook_endpoints`, `webhook_signing`, claiming `webhook_deliveries`, `webhook_attempts` |
 //! | [`lists`]    | `list_counters`, and the paging every scoped list shares |
+//! | [`idempotency`] | `idempotency_keys`: a request's key, recorded in its effect's write job |
 //!
 //! A new concern gets a new module beside these and one-line forwarders in the impl below.
 
 mod accounts;
 mod charges;
 mod events;
+mod idempotency;
 mod ledger;
 mod lists;
 mod webhooks;
@@ -56,6 +58,8 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     read_permits: Arc<Semaphore>,
     outbox: Arc<Notify>,
+    /// When old idempotency keys were last pruned (unix seconds).
+    pruned: std::sync::atomic::AtomicI64,
 }
 
 fn sql_err(e: rusqlite::Error) -> StoreError {
@@ -135,6 +139,7 @@ impl SqliteStore {
             readers: Arc::new(Readers { path, idle: Mutex::new(Vec::new()) }),
             read_permits: Arc::new(Semaphore::new(READERS)),
             outbox,
+            pruned: std::sync::atomic::AtomicI64::new(0),
         })
     }
 }
@@ -147,6 +152,10 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.read(|c| c.query_row("select 1", [], |_| Ok(())).map_err(sql_err)).await
+    }
+
+    async fn housekeeping(&self) -> StoreResult<()> {
+        idempotency::prune(self, &self.pruned).await
     }
 
     async fn create_account(&self, a: NewAccount) -> StoreResult<()> {
@@ -318,5 +327,18 @@ impl Store for SqliteStore {
 
     async fn redeliver(&self, scope: &Scope, event: &EventId, now: Timestamp) -> StoreResult<usize> {
         webhooks::redeliver(self, scope, event, now).await
+    }
+
+    async fn idempotent_response(
+        &self,
+        scope: &Scope,
+        key: &str,
+        since: Timestamp,
+    ) -> StoreResult<Option<super::idempotency::StoredResponse>> {
+        idempotency::lookup(self, scope, key, since).await
+    }
+
+    async fn record_idempotent_response(&self, row: &super::idempotency::KeyRow) -> StoreResult<()> {
+        idempotency::record_after(self, row).await
     }
 }

@@ -6,8 +6,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use satang_domain::{AccountId, DeliveryId, EndpointId, EventId, Timestamp};
 
 use super::events::event_row;
+use super::idempotency;
 use super::writer::OUTBOX_TOUCHED;
 use super::{SqliteStore, sql_err};
+use crate::store::idempotency::{Written, pending_key};
 use crate::store::{
     AttemptRecord, ClaimRequest, ClaimedDelivery, DeliveryOutcome, Scope, SigningSecret, StoreError, StoreResult,
     WebhookEndpoint,
@@ -66,8 +68,10 @@ fn endpoint(row: EndpointRow) -> StoreResult<WebhookEndpoint> {
 }
 
 pub(super) async fn create_endpoint(store: &SqliteStore, ep: &WebhookEndpoint) -> StoreResult<()> {
+    let pending = pending_key();
+    let key = idempotency::render(&pending, Written::Endpoint(ep))?;
     let ep = ep.clone();
-    store
+    let written = store
         .write(move |c| {
             c.execute(
                 "insert into webhook_endpoints (id, account_id, livemode, url, secret, created_at) \
@@ -75,9 +79,11 @@ pub(super) async fn create_endpoint(store: &SqliteStore, ep: &WebhookEndpoint) -
                 params![ep.id.as_str(), ep.account.as_str(), ep.livemode, ep.url, ep.secret, ep.created_at.unix()],
             )
             .map_err(sql_err)
-            .and_then(|n| if n == 0 { Err(StoreError::not_found("account", &ep.account)) } else { Ok(()) })
+            .and_then(|n| if n == 0 { Err(StoreError::not_found("account", &ep.account)) } else { Ok(()) })?;
+            idempotency::insert_rendered(c, &key)
         })
-        .await
+        .await;
+    idempotency::note_taken(&pending, written)
 }
 
 pub(super) async fn list_endpoints(
@@ -137,7 +143,9 @@ pub(super) async fn roll_endpoint_secret(
     previous_until: Timestamp,
 ) -> StoreResult<WebhookEndpoint> {
     let id = id.clone();
-    store
+    let pending = pending_key();
+    let p = pending.clone();
+    let written = store
         .write(move |c| {
             let n = c
             .execute(
@@ -155,9 +163,12 @@ pub(super) async fn roll_endpoint_secret(
                     endpoint_row,
                 )
                 .map_err(sql_err)?;
-            endpoint(row)
+            let ep = endpoint(row)?;
+            idempotency::insert_rendered(c, &idempotency::render(&p, Written::Endpoint(&ep))?)?;
+            Ok(ep)
         })
-        .await
+        .await;
+    idempotency::note_taken(&pending, written)
 }
 
 pub(super) async fn signing_secret(store: &SqliteStore, scope: &Scope, now: Timestamp) -> StoreResult<SigningSecret> {
@@ -178,7 +189,9 @@ pub(super) async fn roll_signing_secret(
     now: Timestamp,
 ) -> StoreResult<SigningSecret> {
     let scope = scope.clone();
-    store
+    let pending = pending_key();
+    let p = pending.clone();
+    let written = store
         .write(move |c| {
             ensure_signing_secret(c, &scope, now)?;
             c.execute(
@@ -187,9 +200,12 @@ pub(super) async fn roll_signing_secret(
                 params![scope.account.as_str(), scope.livemode, previous_until.unix(), secret],
             )
             .map_err(sql_err)?;
-            read_signing_secret(c, &scope)
+            let s = read_signing_secret(c, &scope)?;
+            idempotency::insert_rendered(c, &idempotency::render(&p, Written::SigningSecret(&s))?)?;
+            Ok(s)
         })
-        .await
+        .await;
+    idempotency::note_taken(&pending, written)
 }
 
 pub(super) async fn claim_deliveries(store: &SqliteStore, req: ClaimRequest) -> StoreResult<Vec<ClaimedDelivery>> {
