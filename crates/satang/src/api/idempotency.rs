@@ -139,26 +139,24 @@ pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Res
     let pending = Arc::new(PendingKey::new(scope.clone(), key.clone(), fp.clone(), now));
     let req = Request::from_parts(parts, Body::from(bytes));
     let res = PENDING_KEY.scope(pending.clone(), next.run(req)).await;
-    if pending.was_taken() || (!res.status().is_success() && !pending.has_recorded()) {
-        // Another request with this key committed first (our transaction rolled back, effect and all, or
-        // failed on what the winner did, e.g. its source now being used): answer as it did, or refuse a
-        // different request. Our own error stands when no other request recorded the key.
-        return match app.store.idempotent_response(&scope, &key, since).await {
-            Ok(Some(stored)) if stored.fingerprint == fp => replay(stored),
-            Ok(Some(_)) => reused().into_response(),
-            Ok(None) => res,
-            Err(e) => ApiError::from(e).into_response(),
-        };
+    // The response rendered with the write, if the write committed with it (its status is the handler's).
+    let recorded = pending.take_recorded().filter(|r| !pending.was_taken() && r.status == res.status().as_u16());
+    if let Some(recorded) = recorded {
+        return first_answer(recorded);
     }
-    match pending.take_recorded() {
-        Some(recorded) if res.status().as_u16() == recorded.status => first_answer(recorded),
-        Some(_) => res,
-        None if res.status().is_success() => {
-            // Routes whose effect is not money and has no object to render from the write (redelivering an
-            // event: receivers de-duplicate the copy anyway) record their answer after it.
-            record_after(&app, &pending, res).await
-        }
-        None => res,
+    if res.status().is_success() {
+        // Routes whose effect is not money and has no object to render from the write (redelivering an
+        // event: receivers de-duplicate the copy anyway) record their answer after it.
+        return record_after(&app, &pending, res).await;
+    }
+    // Failed without recording: if another request with this key committed first (our transaction rolled
+    // back, effect and all, or failed on what the winner did, e.g. its source now being used), answer as it
+    // did, or refuse a different request. Otherwise our own error stands.
+    match app.store.idempotent_response(&scope, &key, since).await {
+        Ok(Some(stored)) if stored.fingerprint == fp => replay(stored),
+        Ok(Some(_)) => reused().into_response(),
+        Ok(None) => res,
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 

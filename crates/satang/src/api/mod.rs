@@ -135,6 +135,7 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         tracing::Span::none()
     };
     let started = std::time::Instant::now();
+    let page = req.uri().path().starts_with("/pay");
     let served = REQUEST_ID.scope(request_id.clone(), async {
         match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await {
             Ok(res) => res,
@@ -142,6 +143,9 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         }
     });
     let mut res = served.await;
+    if !page && res.status().is_client_error() && !is_json(&res) {
+        res = as_omise_error(res).await;
+    }
     span.in_scope(|| {
         tracing::debug!(http.status = res.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "done")
     });
@@ -149,6 +153,33 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+fn is_json(res: &Response) -> bool {
+    res.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"))
+}
+
+/// A refusal made by the framework rather than by satang (a path segment that is not UTF-8, say) arrives as
+/// plain text; clients detect errors by `object: "error"`, so it is rewrapped as an Omise error with the
+/// same status and the framework's text as the message.
+async fn as_omise_error(res: Response) -> Response {
+    let status = res.status();
+    let text = axum::body::to_bytes(res.into_body(), 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        _ => "bad_request",
+    };
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("bad request").to_ascii_lowercase()
+    } else {
+        text.trim().chars().take(300).collect()
+    };
+    ApiError::new(status, code, message).into_response()
 }
 
 /// Turns a panic in a handler into a 500 Omise error (the panic itself is logged by the hook).

@@ -125,14 +125,10 @@ impl PendingKey {
         self.taken.load(Ordering::SeqCst)
     }
 
-    /// The response recorded with the write (only meaningful once the write has committed).
+    /// The response rendered for the write (it was recorded only if the write committed: the caller checks
+    /// that the request succeeded, or answered with the rendered status).
     pub fn take_recorded(&self) -> Option<StoredResponse> {
         self.recorded.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-
-    /// Whether this request's write recorded its response (before it is taken).
-    pub fn has_recorded(&self) -> bool {
-        self.recorded.lock().unwrap_or_else(|p| p.into_inner()).is_some()
     }
 
     /// Whether the handler declared a renderer (so its store write records the key).

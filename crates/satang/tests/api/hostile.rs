@@ -335,3 +335,163 @@ async fn public_key_routes_and_payer_pages_are_rate_limited_with_retry_after() {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 12, "{statuses:?}");
     assert_eq!(statuses.last(), Some(&429));
 }
+
+/// A deterministic stream of numbers, for the sweep below (no dependency, the same requests every run).
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+/// Thousands of hostile or broken requests of every kind the issue-12 tester tried, against one server:
+/// none may be answered with a 5xx, each must be an Omise error or a success, and the server must still
+/// serve afterwards. Prints the tally, which the issue's closing note quotes.
+#[tokio::test]
+async fn a_sweep_of_hostile_requests_never_gets_a_5xx() {
+    let app = spawn_app_with(ServerLimits::default(), RateLimits { per_key: 0, per_ip: 0 }).await;
+    let other = app.other_account().await;
+    let charge = app.create_charge("alipay", 100_000, "THB").await;
+    let id = charge["id"].as_str().unwrap().to_string();
+    let foreign = {
+        let src = app
+            .post_json(
+                "/sources",
+                &other.test_public_key,
+                json!({"type": "alipay", "amount": 100000, "currency": "THB"}),
+            )
+            .await
+            .ok();
+        src["id"].as_str().unwrap().to_string()
+    };
+    // Each route with the method it answers (a tenth of the requests use another method instead), and
+    // mostly valid keys, so most requests reach the handlers and their parameters.
+    let routes = [
+        (Method::POST, "/sources".to_string()),
+        (Method::POST, "/charges".to_string()),
+        (Method::GET, "/charges".to_string()),
+        (Method::GET, format!("/charges/{id}")),
+        (Method::PATCH, format!("/charges/{id}")),
+        (Method::POST, format!("/charges/{id}/refunds")),
+        (Method::GET, format!("/charges/{id}/refunds")),
+        (Method::POST, format!("/charges/{id}/expire")),
+        (Method::POST, format!("/charges/{id}/mark_as_failed")),
+        (Method::GET, format!("/sources/{foreign}")),
+        (Method::GET, "/charges/chrg_test_nope".to_string()),
+        (Method::GET, "/charges/%00%ff".to_string()),
+        (Method::GET, "/events".to_string()),
+        (Method::GET, "/refunds".to_string()),
+        (Method::GET, "/transactions".to_string()),
+        (Method::POST, "/webhook_endpoints".to_string()),
+        (Method::GET, "/capability".to_string()),
+        (Method::GET, "/balance".to_string()),
+    ];
+    let keys = [
+        app.skey().to_string(),
+        app.skey().to_string(),
+        app.skey().to_string(),
+        app.skey().to_string(),
+        app.pkey().to_string(),
+        other.test_secret_key.clone(),
+        "skey_test_forged".into(),
+        String::new(),
+        "x".repeat(5000),
+    ];
+    let values = [
+        json!(null),
+        json!(-1),
+        json!(i64::MAX),
+        json!("1e400"),
+        json!(1.5),
+        json!("๑๒๓"),
+        json!([1, [2, [3]]]),
+        json!({"a": {"b": {"c": {}}}}),
+        json!("\u{0}"),
+        json!("x".repeat(20_000)),
+        json!(true),
+    ];
+    let fields = [
+        "amount",
+        "currency",
+        "type",
+        "source",
+        "metadata",
+        "return_uri",
+        "limit",
+        "offset",
+        "from",
+        "order",
+        "failure_code",
+        "platform_type",
+        "webhook_endpoints",
+        "expires_at",
+        "description",
+        "url",
+    ];
+    let methods = [Method::POST, Method::GET, Method::PATCH, Method::DELETE, Method::PUT];
+    let mut rng = XorShift(0x5eed_1234_abcd_9876);
+    let mut tally: std::collections::BTreeMap<u16, usize> = Default::default();
+    let total = 2_500;
+    for i in 0..total {
+        let (fitting, path) = rng.pick(&routes);
+        let key = rng.pick(&keys);
+        let method = if rng.next().is_multiple_of(10) { rng.pick(&methods).clone() } else { fitting.clone() };
+        let mut req = app.client.request(method, format!("{}{path}", app.base));
+        if !key.is_empty() {
+            req = req.basic_auth(key, Some(""));
+        }
+        req = match i % 5 {
+            0 => {
+                let body: serde_json::Map<String, Value> =
+                    (0..3).map(|_| (rng.pick(&fields).to_string(), rng.pick(&values).clone())).collect();
+                req.json(&body)
+            }
+            1 => {
+                let form: Vec<(String, String)> = (0..3)
+                    .map(|_| {
+                        let depth = (rng.next() % 12) as usize;
+                        (format!("{}{}", rng.pick(&fields), "[x]".repeat(depth)), rng.pick(&values).to_string())
+                    })
+                    .collect();
+                req.form(&form)
+            }
+            2 => {
+                let junk: Vec<u8> = (0..(rng.next() % 512)).map(|_| rng.next() as u8).collect();
+                req.header(
+                    "content-type",
+                    *rng.pick(&[
+                        "application/json",
+                        "application/x-www-form-urlencoded",
+                        "multipart/form-data; boundary=x",
+                        "",
+                    ]),
+                )
+                .body(junk)
+            }
+            3 => req.query(&[(rng.pick(&fields).to_string(), rng.pick(&values).to_string())]),
+            _ => req.header("omise-version", *rng.pick(&["2014-07-27", "2017-11-02", "bogus", ""])),
+        };
+        let res = req.send().await.expect("the server answers");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        *tally.entry(status).or_default() += 1;
+        assert!(status < 500, "request {i} to {path} got {status}: {text}");
+        if status != 200 {
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            assert_eq!(v["object"], "error", "request {i} to {path}: a {status} that is not an Omise error: {text}");
+        }
+    }
+    println!("hostile sweep: {total} requests, statuses {tally:?}");
+    assert_eq!(app.get("/healthz", "").await.status, 200);
+    // The other account's source is still untouched and its owner still sees it as new.
+    let src = app.get(&format!("/sources/{foreign}"), &other.test_public_key).await.ok();
+    assert_eq!(src["charge_status"], "unknown");
+}
