@@ -69,8 +69,14 @@ pub fn on_postgres() -> bool {
     std::env::var("SATANG_TEST_BACKEND").map(|v| v == "postgres").unwrap_or(false)
 }
 
+/// No rate limits: the suite's tests make bursts of requests from one address that are not what they test
+/// (tests/api/hostile.rs sets limits where they are the subject).
+pub fn unlimited() -> RateLimits {
+    RateLimits { per_key: 0, per_ip: 0 }
+}
+
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(ServerLimits::default(), RateLimits::default()).await
+    spawn_app_with(ServerLimits::default(), unlimited()).await
 }
 
 /// A fresh app whose HTTP front door has these connection limits, timeouts and rate limits.
@@ -96,7 +102,7 @@ pub struct Kept {
 
 /// Starts an app on an existing database (to test restarts), or a fresh one.
 pub async fn spawn_app_on(kept: Kept) -> TestApp {
-    spawn_app_limited(kept, ServerLimits::default(), RateLimits::default()).await
+    spawn_app_limited(kept, ServerLimits::default(), unlimited()).await
 }
 
 async fn spawn_app_limited(kept: Kept, limits: ServerLimits, rate: RateLimits) -> TestApp {

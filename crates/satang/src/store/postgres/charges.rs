@@ -68,6 +68,9 @@ pub(super) async fn get_source(store: &PgStore, scope: &Scope, id: &SourceId) ->
     Ok((super::sqlite::source_from(doc, row.get(2))?, row.get(1)))
 }
 
+/// One transaction: the source claimed (or inserted), the charge, its list count, its events with their
+/// outbox rows, and the request's idempotency key. The statements are independent, so they are sent together
+/// and answered in order: BEGIN, one round trip, COMMIT.
 pub(super) async fn create_charge(
     store: &PgStore,
     scope: &Scope,
@@ -76,72 +79,65 @@ pub(super) async fn create_charge(
     new_source: bool,
     events: Vec<NewEvent>,
 ) -> StoreResult<()> {
+    let pending = pending_key();
     let mut c = store.client().await?;
     let tx = c.transaction().await.map_err(pg_err)?;
     let (id, src) = (charge.id.as_str(), charge.source.id.as_str());
-    if new_source {
-        // An inline source lives inside its charge's document; its own row only marks it used (doc '').
-        let sdoc = String::new();
-        let st = tx
-            .prepare_cached(
-                "insert into sources (id, account_id, livemode, charge_id, created_at, doc) values ($1, $2, $3, $4, $5, $6)",
-            )
-            .await
-            .map_err(pg_err)?;
-        tx.execute(&st, &[&src, &scope.account.as_str(), &scope.livemode, &id, &charge.created_at.unix(), &sdoc])
-            .await
-            .map_err(pg_err)?;
-    } else {
-        let n = tx
-            .execute(
-                "update sources set charge_id = $1 where id = $2 and account_id = $3 and livemode = $4 and charge_id is null",
-                &[&id, &src, &scope.account.as_str(), &scope.livemode],
-            )
-            .await
-            .map_err(pg_err)?;
-        if n == 0 {
-            let used = tx
-                .query_opt(
-                    "select charge_id from sources where id = $1 and account_id = $2 and livemode = $3",
-                    &[&src, &scope.account.as_str(), &scope.livemode],
-                )
-                .await
-                .map_err(pg_err)?;
-            return Err(match used.and_then(|r| r.get::<_, Option<String>>(0)) {
-                Some(other) => StoreError::SourceUsed { source_id: charge.source.id.clone(), charge: other },
-                None => StoreError::not_found("source", &charge.source.id),
-            });
-        }
-    }
-    let st = tx
-        .prepare_cached(
+    let (account, livemode, created) = (scope.account.as_str(), scope.livemode, charge.created_at.unix());
+    let (insert_source_st, claim_source_st, charge_st) = futures::try_join!(
+        tx.prepare_cached(
+            "insert into sources (id, account_id, livemode, charge_id, created_at, doc) values ($1, $2, $3, $4, $5, '')",
+        ),
+        tx.prepare_cached(
+            "update sources set charge_id = $4 where id = $1 and account_id = $2 and livemode = $3 and charge_id is null",
+        ),
+        tx.prepare_cached(
             "insert into charges (id, account_id, livemode, status, created_at, expires_at, version, doc) \
              values ($1, $2, $3, $4, $5, $6, 1, $7)",
+        ),
+    )
+    .map_err(pg_err)?;
+    let t = &tx;
+    // An inline source lives inside its charge's document; its own row only marks it used (doc '').
+    let source = async {
+        if new_source {
+            t.execute(&insert_source_st, &[&src, &account, &livemode, &id, &created]).await
+        } else {
+            t.execute(&claim_source_st, &[&src, &account, &livemode, &id]).await
+        }
+        .map_err(pg_err)
+    };
+    let insert = async {
+        t.execute(
+            &charge_st,
+            &[&id, &account, &livemode, &charge.status.name(), &created, &charge.expires_at.unix(), &doc],
         )
         .await
-        .map_err(pg_err)?;
-    tx.execute(
-        &st,
-        &[
-            &id,
-            &scope.account.as_str(),
-            &scope.livemode,
-            &charge.status.name(),
-            &charge.created_at.unix(),
-            &charge.expires_at.unix(),
-            &doc,
-        ],
-    )
-    .await
-    .map_err(pg_err)?;
-    count_insert(&tx, scope, "charges").await?;
-    let mut queued = false;
-    for e in &events {
-        queued |= insert_event(&tx, scope, e).await?;
+        .map_err(pg_err)
+    };
+    let events_written = futures::future::try_join_all(events.iter().map(|e| insert_event(t, scope, e)));
+    let (claimed, _, (), queued, ()) = futures::try_join!(
+        source,
+        insert,
+        count_insert(t, scope, "charges"),
+        events_written,
+        idempotency::record(t, &pending, Written::Charge(charge)),
+    )?;
+    if claimed == 0 {
+        let used = tx
+            .query_opt(
+                "select charge_id from sources where id = $1 and account_id = $2 and livemode = $3",
+                &[&src, &account, &livemode],
+            )
+            .await
+            .map_err(pg_err)?;
+        return Err(match used.and_then(|r| r.get::<_, Option<String>>(0)) {
+            Some(other) => StoreError::SourceUsed { source_id: charge.source.id.clone(), charge: other },
+            None => StoreError::not_found("source", &charge.source.id),
+        });
     }
-    idempotency::record(&tx, &pending_key(), Written::Charge(charge)).await?;
     tx.commit().await.map_err(pg_err)?;
-    if queued {
+    if queued.contains(&true) {
         store.wake_workers();
     }
     Ok(())
@@ -176,14 +172,16 @@ pub(super) async fn list_charges(store: &PgStore, scope: &Scope, q: ListQuery) -
     Ok(Page { items, total: rows.total })
 }
 
+/// The charge is loaded under a row lock (concurrent changes to one charge queue here, on any node), changed
+/// by the domain, and written with its bookings, events and idempotency key sent together.
 pub(super) async fn update_charge(store: &PgStore, which: ChargeRef, mutation: ChargeMutation) -> StoreResult<Charge> {
+    let pending = pending_key();
     let mut c = store.client().await?;
     let tx = c.transaction().await.map_err(pg_err)?;
     let (seq, mut charge) = load_charge_for_update(&tx, &which).await?;
     let before = charge.clone();
     let events = mutation(&mut charge)?;
     let scope = Scope { account: charge.account.clone(), livemode: charge.livemode() };
-    book_change(&tx, &scope, &before, &charge).await?;
     let doc = serde_json::to_string(&charge).map_err(json_err)?;
     let st = tx
         .prepare_cached(
@@ -191,14 +189,18 @@ pub(super) async fn update_charge(store: &PgStore, which: ChargeRef, mutation: C
         )
         .await
         .map_err(pg_err)?;
-    tx.execute(&st, &[&doc, &charge.status.name(), &charge.expires_at.unix(), &seq]).await.map_err(pg_err)?;
-    let mut queued = false;
-    for e in &events {
-        queued |= insert_event(&tx, &scope, e).await?;
-    }
-    idempotency::record(&tx, &pending_key(), Written::Charge(&charge)).await?;
+    let t = &tx;
+    let update =
+        async { t.execute(&st, &[&doc, &charge.status.name(), &charge.expires_at.unix(), &seq]).await.map_err(pg_err) };
+    let events_written = futures::future::try_join_all(events.iter().map(|e| insert_event(t, &scope, e)));
+    let ((), _, queued, ()) = futures::try_join!(
+        book_change(t, &scope, &before, &charge),
+        update,
+        events_written,
+        idempotency::record(t, &pending, Written::Charge(&charge)),
+    )?;
     tx.commit().await.map_err(pg_err)?;
-    if queued {
+    if queued.contains(&true) {
         store.wake_workers();
     }
     Ok(charge)
