@@ -41,6 +41,36 @@ pub enum Command {
     Webhook(WebhookCommand),
     /// Measure throughput, latency, memory and growth against baselines (`satang bench seed` fills a database).
     Bench(crate::bench::BenchArgs),
+    /// Copy a SQLite database to a file while satang serves (PostgreSQL: use pg_dump; see README).
+    Backup {
+        /// Where to write the backup.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// Overwrite the file if it exists.
+        #[arg(long)]
+        force: bool,
+        /// The database to copy.
+        #[arg(long = "database", env = "SATANG_DATABASE_URL", default_value = "sqlite:satang.db")]
+        database: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a SQLite database with a backup (stop satang first).
+    Restore {
+        /// The backup to restore.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Replace a database that exists.
+        #[arg(long)]
+        force: bool,
+        /// The database to replace.
+        #[arg(long = "database", env = "SATANG_DATABASE_URL", default_value = "sqlite:satang.db")]
+        database: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -70,6 +100,10 @@ pub enum WebhookCommand {
         /// Live endpoints must be https on a public address; test ones may be http and local.
         #[arg(long)]
         url: String,
+        /// Let the URL be on loopback or a private network, in either mode (link-local and metadata
+        /// addresses stay refused).
+        #[arg(long)]
+        allow_private: bool,
         #[command(flatten)]
         database: DatabaseArgs,
         /// Print one JSON object (`id`, `url`, `mode`, `secret`).
@@ -167,6 +201,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker(args).await,
         Command::Webhook(cmd) => webhook(cmd).await,
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Backup { to, force, database, json } => {
+            let done = tokio::task::spawn_blocking(move || crate::backup::backup(&database, &to, force)).await??;
+            print_copied("backed up", &done, json);
+            Ok(())
+        }
+        Command::Restore { from, force, database, json } => {
+            let done = tokio::task::spawn_blocking(move || crate::backup::restore(&from, &database, force)).await??;
+            print_copied("restored", &done, json);
+            Ok(())
+        }
         Command::Migrate(db) => {
             db.open().await?;
             println!("migrations applied to {}", store::redact_url(&db.url));
@@ -271,7 +315,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let public = args.public_url(listener.local_addr()?);
     let mut app = Application::from_listener(listener, store, clock, Some(public.clone()))?
         .with_limits(args.http.limits())
-        .with_rate_limits(args.http.rate_limits(), args.http.client_ip_header.clone());
+        .with_rate_limits(args.http.rate_limits(), args.http.client_ip_header.clone())
+        .with_webhook_policy(args.background.webhook_policy());
     let scheme = if tls.is_some() { "https" } else { "http" };
     if let Some(acceptor) = tls {
         app = app.with_tls(acceptor);
@@ -307,11 +352,23 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let stop = shutdown_signal();
     let store = args.database.open().await?;
     let app = App::new(store, Arc::new(SystemClock), &args.public_url);
+    let app = App::with_webhook_policy(app, args.background.webhook_policy());
     let work = background::start(app, args.background.sweep_interval(), args.background.worker_config())?;
     println!("satang worker running (webhooks and expiry) on {}", store::redact_url(&args.database.url));
     stop.await;
     work.stop().await;
     Ok(())
+}
+
+fn print_copied(what: &str, c: &crate::backup::Copied, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(c).unwrap_or_default());
+    } else {
+        println!(
+            "{what} {} ({} bytes): {} charges, {} events, schema version {}",
+            c.file, c.bytes, c.charges, c.events, c.schema_version
+        );
+    }
 }
 
 fn parse_account(s: &str) -> anyhow::Result<AccountId> {
@@ -343,10 +400,11 @@ async fn webhook(cmd: WebhookCommand) -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
-        WebhookCommand::Add { account, mode, url, database, json } => {
+        WebhookCommand::Add { account, mode, url, allow_private, database, json } => {
             let account = parse_account(&account)?;
             let store = database.open().await?;
-            let ep = webhooks::endpoints::add(&store, &account, mode.live(), &url, now).await?;
+            let policy = webhooks::ssrf::Policy { allow_private };
+            let ep = webhooks::endpoints::add(&store, &account, mode.live(), &url, policy, now).await?;
             if json {
                 println!("{}", endpoint_json(&ep));
             } else {

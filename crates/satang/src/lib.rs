@@ -22,6 +22,7 @@ pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod background;
+pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -90,6 +90,12 @@ impl Application {
         self
     }
 
+    /// Which addresses webhooks may reach (see [`crate::webhooks::ssrf`]).
+    pub fn with_webhook_policy(mut self, policy: crate::webhooks::ssrf::Policy) -> Self {
+        self.app = App::with_webhook_policy(self.app, policy);
+        self
+    }
+
     /// Serves HTTPS with this acceptor instead of plain HTTP.
     pub fn with_tls(mut self, acceptor: tls::Acceptor) -> Self {
         self.tls = Some(acceptor);

@@ -697,7 +697,8 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
             let (hook, receiver) = Receiver::start().await?;
             let scope = b.scope.clone().ok_or_else(|| anyhow::anyhow!("no scope"))?;
             let now = satang_domain::Clock::now(&satang_domain::SystemClock);
-            let ep = crate::webhooks::endpoints::add(&store, &scope.account, false, &hook, now).await?;
+            let ep =
+                crate::webhooks::endpoints::add(&store, &scope.account, false, &hook, Default::default(), now).await?;
             // Below saturation (a tenth of the create rate), then at half the create rate.
             let light = (create_rate * 0.1).max(10.0);
             let heavy = b.args.rate.unwrap_or((create_rate * 0.5).max(10.0));

@@ -14,7 +14,9 @@
 //!
 //! Safety: the URL's token (32 random base36 characters) is the payer's only credential and is compared in
 //! constant time; outcome forms carry a CSRF token that must match a `SameSite=Strict` cookie set with the
-//! page (double-submit); a final charge only ever shows its final state, so double submits and the back
+//! page (double-submit), and the token is bound to its charge (a nonce and an HMAC of it keyed by the
+//! charge's authorize token), so a cookie and token taken from one charge are refused on another; behind an
+//! `https` public URL every cookie is `Secure`; a final charge only ever shows its final state, so double submits and the back
 //! button change nothing; unknown or altered links get a 404 page; every page sends CSP, no framing and
 //! no-referrer headers and is never cached. Templates are askama (escaped by default); the only unescaped
 //! value is the QR code's SVG, which satang generates.
@@ -250,8 +252,11 @@ fn language(q: &PageQuery, headers: &HeaderMap) -> (Lang, Option<String>) {
     (lang, remember)
 }
 
-fn with_cookies(mut res: Response, cookies: impl IntoIterator<Item = String>) -> Response {
+/// Sets the cookies, `Secure` when payers reach satang over https.
+fn with_cookies(app: &AppState, mut res: Response, cookies: impl IntoIterator<Item = String>) -> Response {
+    let secure = app.public_url.starts_with("https://");
     for c in cookies {
+        let c = if secure { format!("{c}; Secure") } else { c };
         if let Ok(v) = HeaderValue::from_str(&c) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }
@@ -334,12 +339,28 @@ async fn final_page(app: &AppState, charge: &Charge, lang: Lang) -> Response {
     html(StatusCode::OK, page)
 }
 
+/// The CSRF token for `nonce` on this charge: `<nonce>.<HMAC-SHA256(authorize token, "csrf:<charge>:<nonce>")>`.
+fn csrf_token(charge: &Charge, nonce: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(charge.authorize_token.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(format!("csrf:{}:{nonce}", charge.id).as_bytes());
+    format!("{nonce}.{}", hex::encode(&mac.finalize().into_bytes()[..16]))
+}
+
+/// Whether `given` is a CSRF token made for this charge.
+fn csrf_valid(charge: &Charge, given: &str) -> bool {
+    given
+        .split_once('.')
+        .is_some_and(|(nonce, _)| nonce.len() == 16 && token_matches(&csrf_token(charge, nonce), given))
+}
+
 /// A CSRF token for the page's form: the one the browser already holds for this charge, else a new one.
 fn csrf_for(headers: &HeaderMap, charge: &Charge) -> (String, Option<String>) {
-    if let Some(existing) = cookie(headers, CSRF_COOKIE).filter(|v| v.len() == 32) {
+    if let Some(existing) = cookie(headers, CSRF_COOKIE).filter(|v| csrf_valid(charge, v)) {
         return (existing, None);
     }
-    let token = satang_domain::id::random_base36(32);
+    let token = csrf_token(charge, &satang_domain::id::random_base36(16));
     let set = format!("{CSRF_COOKIE}={token}; Path=/pay/{}; SameSite=Strict; HttpOnly", charge.id);
     (token, Some(set))
 }
@@ -353,7 +374,7 @@ async fn authorize_page(
     let (lang, remember) = language(&q, &headers);
     let Some(charge) = load(&app, &charge, &token).await else { return not_found(lang) };
     let res = render_payer_entry(&app, &charge, lang, &headers).await;
-    with_cookies(res, remember)
+    with_cookies(&app, res, remember)
 }
 
 async fn render_payer_entry(app: &AppState, charge: &Charge, lang: Lang, headers: &HeaderMap) -> Response {
@@ -376,7 +397,7 @@ async fn render_payer_entry(app: &AppState, charge: &Charge, lang: Lang, headers
                 csrf,
                 failures: failure_choices(lang),
             };
-            with_cookies(html(StatusCode::OK, page), set)
+            with_cookies(app, html(StatusCode::OK, page), set)
         }
         Screen::Qr => {
             let wallet_url = format!("{base}/wallet");
@@ -439,7 +460,7 @@ async fn wallet(
     let (lang, remember) = language(&q, &headers);
     let Some(charge) = load(&app, &charge, &token).await else { return not_found(lang) };
     if charge.status.is_final() {
-        return with_cookies(final_page(&app, &charge, lang).await, remember);
+        return with_cookies(&app, final_page(&app, &charge, lang).await, remember);
     }
     if charge.livemode() {
         return message(StatusCode::OK, lang, |t| t.live_title, |t| t.live_body);
@@ -453,7 +474,7 @@ async fn wallet(
         failures: failure_choices(lang),
         app: is_app,
     };
-    with_cookies(html(StatusCode::OK, page), remember.into_iter().chain(set))
+    with_cookies(&app, html(StatusCode::OK, page), remember.into_iter().chain(set))
 }
 
 #[derive(Deserialize)]
@@ -476,7 +497,8 @@ async fn submit_outcome(
 ) -> Response {
     let (lang, _) = language(&q, &headers);
     let Some(charge) = load(&app, &charge, &token).await else { return not_found(lang) };
-    let csrf_ok = cookie(&headers, CSRF_COOKIE).is_some_and(|c| !form.csrf.is_empty() && token_matches(&c, &form.csrf));
+    let csrf_ok =
+        cookie(&headers, CSRF_COOKIE).is_some_and(|c| csrf_valid(&charge, &form.csrf) && token_matches(&c, &form.csrf));
     if !csrf_ok {
         return message(StatusCode::FORBIDDEN, lang, |t| t.forbidden_title, |t| t.forbidden_body);
     }

@@ -405,7 +405,9 @@ pub trait Store: Send + Sync + 'static {
     async fn finish_attempt(&self, seq: i64, attempt: AttemptRecord, outcome: DeliveryOutcome) -> StoreResult<()>;
     /// The delivery log of these events (already scoped by the caller), oldest first.
     async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>>;
-    /// Queues the event again for its targets; returns how many deliveries were queued.
+    /// Queues the event again for its targets: one that still has it queued is sent it now (no second copy,
+    /// so a client calling in a loop cannot multiply sends), the others get a new delivery. Returns how many
+    /// deliveries are now due.
     async fn redeliver(&self, scope: &Scope, event: &EventId, now: Timestamp) -> StoreResult<usize>;
     async fn list_events(
         &self,

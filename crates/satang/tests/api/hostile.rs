@@ -308,7 +308,9 @@ async fn http_layer_refusals_are_omise_error_objects() {
 
 #[tokio::test]
 async fn public_key_routes_and_payer_pages_are_rate_limited_with_retry_after() {
-    let app = spawn_app_with(ServerLimits::default(), RateLimits { per_key: 3, per_ip: 1000 }).await;
+    let app =
+        spawn_app_with(ServerLimits::default(), RateLimits { per_key: 3, per_ip: 1000, redeliveries_per_minute: 0 })
+            .await;
     let body = json!({"type": "alipay", "amount": 100000, "currency": "THB"});
     // A burst of twice the rate goes through; the next is refused until the bucket refills.
     for _ in 0..6 {
@@ -324,7 +326,9 @@ async fn public_key_routes_and_payer_pages_are_rate_limited_with_retry_after() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     app.post_json("/sources", app.pkey(), body.clone()).await.ok();
 
-    let app = spawn_app_with(ServerLimits::default(), RateLimits { per_key: 1000, per_ip: 2 }).await;
+    let app =
+        spawn_app_with(ServerLimits::default(), RateLimits { per_key: 1000, per_ip: 2, redeliveries_per_minute: 0 })
+            .await;
     let charge = app.create_charge("alipay", 100_000, "THB").await;
     let page = charge["authorize_uri"].as_str().unwrap().to_string();
     let mut statuses = Vec::new();
@@ -357,7 +361,8 @@ impl XorShift {
 /// serve afterwards. Prints the tally, which the closing note quotes.
 #[tokio::test]
 async fn a_sweep_of_hostile_requests_never_gets_a_5xx() {
-    let app = spawn_app_with(ServerLimits::default(), RateLimits { per_key: 0, per_ip: 0 }).await;
+    let app =
+        spawn_app_with(ServerLimits::default(), RateLimits { per_key: 0, per_ip: 0, redeliveries_per_minute: 0 }).await;
     let other = app.other_account().await;
     let charge = app.create_charge("alipay", 100_000, "THB").await;
     let id = charge["id"].as_str().unwrap().to_string();

@@ -37,7 +37,7 @@ async fn open(app: &TestApp, url: &str, ua: &str, lang: Option<&str>) -> Page {
 /// The value of the hidden `csrf` input.
 fn csrf_field(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + "name=\"csrf\" value=\"".len();
-    html[at..at + 32].to_string()
+    html[at..at + html[at..].find('"').unwrap()].to_string()
 }
 
 async fn submit(app: &TestApp, charge: &Value, cookie: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
@@ -161,6 +161,30 @@ async fn a_post_without_the_csrf_cookie_or_token_is_refused_and_changes_nothing(
         assert!(res.text().await.unwrap().contains("This form has expired"));
     }
     assert_eq!(app.charge(c["id"].as_str().unwrap()).await["status"], "pending");
+}
+
+#[tokio::test]
+async fn a_csrf_cookie_and_token_from_another_charge_are_refused() {
+    let app = spawn_app().await;
+    let mine = app.create_charge("alipay", 100_000, "THB").await;
+    let target = app.create_charge("alipay", 100_000, "THB").await;
+    // A payer (or an attacker) holds a valid pair for their own charge...
+    let page = open(&app, mine["authorize_uri"].as_str().unwrap(), DESKTOP, None).await;
+    let (token, cookie) = (csrf_field(&page.html), page.csrf_cookie.unwrap());
+    // ...which does not work on another charge, even with the other charge's link.
+    let res = submit(&app, &target, Some(&cookie), &[("csrf", &token), ("outcome", "pay")]).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(app.charge(target["id"].as_str().unwrap()).await["status"], "pending");
+    // A forged token of the right shape is refused too, when cookie and field agree.
+    let forged = format!("{}.{}", "a".repeat(16), "0".repeat(32));
+    let res =
+        submit(&app, &target, Some(&format!("satang_csrf={forged}")), &[("csrf", &forged), ("outcome", "pay")]).await;
+    assert_eq!(res.status(), 403);
+    // The pair works on its own charge.
+    let res = submit(&app, &mine, Some(&cookie), &[("csrf", &token), ("outcome", "pay")]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.charge(mine["id"].as_str().unwrap()).await["status"], "successful");
+    assert_eq!(app.charge(target["id"].as_str().unwrap()).await["status"], "pending");
 }
 
 #[tokio::test]
