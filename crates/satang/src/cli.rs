@@ -1,4 +1,7 @@
-//! The `satang` command line: `serve`, `worker`, `migrate`, `account …`, `webhook …`.
+//! The `satang` command line: `serve`, `worker`, `migrate`, `account …`, `webhook …`, `connector …`,
+//! `simulator …`.
+
+pub mod connector;
 
 use std::sync::Arc;
 
@@ -39,6 +42,12 @@ pub enum Command {
     /// Manage webhook endpoints, and verify a delivery's signature.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Configure an account's live acquirer (Antom), or make keys for it.
+    #[command(subcommand)]
+    Connector(connector::ConnectorCommand),
+    /// Run a simulator of an acquirer, for tests and for trying live mode on one machine.
+    #[command(subcommand)]
+    Simulator(connector::SimulatorCommand),
     /// Measure throughput, latency, memory and growth against baselines (`satang bench seed` fills a database).
     Bench(crate::bench::BenchArgs),
     /// Copy a SQLite database to a file while satang serves (PostgreSQL: use pg_dump; see README).
@@ -211,6 +220,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print_copied("restored", &done, json);
             Ok(())
         }
+        Command::Connector(cmd) => connector::connector(cmd).await,
+        Command::Simulator(cmd) => connector::simulator(cmd).await,
         Command::Migrate(db) => {
             db.open().await?;
             println!("migrations applied to {}", store::redact_url(&db.url));

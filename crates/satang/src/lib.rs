@@ -14,6 +14,7 @@
 //! | [`pages`] | the payer's pages at `authorize_uri` |
 //! | [`ops`] | charge operations shared by the API, the pages and the sweeper |
 //! | [`accounts`] | merchant accounts and API keys |
+//! | [`connector`] | live acquirers: the `Connector` trait, Antom (Alipay+), its simulator |
 //! | [`sweeper`] | the background task that expires pending charges past `expires_at` |
 //! | [`webhooks`] | signed webhook delivery: outbox worker, retries, endpoints, SSRF guard |
 //! | [`store`] | persistence: the `Store` trait, SQLite and PostgreSQL, migrations |
@@ -26,9 +27,11 @@ pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod connector;
 pub mod http;
 pub mod ops;
 pub mod pages;
+pub mod simulator;
 pub mod startup;
 pub mod store;
 pub mod sweeper;
