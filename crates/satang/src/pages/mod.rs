@@ -108,6 +108,8 @@ struct Common {
     /// The shop the payer is paying, first in the top bar (none on pages without a charge).
     merchant: Option<String>,
     logo_url: Option<String>,
+    /// The shop's home page: the merchant's name links to it.
+    shop_url: Option<String>,
 }
 
 impl Common {
@@ -121,6 +123,7 @@ impl Common {
             test,
             merchant: None,
             logo_url: None,
+            shop_url: None,
         }
     }
 
@@ -128,6 +131,7 @@ impl Common {
         self.title = format!("{} · {}", self.title, shop.name);
         self.merchant = Some(shop.name.clone());
         self.logo_url = shop.checkout.logo_url.clone();
+        self.shop_url = shop.checkout.shop_url.clone();
         self
     }
 }

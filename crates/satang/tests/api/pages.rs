@@ -369,3 +369,22 @@ async fn the_phone_that_paid_a_computers_qr_code_gets_a_receipt() {
     assert!(receipt.html.contains("The page on your computer moves on by itself"));
     assert!(!receipt.html.contains("id=\"back\""), "the computer goes to the shop, not the phone");
 }
+
+#[tokio::test]
+async fn the_shops_logo_and_home_page_from_set_checkout_appear_on_payer_pages() {
+    let app = spawn_app().await;
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let settings = satang::store::CheckoutSettings {
+        allowed_origins: vec![],
+        shop_url: Some("https://shop.example/".into()),
+        logo_url: Some("https://shop.example/logo.png".into()),
+    };
+    app.store.set_checkout_settings(&account, &settings).await.unwrap();
+    let c = app.create_charge("alipay", 100_000, "THB").await;
+    let uri = c["authorize_uri"].as_str().unwrap();
+    let page = open(&app, uri, DESKTOP, None).await;
+    assert!(page.html.contains("<img class=\"logo\" src=\"https://shop.example/logo.png\""), "{}", page.html);
+    assert!(page.html.contains("<a class=\"brand\" id=\"shop-name\" href=\"https://shop.example/\">"));
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("img-src 'self' data: https:"), "{csp}");
+}

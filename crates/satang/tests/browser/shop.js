@@ -175,6 +175,12 @@ async function main() {
       assert.match(unauth, /^Payment could not start \(401\): authentication failed/, unauth);
     }
     await shot(d, 'shop-05-create-source-error.png');
+    // Cards are not satang's: the drop-in's createToken says so through the callback.
+    const token = await d.evaluate(() => new Promise((resolve) => {
+      window.Omise.createToken('card', { number: '4242424242424242' }, (status, json) => resolve({ status, json }));
+    }));
+    assert.strictEqual(token.status, 400);
+    assert.strictEqual(token.json.code, 'not_supported');
     console.log('createSource errors (400, 401) reached the callback');
   } finally {
     await browser.close();
