@@ -14,7 +14,7 @@ use crate::background;
 use crate::config::{DatabaseArgs, ServeArgs, WorkerArgs};
 use crate::startup::{Application, shutdown_signal};
 use crate::store;
-use crate::store::WebhookEndpoint;
+use crate::store::{CheckoutSettings, WebhookEndpoint};
 use crate::webhooks;
 
 #[derive(Debug, Parser)]
@@ -202,10 +202,40 @@ pub enum AccountCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Set how the account's checkout meets browsers and payers. Options not given keep their value.
+    SetCheckout {
+        /// The account ID (`acct_…`).
+        #[arg(long)]
+        account: String,
+        /// Web origins allowed to use the public key from a browser, comma-separated
+        /// (`https://shop.example,https://www.shop.example`), or `any` (the default).
+        #[arg(long)]
+        allowed_origins: Option<String>,
+        /// The shop's home page, linked from payer pages (`none` to remove).
+        #[arg(long)]
+        shop_url: Option<String>,
+        /// An https image URL shown beside the merchant's name on payer pages (`none` to remove).
+        #[arg(long)]
+        logo_url: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Account(AccountCommand::SetCheckout { account, allowed_origins, shop_url, logo_url, database }) => {
+            let account = parse_account(&account)?;
+            let store = database.open().await?;
+            let current = store.get_account(&account).await?.checkout;
+            let s = checkout_args(current, allowed_origins.as_deref(), shop_url.as_deref(), logo_url.as_deref())?;
+            store.set_checkout_settings(&account, &s).await?;
+            let origins = if s.allowed_origins.is_empty() { "any".to_string() } else { s.allowed_origins.join(", ") };
+            println!("{account}: allowed origins {origins}");
+            println!("  shop URL: {}", s.shop_url.as_deref().unwrap_or("none"));
+            println!("  logo URL: {}", s.logo_url.as_deref().unwrap_or("none"));
+            Ok(())
+        }
         Command::Serve(args) => serve(args).await,
         Command::Worker(args) => worker(args).await,
         Command::Webhook(cmd) => webhook(cmd).await,
@@ -255,6 +285,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Applies `set-checkout`'s options to the current settings, validating each.
+pub fn checkout_args(
+    mut current: CheckoutSettings,
+    allowed_origins: Option<&str>,
+    shop_url: Option<&str>,
+    logo_url: Option<&str>,
+) -> anyhow::Result<CheckoutSettings> {
+    if let Some(list) = allowed_origins {
+        current.allowed_origins = if list.trim().eq_ignore_ascii_case("any") {
+            Vec::new()
+        } else {
+            list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(origin).collect::<anyhow::Result<_>>()?
+        };
+    }
+    let url = |flag: &str, v: &str| -> anyhow::Result<Option<String>> {
+        let v = v.trim();
+        if v.eq_ignore_ascii_case("none") || v.is_empty() {
+            return Ok(None);
+        }
+        let u = reqwest::Url::parse(v).map_err(|e| anyhow::anyhow!("--{flag} {v}: {e}"))?;
+        if !matches!(u.scheme(), "http" | "https") {
+            anyhow::bail!("--{flag} {v} must be an http or https URL");
+        }
+        Ok(Some(u.to_string()))
+    };
+    if let Some(v) = shop_url {
+        current.shop_url = url("shop-url", v)?;
+    }
+    if let Some(v) = logo_url {
+        current.logo_url = url("logo-url", v)?;
+    }
+    Ok(current)
+}
+
+/// A web origin as browsers send it in `Origin`: scheme, host and port only (`https://shop.example`).
+fn origin(s: &str) -> anyhow::Result<String> {
+    let u = reqwest::Url::parse(s).map_err(|e| anyhow::anyhow!("--allowed-origins {s}: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        anyhow::bail!("--allowed-origins {s}: an origin is http(s)://host[:port]");
+    }
+    let o = u.origin().ascii_serialization();
+    if o.trim_end_matches('/') != s.trim_end_matches('/') {
+        anyhow::bail!("--allowed-origins {s}: an origin has no path, query or user; did you mean {o}?");
+    }
+    Ok(o)
 }
 
 /// Validates `set-fee`'s arguments against the registry before anything is written.

@@ -12,6 +12,7 @@
 //! | [`app`] | the state shared by handlers, pages and background tasks |
 //! | [`api`] | the Omise REST API: routes, params, auth, versions, errors, wire objects |
 //! | [`pages`] | the payer's pages at `authorize_uri` |
+//! | [`checkout`] | the merchant's checkout in a browser: CORS on public-key routes, `GET /omise.js` |
 //! | [`ops`] | charge operations shared by the API, the pages and the sweeper |
 //! | [`accounts`] | merchant accounts and API keys |
 //! | [`connector`] | live acquirers: the `Connector` trait, Antom (Alipay+), its simulator |
@@ -25,6 +26,7 @@ pub mod app;
 pub mod background;
 pub mod backup;
 pub mod bench;
+pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod connector;
