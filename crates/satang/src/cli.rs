@@ -14,10 +14,14 @@ use crate::store;
 use crate::store::WebhookEndpoint;
 use crate::webhooks;
 
+/// `satang --version`: the release and the Omise API versions it speaks (the first is the default).
+pub const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (Omise API versions 2019-05-29, 2017-11-02, 2015-11-17, 2014-07-27)");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "satang",
-    version,
+    version = VERSION,
     about = "A self-hostable, Omise-compatible payment gateway for Alipay and Alipay HK"
 )]
 pub struct Cli {
@@ -296,10 +300,26 @@ fn print_account(a: &accounts::CreatedAccount, with_live: bool) {
     println!("  (secret keys are stored only as hashes: keep them now, they cannot be shown again)");
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    // --dev: a database in a temporary directory, removed when this returns.
+    let mut dev_dir = None;
+    if args.dev {
+        let dir = tempfile::Builder::new().prefix("satang-dev-").tempdir()?;
+        args.database.url = format!("sqlite:{}", dir.path().join("satang.db").display());
+        dev_dir = Some(dir);
+    }
     let store = args.database.open().await?;
     tracing::info!(database = %store::redact_url(&args.database.url), backend = store.backend(), "database ready");
-    if store.count_accounts().await? == 0 {
+    if args.dev {
+        let (record, shown) =
+            accounts::dev_account("Demo Shop", SystemClock.now(), &args.dev_public_key, &args.dev_secret_key)?;
+        store.create_account(record).await?;
+        println!("satang dev mode: temporary database, test mode only, webhooks and payer pages on");
+        println!("account {} ({})", shown.id, shown.name);
+        println!("  test public key: {}", shown.test_public_key);
+        println!("  test secret key: {}", shown.test_secret_key);
+        println!("  (fixed across restarts; set SATANG_DEV_PUBLIC_KEY / SATANG_DEV_SECRET_KEY to use others)");
+    } else if store.count_accounts().await? == 0 {
         let (record, shown) = accounts::new_account("Demo Shop", SystemClock.now());
         store.create_account(record).await?;
         println!("No account existed, so a demo account was created. Its test keys:");
@@ -345,6 +365,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(w) = work {
         w.stop().await;
     }
+    drop(dev_dir);
     served
 }
 
@@ -482,6 +503,13 @@ async fn webhook(cmd: WebhookCommand) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_lists_every_api_version_satang_speaks() {
+        use crate::api::version::ApiVersion;
+        let listed: Vec<&str> = ApiVersion::ALL.iter().map(|v| v.as_str()).collect();
+        assert!(VERSION.ends_with(&format!("(Omise API versions {})", listed.join(", "))), "{VERSION}");
+    }
 
     #[test]
     fn the_command_line_definition_is_consistent() {

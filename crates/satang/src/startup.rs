@@ -29,8 +29,9 @@ pub fn http_service(app: AppState, limiter: Arc<Limiter>) -> NormalizePath<Route
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(limiter, ratelimit::limit))
-        .layer(axum::middleware::from_fn(api::request_context))
+        // Inside the request context, so a panic's 500 carries the request's ID.
         .layer(CatchPanicLayer::custom(api::panic_response))
+        .layer(axum::middleware::from_fn(api::request_context))
         .with_state(app);
     NormalizePathLayer::trim_trailing_slash().layer(router)
 }

@@ -115,23 +115,34 @@ pub async fn method_not_allowed(req: Request) -> ApiError {
 }
 
 tokio::task_local! {
-    /// The ID of the request being served, for the one log line an internal error writes.
+    /// The ID of the request being served: in its `X-Request-Id` header, its error body and every log line
+    /// written while it is served ([`crate::telemetry`]).
     pub static REQUEST_ID: String;
 }
 
-/// Gives every request an ID (echoed as `X-Request-Id`, and in any error it logs), a debug-level tracing
-/// span without keys or bodies, and a time limit. The span is debug-level because the fmt subscriber
-/// formats an enabled span's fields on every request, which the create-charge profile showed at several
-/// percent; `SATANG_LOG=satang=debug` turns it on.
+/// The ID of the request being served, or a fresh one for a refusal made outside any request (a connection
+/// over the cap, a malformed head), so every error body has one.
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(|id| id.clone()).unwrap_or_else(|_| new_request_id())
+}
+
+fn new_request_id() -> String {
+    format!("req_{}", satang_domain::id::random_base36(20))
+}
+
+/// Gives every request an ID (echoed as `X-Request-Id`, in error bodies and in every log line written while
+/// it is served), a debug-level tracing span without keys or bodies, and a time limit. The span is
+/// debug-level because the fmt subscriber formats an enabled span's fields on every request, which the
+/// create-charge profile showed at several percent; `SATANG_LOG=satang=debug` turns it on. The request ID
+/// reaches log lines through a task-local the log formatter reads, which costs nothing when nothing logs.
 pub async fn request_context(req: Request, next: Next) -> Response {
-    let request_id = satang_domain::id::random_base36(20);
+    let request_id = new_request_id();
     let span = if tracing::enabled!(tracing::Level::DEBUG) {
         let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
         tracing::debug_span!(
             "request",
             http.method = %req.method(),
             http.route = route.as_deref().unwrap_or("-"),
-            request.id = %request_id,
         )
     } else {
         tracing::Span::none()
@@ -139,18 +150,23 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let page = req.uri().path().starts_with("/pay");
     let served = REQUEST_ID.scope(request_id.clone(), async {
-        match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await {
+        let mut res = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await {
             Ok(res) => res,
             Err(_) => ApiError::timed_out(REQUEST_TIMEOUT).into_response(),
+        };
+        if !page && res.status().is_client_error() && !is_json(&res) {
+            res = as_omise_error(res).await;
         }
+        span.in_scope(|| {
+            tracing::debug!(
+                http.status = res.status().as_u16(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "done"
+            )
+        });
+        res
     });
     let mut res = served.await;
-    if !page && res.status().is_client_error() && !is_json(&res) {
-        res = as_omise_error(res).await;
-    }
-    span.in_scope(|| {
-        tracing::debug!(http.status = res.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "done")
-    });
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert("x-request-id", v);
     }
