@@ -43,6 +43,8 @@ pub enum Command {
     /// Manage webhook endpoints, and verify a delivery's signature.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Forward the account's events to your app as signed webhooks, as they happen.
+    Listen(crate::devtools::listen::ListenArgs),
     /// Measure throughput, latency, memory and growth against baselines (`satang bench seed` fills a database).
     Bench(crate::bench::BenchArgs),
     /// Copy a SQLite database to a file while satang serves (PostgreSQL: use pg_dump; see README).
@@ -205,6 +207,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker(args).await,
         Command::Webhook(cmd) => webhook(cmd).await,
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Listen(args) => crate::devtools::listen::run(args).await,
         Command::Backup { to, force, database, json } => {
             let done = tokio::task::spawn_blocking(move || crate::backup::backup(&database, &to, force)).await??;
             print_copied("backed up", &done, json);

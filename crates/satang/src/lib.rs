@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`bench`] | `satang bench`: load generator, baselines, scenarios, seeding |
 //! | [`cli`], [`config`], [`telemetry`] | the `satang` command, its flags and env vars, logging |
+//! | [`devtools`] | the developer CLI against a running satang: `listen`, `trigger`, `logs tail` |
 //! | [`startup`] | building and running the HTTP server |
 //! | [`http`] | the front door: accept loop, connection cap, read/write timeouts, head guard, TLS |
 //! | [`background`] | a node's background work: webhook worker and expiry sweeper |
@@ -26,6 +27,7 @@ pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod devtools;
 pub mod http;
 pub mod ops;
 pub mod pages;

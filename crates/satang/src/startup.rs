@@ -114,6 +114,11 @@ impl Application {
     /// Serves until `shutdown` resolves, then finishes the requests in flight (at most for
     /// [`api::REQUEST_TIMEOUT`]).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let app = self.app.clone();
+        let shutdown = async move {
+            shutdown.await;
+            app.stopping.send_replace(true);
+        };
         let service = http_service(self.app, Limiter::new(self.rate, self.client_ip_header));
         crate::http::serve(self.listener, service, self.limits, self.tls, shutdown, api::REQUEST_TIMEOUT).await
     }

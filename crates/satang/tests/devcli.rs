@@ -135,3 +135,252 @@ async fn error_bodies_and_log_lines_carry_the_request_id() {
         }
     }
 }
+
+/// A webhook receiver in Python that checks every delivery with the README's verification snippet, with the
+/// secret for its path read from a JSON file at each request, and prints one JSON line per delivery.
+struct Receiver {
+    child: std::process::Child,
+    port: u16,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+    secrets: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let readme = std::fs::read_to_string(common::repo_root().join("README.md")).unwrap();
+        let at = readme.find("<!-- webhook-verify-python -->").expect("README snippet");
+        let rest = &readme[at..];
+        let code = &rest[rest.find("```python\n").unwrap() + 10..];
+        let snippet = &code[..code.find("```").unwrap()];
+        let program = format!(
+            "{snippet}\n{}",
+            r#"
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers['Content-Length']))
+        secret = json.load(open(sys.argv[1])).get(self.path)
+        ok = secret is not None and verify_omise_signature(secret, self.headers['Omise-Signature-Timestamp'], self.headers['Omise-Signature'], body)
+        print(json.dumps({"path": self.path, "ok": ok, "body": body.decode(), "ua": self.headers.get('User-Agent'), "ct": self.headers.get('Content-Type')}), flush=True)
+        self.send_response(200 if ok else 401)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+srv = ThreadingHTTPServer(('127.0.0.1', 0), H)
+print(json.dumps({"port": srv.server_address[1]}), flush=True)
+srv.serve_forever()
+"#
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = dir.path().join("secrets.json");
+        std::fs::write(&secrets, "{}").unwrap();
+        let mut child = Command::new("python3")
+            .args(["-c", &program, secrets.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(serde_json::from_str::<serde_json::Value>(&line).unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        Receiver { child, port: first["port"].as_u64().unwrap() as u16, lines: rx, secrets, _dir: dir }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn set_secrets(&self, secrets: serde_json::Value) {
+        std::fs::write(&self.secrets, secrets.to_string()).unwrap();
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `satang <args>` child whose stdout lines arrive on a channel; killed when dropped.
+struct Cmd {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Cmd {
+    fn start(args: &[&str]) -> Cmd {
+        let mut child = Command::new(common::satang_bin())
+            .args(args)
+            .env("SATANG_LOG", "satang=warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Cmd { child, lines: rx }
+    }
+
+    fn line(&self) -> String {
+        self.lines.recv_timeout(Duration::from_secs(15)).expect("a line from the command")
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let line = self.line();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+}
+
+impl Drop for Cmd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn api(
+    client: &reqwest::Client,
+    server: &Server,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let res = client
+        .request(method.parse().unwrap(), format!("{}{path}", server.url))
+        .basic_auth(DEV_SKEY, Some(""))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_ne!(v["object"], "error", "{method} {path}: {v}");
+    v
+}
+
+#[tokio::test]
+async fn listen_forwards_each_event_exactly_as_the_webhook_delivery_signed_with_its_printed_secret() {
+    let server = dev_server(&[]);
+    let receiver = Receiver::start();
+    let client = reqwest::Client::new();
+    // A real webhook endpoint of the account, on the same receiver, to compare bodies byte for byte.
+    let ep =
+        api(&client, &server, "POST", "/webhook_endpoints", serde_json::json!({"url": receiver.url("/real")})).await;
+    let listen = Cmd::start(&["listen", "--forward-to", &receiver.url("/listen"), "--api-base", &server.url, "--json"]);
+    let ready = listen.json();
+    assert_eq!(ready["object"], "listen", "{ready}");
+    let listen_secret = ready["signing_secret"].as_str().unwrap().to_string();
+    assert_ne!(listen_secret, ep["secret"].as_str().unwrap());
+    receiver.set_secrets(serde_json::json!({"/real": ep["secret"], "/listen": listen_secret}));
+
+    let charge = api(
+        &client,
+        &server,
+        "POST",
+        "/charges",
+        serde_json::json!({"amount": 150000, "currency": "SGD", "return_uri": "https://s.example/r", "source": {"type": "alipay_hk"}}),
+    )
+    .await;
+    let id = charge["id"].as_str().unwrap();
+    api(&client, &server, "POST", &format!("/charges/{id}/mark_as_paid"), serde_json::json!({})).await;
+    api(&client, &server, "POST", &format!("/charges/{id}/refunds"), serde_json::json!({"amount": 50000})).await;
+
+    // Three events, each delivered by satang's worker and forwarded by listen.
+    let mut real = std::collections::HashMap::new();
+    let mut forwarded = std::collections::HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while real.len() < 3 || forwarded.len() < 3 {
+        let d = receiver.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("deliveries");
+        assert_eq!(d["ok"], true, "signature verified with the README snippet: {d}");
+        assert_eq!(d["ct"], "application/json");
+        assert!(d["ua"].as_str().unwrap().starts_with("satang/"));
+        let body = d["body"].as_str().unwrap().to_string();
+        let event: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let which = if d["path"] == "/real" { &mut real } else { &mut forwarded };
+        which.insert(event["id"].as_str().unwrap().to_string(), (event["key"].as_str().unwrap().to_string(), body));
+    }
+    assert_eq!(real, forwarded, "listen's bodies are byte-identical to the webhook deliveries");
+    let mut keys: Vec<&str> = forwarded.values().map(|(k, _)| k.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys, ["charge.complete", "charge.create", "refund.create"]);
+
+    // One printed line per delivery: time, key, ID, the app's status and latency.
+    for _ in 0..3 {
+        let line = listen.json();
+        assert_eq!(line["status"], 200, "{line}");
+        assert!(forwarded.contains_key(line["id"].as_str().unwrap()), "{line}");
+        assert!(line["latency_ms"].is_u64() && line["time"].as_str().unwrap().ends_with('Z'));
+    }
+}
+
+#[tokio::test]
+async fn the_event_stream_resumes_after_last_event_id_and_listen_reports_an_app_that_is_down() {
+    let server = dev_server(&[]);
+    let client = reqwest::Client::new();
+    // A port nothing listens on: the app is down.
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_url = format!("http://{}/hook", down.local_addr().unwrap());
+    drop(down);
+    let listen =
+        Cmd::start(&["listen", "--forward-to", &down_url, "--api-base", &server.url, "--events", "charge.create"]);
+    assert!(listen.line().starts_with("Ready."));
+    assert!(listen.line().contains("signing secret: "));
+    listen.line();
+
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let c = api(
+            &client,
+            &server,
+            "POST",
+            "/charges",
+            serde_json::json!({"amount": 10000, "currency": "THB", "return_uri": "https://s.example/r", "source": {"type": "alipay"}}),
+        )
+        .await;
+        ids.push(c["id"].as_str().unwrap().to_string());
+    }
+    for _ in 0..3 {
+        let line = listen.line();
+        assert!(line.contains("charge.create") && line.contains("failed"), "{line}");
+    }
+
+    let events = api(&client, &server, "GET", "/events?order=chronological", serde_json::json!({})).await;
+    let event_ids: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(event_ids.len(), 3);
+    // Resuming after the first event: the other two arrive at once, in order, in webhook bodies.
+    let mut res = client
+        .get(format!("{}/events/stream", server.url))
+        .basic_auth(DEV_SKEY, Some(""))
+        .header("Last-Event-ID", event_ids[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut text = String::new();
+    while text.matches("\n\n").count() < 2 {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), res.chunk()).await.unwrap().unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let got: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("id: ")).collect();
+    assert_eq!(got, &event_ids[1..], "{text}");
+    assert!(text.contains("event: charge.create"));
+
+    // A public key cannot read the stream.
+    let res = client.get(format!("{}/events/stream", server.url)).basic_auth(DEV_PKEY, Some("")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}

@@ -109,6 +109,16 @@ async fn story(store: DynStore) {
     assert!(store.find_key(&accounts::hash_key("skey_test_nope")).await.unwrap().is_none());
     assert!(store.find_key(&shown.test_secret_key).await.unwrap().is_none(), "keys are not stored in clear");
 
+    // A commit that writes an event bumps the events signal (what `GET /events/stream` waits on).
+    let mut woken = store.events_signal().subscribe();
+    woken.mark_unchanged();
+    let (third, _) = account(&store).await;
+    new_charge(&store, &third, 10_000, vec![]).await;
+    tokio::time::timeout(std::time::Duration::from_secs(5), woken.changed())
+        .await
+        .expect("the events signal is bumped after the commit")
+        .unwrap();
+
     // Sources: one charge per source, even when two race for it.
     let src = source("alipay_hk", 150_000, "SGD", false);
     store.insert_source(&scope, &src).await.unwrap();

@@ -9,6 +9,7 @@
 //! | [`wire`] | response objects in Omise's shape |
 //! | [`sources`], [`charges`], [`refunds`], [`transactions`], [`events`], [`capability`] | handlers |
 //! | [`webhooks`] | the admin API for webhook endpoints (beyond Omise) |
+//! | [`stream`] | `GET /events/stream`, the account's events as server-sent events (beyond Omise) |
 //! | [`idempotency`] | `Idempotency-Key` on every POST and PATCH (beyond Omise) |
 
 pub mod account;
@@ -21,6 +22,7 @@ pub mod idempotency;
 pub mod params;
 pub mod refunds;
 pub mod sources;
+pub mod stream;
 pub mod transactions;
 pub mod version;
 pub mod webhooks;
@@ -64,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .route("/transactions/{id}", get(transactions::retrieve_transaction))
         .route("/balance", get(transactions::retrieve_balance))
         .route("/events", get(events::list_events))
+        .route("/events/stream", get(stream::stream_events))
         .route("/events/{id}", get(events::retrieve_event))
         .route("/events/{id}/redeliver", post(events::redeliver_event))
         .route("/webhook_endpoints", post(webhooks::create_endpoint).get(webhooks::list_endpoints))
