@@ -45,6 +45,11 @@ pub enum Command {
     Webhook(WebhookCommand),
     /// Forward the account's events to your app as signed webhooks, as they happen.
     Listen(crate::devtools::listen::ListenArgs),
+    /// Make an event happen in test mode (a charge completed, failed or expired, a refund).
+    Trigger(crate::devtools::trigger::TriggerArgs),
+    /// Follow the account's API requests as they are served.
+    #[command(subcommand)]
+    Logs(crate::devtools::logs::LogsCommand),
     /// Measure throughput, latency, memory and growth against baselines (`satang bench seed` fills a database).
     Bench(crate::bench::BenchArgs),
     /// Copy a SQLite database to a file while satang serves (PostgreSQL: use pg_dump; see README).
@@ -208,6 +213,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhook(cmd) => webhook(cmd).await,
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Listen(args) => crate::devtools::listen::run(args).await,
+        Command::Trigger(args) => crate::devtools::trigger::run(args).await,
+        Command::Logs(cmd) => crate::devtools::logs::run(cmd).await,
         Command::Backup { to, force, database, json } => {
             let done = tokio::task::spawn_blocking(move || crate::backup::backup(&database, &to, force)).await??;
             print_copied("backed up", &done, json);

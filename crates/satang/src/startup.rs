@@ -31,7 +31,7 @@ pub fn http_service(app: AppState, limiter: Arc<Limiter>) -> NormalizePath<Route
         .layer(axum::middleware::from_fn_with_state(limiter, ratelimit::limit))
         // Inside the request context, so a panic's 500 carries the request's ID.
         .layer(CatchPanicLayer::custom(api::panic_response))
-        .layer(axum::middleware::from_fn(api::request_context))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), api::request_context))
         .with_state(app);
     NormalizePathLayer::trim_trailing_slash().layer(router)
 }

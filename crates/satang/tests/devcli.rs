@@ -384,3 +384,174 @@ async fn the_event_stream_resumes_after_last_event_id_and_listen_reports_an_app_
     let res = client.get(format!("{}/events/stream", server.url)).basic_auth(DEV_PKEY, Some("")).send().await.unwrap();
     assert_eq!(res.status(), 401);
 }
+
+fn satang_json(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(common::satang_bin()).args(args).env("SATANG_LOG", "satang=warn").output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.trim().lines().count(), 1, "one JSON line: {text}");
+    serde_json::from_str(text.trim()).unwrap()
+}
+
+#[tokio::test]
+async fn trigger_makes_every_event_happen_through_the_api() {
+    let server = dev_server(&[]);
+    let base = server.url.clone();
+    let cases = [
+        ("charge.complete", "successful", "charge.complete"),
+        ("charge.failed", "failed", "charge.complete"),
+        ("charge.expire", "expired", "charge.expire"),
+        ("refund.create", "successful", "refund.create"),
+    ];
+    for (event, status, key) in cases {
+        let out = satang_json(&["trigger", event, "--api-base", &base, "--json"]);
+        assert_eq!(out["status"], status, "{event}: {out}");
+        assert!(out["charge"].as_str().unwrap().starts_with("chrg_test_"));
+        assert!(out["source"].as_str().unwrap().starts_with("src_test_"), "{out}");
+        let keys: Vec<&str> = out["events"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect();
+        assert!(keys.contains(&"charge.create") && keys.contains(&key), "{event}: {keys:?}");
+        if event == "charge.failed" {
+            assert_eq!(out["failure_code"], "payment_rejected");
+        }
+        if event == "refund.create" {
+            assert!(out["refund"].as_str().unwrap().starts_with("rfnd_test_"), "{out}");
+        }
+    }
+    // Alipay HK in SGD, and the charge the API shows is the one trigger printed.
+    let out = satang_json(&[
+        "trigger",
+        "charge.complete",
+        "--method",
+        "alipay_hk",
+        "--amount",
+        "150000",
+        "--currency",
+        "SGD",
+        "--api-base",
+        &base,
+        "--json",
+    ]);
+    let c: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/charges/{}", out["charge"].as_str().unwrap()))
+        .basic_auth(DEV_SKEY, Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (c["amount"].as_i64(), c["currency"].as_str(), c["source"]["type"].as_str()),
+        (Some(150000), Some("SGD"), Some("alipay_hk"))
+    );
+    // Text output names the objects; a bad amount is the API's error, as a failure.
+    let out =
+        Command::new(common::satang_bin()).args(["trigger", "charge.expire", "--api-base", &base]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("charge chrg_test_") && text.contains("(expired)") && text.contains("charge.expire"),
+        "{text}"
+    );
+    let out = Command::new(common::satang_bin())
+        .args(["trigger", "charge.complete", "--amount", "1", "--api-base", &base])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("400"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `logs tail` under a short load: one line per request of the account, with its request ID and error code,
+/// filters applied, no keys.
+#[tokio::test]
+async fn logs_tail_shows_every_request_of_the_account_as_it_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("satang.db").display());
+    let (mine, other) = (common::create_account(&db, "Mine"), common::create_account(&db, "Other"));
+    let mine = mine["test_secret_key"].as_str().unwrap().to_string();
+    let other = other["test_secret_key"].as_str().unwrap().to_string();
+    let server = Server::start("127.0.0.1:0", &db, &[]).unwrap();
+    let start = |extra: &[&str]| {
+        let mut args = vec!["logs", "tail", "--api-base", server.url.as_str(), "--secret-key", mine.as_str(), "--json"];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(common::satang_bin())
+            .args(&args)
+            .env("SATANG_LOG", "satang=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Connected once it says so on stderr.
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        assert!(line.contains("following"), "{line}");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Cmd { child, lines: rx }
+    };
+    let all = start(&[]);
+    let errors = start(&["--status", "4xx", "--path", "/charges"]);
+
+    // Another account's requests are not this account's.
+    let client = reqwest::Client::new();
+    let mut expected = Vec::new();
+    let mut handles = Vec::new();
+    for i in 0..40 {
+        let (path, key) = match i % 4 {
+            0 => ("/charges".to_string(), mine.as_str()),
+            1 => (format!("/charges/chrg_test_nope{i}"), mine.as_str()),
+            2 => ("/balance".to_string(), mine.as_str()),
+            _ => ("/charges".to_string(), other.as_str()),
+        };
+        let (client, url) = (client.clone(), format!("{}{path}", server.url));
+        let key = key.to_string();
+        handles.push(tokio::spawn(async move {
+            let res = client.get(url).basic_auth(&key, Some("")).send().await.unwrap();
+            (res.status().as_u16(), res.headers()["x-request-id"].to_str().unwrap().to_string())
+        }));
+        if i % 4 != 3 {
+            expected.push(path);
+        }
+    }
+    let mut ids = std::collections::HashMap::new();
+    for (i, h) in handles.into_iter().enumerate() {
+        let (status, id) = h.await.unwrap();
+        if i % 4 != 3 {
+            ids.insert(id, status);
+        }
+    }
+    let mut seen = std::collections::HashMap::new();
+    for _ in 0..ids.len() {
+        let r = all.json();
+        assert!(!r.to_string().contains("skey_"), "no keys: {r}");
+        for k in ["time", "method", "path", "status", "latency_ms", "request_id", "error_code"] {
+            assert!(r.get(k).is_some(), "{k} in {r}");
+        }
+        seen.insert(r["request_id"].as_str().unwrap().to_string(), r.clone());
+    }
+    assert_eq!(seen.len(), ids.len());
+    for (id, status) in &ids {
+        let r = &seen[id];
+        assert_eq!(r["status"], *status, "{r}");
+        if *status == 404 {
+            assert_eq!(r["error_code"], "not_found");
+        } else {
+            assert!(r["error_code"].is_null());
+        }
+    }
+    // The filtered tail shows exactly the 404s on /charges.
+    for _ in 0..10 {
+        let r = errors.json();
+        assert_eq!(r["status"], 404, "{r}");
+        assert!(r["path"].as_str().unwrap().starts_with("/charges/"));
+    }
+    assert!(errors.lines.recv_timeout(Duration::from_millis(500)).is_err(), "nothing else");
+    assert!(all.lines.recv_timeout(Duration::from_millis(200)).is_err(), "nothing of the other account");
+}

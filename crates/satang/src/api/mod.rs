@@ -9,6 +9,7 @@
 //! | [`wire`] | response objects in Omise's shape |
 //! | [`sources`], [`charges`], [`refunds`], [`transactions`], [`events`], [`capability`] | handlers |
 //! | [`webhooks`] | the admin API for webhook endpoints (beyond Omise) |
+//! | [`request_log`] | `GET /logs/stream`, the account's served requests (beyond Omise) |
 //! | [`stream`] | `GET /events/stream`, the account's events as server-sent events (beyond Omise) |
 //! | [`idempotency`] | `Idempotency-Key` on every POST and PATCH (beyond Omise) |
 
@@ -21,6 +22,7 @@ pub mod events;
 pub mod idempotency;
 pub mod params;
 pub mod refunds;
+pub mod request_log;
 pub mod sources;
 pub mod stream;
 pub mod transactions;
@@ -67,6 +69,7 @@ pub fn router() -> Router<AppState> {
         .route("/balance", get(transactions::retrieve_balance))
         .route("/events", get(events::list_events))
         .route("/events/stream", get(stream::stream_events))
+        .route(request_log::PATH, get(request_log::tail))
         .route("/events/{id}", get(events::retrieve_event))
         .route("/events/{id}/redeliver", post(events::redeliver_event))
         .route("/webhook_endpoints", post(webhooks::create_endpoint).get(webhooks::list_endpoints))
@@ -138,8 +141,9 @@ fn new_request_id() -> String {
 /// debug-level because the fmt subscriber formats an enabled span's fields on every request, which the
 /// create-charge profile showed at several percent; `SATANG_LOG=satang=debug` turns it on. The request ID
 /// reaches log lines through a task-local the log formatter reads, which costs nothing when nothing logs.
-pub async fn request_context(req: Request, next: Next) -> Response {
+pub async fn request_context(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let request_id = new_request_id();
+    let logged = app.request_log.wanted().then(|| (req.method().to_string(), req.uri().path().to_string()));
     let span = if tracing::enabled!(tracing::Level::DEBUG) {
         let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
         tracing::debug_span!(
@@ -153,7 +157,12 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let page = req.uri().path().starts_with("/pay");
     let served = REQUEST_ID.scope(request_id.clone(), async {
-        let mut res = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await {
+        let run = request_log::CALLER_SCOPE.scope(std::cell::OnceCell::new(), async {
+            let res = tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await;
+            (res, request_log::CALLER_SCOPE.with(|c| c.get().cloned()))
+        });
+        let (res, caller) = run.await;
+        let mut res = match res {
             Ok(res) => res,
             Err(_) => ApiError::timed_out(REQUEST_TIMEOUT).into_response(),
         };
@@ -167,6 +176,20 @@ pub async fn request_context(req: Request, next: Next) -> Response {
                 "done"
             )
         });
+        if let (Some((method, path)), Some(scope)) = (logged, caller)
+            && path != request_log::PATH
+        {
+            app.request_log.publish(request_log::RequestRecord {
+                scope,
+                time: app.now().iso(),
+                method,
+                path,
+                status: res.status().as_u16(),
+                latency_ms: started.elapsed().as_millis() as u64,
+                request_id: request_id.clone(),
+                error_code: res.extensions().get::<error::ErrorCode>().map(|c| c.0),
+            });
+        }
         res
     });
     let mut res = served.await;

@@ -3,6 +3,8 @@
 //! `trigger` makes an event happen, `logs tail` shows the account's API requests as they are served.
 
 pub mod listen;
+pub mod logs;
+pub mod trigger;
 
 use satang_domain::Clock as _;
 
