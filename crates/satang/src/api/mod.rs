@@ -9,6 +9,7 @@
 //! | [`wire`] | response objects in Omise's shape |
 //! | [`sources`], [`charges`], [`refunds`], [`transactions`], [`events`], [`capability`] | handlers |
 //! | [`webhooks`] | the admin API for webhook endpoints (beyond Omise) |
+//! | [`openapi`] | `GET /openapi.json`, every route in one table, checked against the code by tests |
 //! | [`request_log`] | `GET /logs/stream`, the account's served requests (beyond Omise) |
 //! | [`stream`] | `GET /events/stream`, the account's events as server-sent events (beyond Omise) |
 //! | [`idempotency`] | `Idempotency-Key` on every POST and PATCH (beyond Omise) |
@@ -20,6 +21,7 @@ pub mod charges;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod openapi;
 pub mod params;
 pub mod refunds;
 pub mod request_log;
@@ -69,7 +71,7 @@ pub fn router() -> Router<AppState> {
         .route("/balance", get(transactions::retrieve_balance))
         .route("/events", get(events::list_events))
         .route("/events/stream", get(stream::stream_events))
-        .route(request_log::PATH, get(request_log::tail))
+        .route("/logs/stream", get(request_log::tail))
         .route("/events/{id}", get(events::retrieve_event))
         .route("/events/{id}/redeliver", post(events::redeliver_event))
         .route("/webhook_endpoints", post(webhooks::create_endpoint).get(webhooks::list_endpoints))
@@ -81,6 +83,7 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(account::retrieve_account))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi::serve_document))
 }
 
 /// Liveness: the process answers HTTP.
