@@ -364,6 +364,10 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         ));
         println!("redirecting http://{addr} to {public}");
     }
+    if let Some(addr) = args.metrics_listen {
+        let bound = crate::metrics::serve(addr, app.state()).await?;
+        println!("metrics on http://{bound}/metrics");
+    }
     tracing::info!(listen = %app.addr(), public_url = %public, "satang is serving");
     println!("satang listening on {scheme}://{} (public URL {public})", app.addr());
     let work = if args.no_worker {

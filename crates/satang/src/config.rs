@@ -60,6 +60,11 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub http: HttpArgs,
 
+    /// Serve Prometheus metrics at `http://ADDR/metrics` on this address (its own port, away from the API).
+    /// Off when not given.
+    #[arg(long, env = "SATANG_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Developer mode: a temporary SQLite database (gone when satang stops; --database is ignored), and a
     /// demo account whose test keys are fixed and printed on every start. Test mode only.
     #[arg(long, env = "SATANG_DEV")]

@@ -10,6 +10,7 @@
 //! | [`startup`] | building and running the HTTP server |
 //! | [`http`] | the front door: accept loop, connection cap, read/write timeouts, head guard, TLS |
 //! | [`background`] | a node's background work: webhook worker and expiry sweeper |
+//! | [`metrics`] | Prometheus `/metrics` on its own port (`--metrics-listen`) and what is counted |
 //! | [`app`] | the state shared by handlers, pages and background tasks |
 //! | [`api`] | the Omise REST API: routes, params, auth, versions, errors, wire objects |
 //! | [`pages`] | the payer's pages at `authorize_uri` |
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod devtools;
 pub mod http;
+pub mod metrics;
 pub mod ops;
 pub mod pages;
 pub mod startup;

@@ -555,3 +555,124 @@ async fn logs_tail_shows_every_request_of_the_account_as_it_is_served() {
     assert!(errors.lines.recv_timeout(Duration::from_millis(500)).is_err(), "nothing else");
     assert!(all.lines.recv_timeout(Duration::from_millis(200)).is_err(), "nothing of the other account");
 }
+
+/// The samples of a Prometheus text page: (name, labels, value).
+fn samples(text: &str) -> Vec<(String, std::collections::BTreeMap<String, String>, f64)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (head, value) = l.rsplit_once(' ').unwrap();
+            let (name, labels) = match head.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (head, ""),
+            };
+            let labels = labels
+                .split(',')
+                .filter(|kv| !kv.is_empty())
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap();
+                    (k.to_string(), v.trim_matches('"').to_string())
+                })
+                .collect();
+            (name.to_string(), labels, value.parse().unwrap_or(f64::NAN))
+        })
+        .collect()
+}
+
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples(text)
+        .into_iter()
+        .filter(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
+        .map(|(_, _, v)| v)
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_port_and_the_counters_move() {
+    let server = Server::start_with(
+        &["serve", "--dev", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+        &[],
+        Stdio::inherit(),
+    )
+    .unwrap();
+    let metrics_url = server
+        .stdout_lines
+        .iter()
+        .find_map(|l| l.strip_prefix("metrics on "))
+        .expect("metrics address printed")
+        .to_string();
+    let client = reqwest::Client::new();
+    // Not on the API's port.
+    let res = client.get(format!("{}/metrics", server.url)).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let scrape = || async {
+        let res = client.get(&metrics_url).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        res.text().await.unwrap()
+    };
+    let before = scrape().await;
+    let posted = [("route", "/charges"), ("method", "POST"), ("status", "200")];
+    let base_posts = sample(&before, "satang_http_requests_total", &posted);
+
+    // A webhook endpoint nobody answers on: deliveries fail and stay in the outbox.
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_url = format!("http://{}/hook", down.local_addr().unwrap());
+    drop(down);
+    api(&client, &server, "POST", "/webhook_endpoints", serde_json::json!({"url": down_url})).await;
+    for _ in 0..2 {
+        let c = api(
+            &client,
+            &server,
+            "POST",
+            "/charges",
+            serde_json::json!({"amount": 10000, "currency": "THB", "return_uri": "https://s.example/r", "source": {"type": "alipay"}}),
+        )
+        .await;
+        api(
+            &client,
+            &server,
+            "POST",
+            &format!("/charges/{}/mark_as_paid", c["id"].as_str().unwrap()),
+            serde_json::json!({}),
+        )
+        .await;
+    }
+    let res = client
+        .get(format!("{}/charges/chrg_test_nope", server.url))
+        .basic_auth(DEV_SKEY, Some(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    // The four events' first attempts fail (connection refused) and wait for their retry.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let after = loop {
+        let text = scrape().await;
+        if sample(&text, "satang_webhook_delivery_duration_seconds_count", &[("outcome", "failed")]) >= 4.0 {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no failed deliveries recorded: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(sample(&after, "satang_http_requests_total", &posted) - base_posts, 2.0, "{after}");
+    assert_eq!(
+        sample(
+            &after,
+            "satang_http_requests_total",
+            &[("route", "/charges/{id}"), ("method", "GET"), ("status", "404")]
+        ),
+        1.0
+    );
+    assert!(
+        sample(&after, "satang_http_request_duration_seconds_count", &[("route", "/charges"), ("method", "POST")])
+            >= 2.0
+    );
+    assert_eq!(sample(&after, "satang_charges_total", &[("method", "alipay"), ("status", "pending")]), 2.0);
+    assert_eq!(sample(&after, "satang_charges_total", &[("method", "alipay"), ("status", "successful")]), 2.0);
+    assert_eq!(sample(&after, "satang_webhook_outbox_depth", &[]), 4.0, "{after}");
+    assert!(sample(&after, "satang_webhook_outbox_oldest_age_seconds", &[]) >= 0.0);
+    assert!(sample(&after, "satang_store_commit_batch_size_count", &[]) >= 4.0);
+    assert!(sample(&after, "satang_store_commit_duration_seconds_count", &[]) >= 4.0);
+}

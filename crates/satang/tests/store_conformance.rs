@@ -336,6 +336,14 @@ async fn story(store: DynStore) {
     }
     // Only the Alipay HK charge (7 days, not 24 hours) is left, due later.
     assert_eq!(store.due_charges(t(10_000_000), 1_000).await.unwrap(), vec![used.id.clone()]);
+
+    // The outbox as /metrics reports it: a new delivery adds one, queued when its event was written.
+    let (depth, _) = store.outbox_stats().await.unwrap();
+    let (fourth, _) = account(&store).await;
+    let c = charge(&fourth, source("alipay", 10_000, "THB", false), vec!["https://hooks.example/a".into()]);
+    store.create_charge(&fourth, &c, doc(&c), true, vec![event(&c, EventKey::ChargeCreate, t(-5_000))]).await.unwrap();
+    let (after, oldest) = store.outbox_stats().await.unwrap();
+    assert_eq!((after, oldest), (depth + 1, Some(t(-5_000))), "the oldest is the new one, queued earliest");
 }
 
 #[tokio::test]

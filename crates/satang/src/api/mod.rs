@@ -147,6 +147,10 @@ fn new_request_id() -> String {
 pub async fn request_context(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let request_id = new_request_id();
     let logged = app.request_log.wanted().then(|| (req.method().to_string(), req.uri().path().to_string()));
+    let measured = crate::metrics::enabled().then(|| {
+        let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str()).unwrap_or("unmatched").to_string();
+        (route, req.method().to_string())
+    });
     let span = if tracing::enabled!(tracing::Level::DEBUG) {
         let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
         tracing::debug_span!(
@@ -179,6 +183,9 @@ pub async fn request_context(State(app): State<AppState>, req: Request, next: Ne
                 "done"
             )
         });
+        if let Some((route, method)) = measured {
+            crate::metrics::request(&route, &method, res.status().as_u16(), started.elapsed().as_secs_f64());
+        }
         if let (Some((method, path)), Some(scope)) = (logged, caller)
             && path != request_log::PATH
         {

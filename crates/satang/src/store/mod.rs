@@ -427,6 +427,8 @@ pub trait Store: Send + Sync + 'static {
     async fn claim_deliveries(&self, req: ClaimRequest) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Records an attempt in the log and moves the delivery on, releasing its lease.
     async fn finish_attempt(&self, seq: i64, attempt: AttemptRecord, outcome: DeliveryOutcome) -> StoreResult<()>;
+    /// Deliveries waiting to be sent or retried, and when the oldest of them was queued (for `/metrics`).
+    async fn outbox_stats(&self) -> StoreResult<(u64, Option<Timestamp>)>;
     /// The delivery log of these events (already scoped by the caller), oldest first.
     async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>>;
     /// Queues the event again for its targets: one that still has it queued is sent it now (no second copy,

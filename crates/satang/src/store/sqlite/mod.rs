@@ -331,6 +331,10 @@ impl Store for SqliteStore {
         webhooks::finish_attempt(self, seq, a, outcome).await
     }
 
+    async fn outbox_stats(&self) -> StoreResult<(u64, Option<Timestamp>)> {
+        webhooks::outbox_stats(self).await
+    }
+
     async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>> {
         webhooks::list_attempts(self, events).await
     }

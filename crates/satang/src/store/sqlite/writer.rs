@@ -181,7 +181,11 @@ pub(super) fn writer_loop(
         }
         OUTBOX_TOUCHED.with(|t| t.set(false));
         EVENTS_WRITTEN.with(|t| t.set(false));
+        let started = std::time::Instant::now();
         let outcome = run_batch(&conn, &mut batch).map_err(|e| e.to_string());
+        if outcome.is_ok() {
+            crate::metrics::commit(batch.len(), started.elapsed().as_secs_f64());
+        }
         if outcome.is_ok() && EVENTS_WRITTEN.with(|t| t.get()) {
             events.bump();
         }
