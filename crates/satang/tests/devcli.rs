@@ -676,3 +676,26 @@ async fn metrics_are_served_on_their_own_port_and_the_counters_move() {
     assert!(sample(&after, "satang_store_commit_batch_size_count", &[]) >= 4.0);
     assert!(sample(&after, "satang_store_commit_duration_seconds_count", &[]) >= 4.0);
 }
+
+#[tokio::test]
+async fn an_open_event_stream_does_not_hold_up_a_graceful_stop() {
+    let mut server = dev_server(&[]);
+    let client = reqwest::Client::new();
+    let mut stream =
+        client.get(format!("{}/events/stream", server.url)).basic_auth(DEV_SKEY, Some("")).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    server.signal("TERM");
+    let started = Instant::now();
+    // The stream ends, and the server exits well within its 30 s drain.
+    let ended =
+        tokio::time::timeout(Duration::from_secs(10), async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
+    assert!(ended.is_ok(), "the stream was not ended at shutdown");
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "did not stop within 10 s of SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

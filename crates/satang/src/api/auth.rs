@@ -86,7 +86,9 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
     let default_version = ApiVersion::parse(&grant.api_version).unwrap_or(ApiVersion::DEFAULT);
     let version = requested.unwrap_or(default_version);
     let scope = Scope { account: grant.account, livemode: grant.livemode };
-    super::request_log::note_caller(&scope);
+    if state.request_log.wanted() {
+        super::request_log::note_caller(&scope);
+    }
     Ok(Caller { scope, kind: grant.kind, account_name: grant.account_name, version, default_version })
 }
 
