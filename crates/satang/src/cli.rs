@@ -32,6 +32,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway (API and payer pages).
+    #[command(
+        after_help = "Examples:\n  satang serve --dev                      # a developer's laptop: temporary database, fixed test keys\n  satang serve --database sqlite:satang.db --public-url https://pay.example.com --metrics-listen 127.0.0.1:9090"
+    )]
     Serve(ServeArgs),
     /// Run only the background work: webhook deliveries and the expiry sweeper.
     Worker(WorkerArgs),

@@ -103,6 +103,25 @@ async fn error_bodies_and_log_lines_carry_the_request_id() {
         Stdio::piped(),
     )
     .unwrap();
+    request_ids_reach_the_log(&mut server, |line, id| line.contains(&format!("request_id={id} "))).await;
+}
+
+#[tokio::test]
+async fn json_log_lines_carry_the_request_id_as_a_field() {
+    let mut server = Server::start_with(
+        &["serve", "--dev", "--listen", "127.0.0.1:0"],
+        &[("SATANG_LOG", "satang=debug"), ("SATANG_LOG_FORMAT", "json")],
+        Stdio::piped(),
+    )
+    .unwrap();
+    request_ids_reach_the_log(&mut server, |line, id| {
+        serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v["request_id"] == id)
+    })
+    .await;
+}
+
+/// Two failing requests; each one's error body and header carry one ID, and a log line names it.
+async fn request_ids_reach_the_log(server: &mut Server, names: impl Fn(&str, &str) -> bool) {
     let stderr = server.child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -128,7 +147,7 @@ async fn error_bodies_and_log_lines_carry_the_request_id() {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("a log line");
-            if line.contains(&format!("request_id={header}")) {
+            if names(&line, &header) {
                 assert!(!line.contains(key), "no key in logs: {line}");
                 break;
             }

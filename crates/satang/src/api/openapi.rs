@@ -437,7 +437,7 @@ mod tests {
             .map(|(m, p)| {
                 format!(
                     "    op(\"{m}\", \"{p}\", Secret|Any|Open, \"<summary>\", &[\"<param>:<type>\", …], \
-                     Object(\"<object>\")|List(\"<object>\")|Html|Events),"
+                     Object(\"<object>\")|List(\"<object>\")|Html|Js|Css|Events),"
                 )
             })
             .collect();
