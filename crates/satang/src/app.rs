@@ -17,6 +17,10 @@ pub struct App {
     pub keys: KeyCache,
     /// Which addresses webhooks may reach (`--allow-private-webhooks`).
     pub webhook_policy: Policy,
+    /// Turns true when the server starts shutting down, so long-lived responses (event streams) end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
+    /// The served requests, for `GET /logs/stream`.
+    pub request_log: crate::api::request_log::RequestLog,
 }
 
 pub type AppState = Arc<App>;
@@ -29,6 +33,8 @@ impl App {
             public_url: public_url.trim_end_matches('/').to_string(),
             keys: KeyCache::default(),
             webhook_policy: Policy::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
+            request_log: Default::default(),
         })
     }
 

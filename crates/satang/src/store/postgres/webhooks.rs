@@ -318,6 +318,16 @@ pub(super) async fn finish_attempt(
     Ok(())
 }
 
+pub(super) async fn outbox_stats(store: &PgStore) -> StoreResult<(u64, Option<Timestamp>)> {
+    let row = store
+        .client()
+        .await?
+        .query_one("select count(*), min(created_at) from webhook_deliveries where state = 'pending'", &[])
+        .await
+        .map_err(pg_err)?;
+    Ok((row.get::<_, i64>(0) as u64, row.get::<_, Option<i64>>(1).map(Timestamp::from_unix)))
+}
+
 pub(super) async fn list_attempts(store: &PgStore, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>> {
     if events.is_empty() {
         return Ok(Vec::new());

@@ -350,6 +350,17 @@ pub(super) async fn finish_attempt(
     .await
 }
 
+pub(super) async fn outbox_stats(store: &SqliteStore) -> StoreResult<(u64, Option<Timestamp>)> {
+    store
+        .scan(|c| {
+            c.query_row("select count(*), min(created_at) from webhook_deliveries where state = 'pending'", [], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Option<i64>>(1)?.map(Timestamp::from_unix)))
+            })
+            .map_err(sql_err)
+        })
+        .await
+}
+
 pub(super) async fn list_attempts(store: &SqliteStore, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>> {
     if events.is_empty() {
         return Ok(Vec::new());
