@@ -11,8 +11,8 @@
 //! | `satang_webhook_outbox_depth` | gauge | deliveries waiting to be sent or retried (read at scrape) |
 //! | `satang_webhook_outbox_oldest_age_seconds` | gauge | age of the oldest of them (0 when none) |
 //! | `satang_webhook_delivery_duration_seconds` | histogram | `outcome` (delivered, failed) |
-//! | `satang_store_commit_batch_size` | histogram | SQLite: writes per committed batch |
-//! | `satang_store_commit_duration_seconds` | histogram | SQLite: time to run and commit (fsync) a batch |
+//! | `satang_store_commit_batch_size` | histogram | writes per commit (SQLite batches them; PostgreSQL: 1) |
+//! | `satang_store_commit_duration_seconds` | histogram | SQLite: time to run and commit (fsync) a batch; PostgreSQL: a charge write's `COMMIT` round trip |
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -74,7 +74,7 @@ pub fn delivery(delivered: bool, seconds: f64) {
     }
 }
 
-/// One committed write batch of the SQLite store.
+/// One committed write: a batch of the SQLite store, or one charge transaction on PostgreSQL.
 pub fn commit(batch: usize, seconds: f64) {
     if enabled() {
         ::metrics::histogram!("satang_store_commit_batch_size").record(batch as f64);

@@ -51,8 +51,8 @@ pub struct Operation {
     pub path: &'static str,
     pub auth: Auth,
     pub summary: &'static str,
-    /// Body (POST, PATCH) or query (GET) parameters: `name:type` with type `string`, `integer`, `object`,
-    /// `array` or `datetime`.
+    /// Body (POST, PATCH) or query (GET) parameters: `name:type`, type one of [`schema_of`]'s, with a `!`
+    /// when required.
     pub params: &'static [&'static str],
     pub body: Body,
 }
@@ -168,7 +168,7 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op("get", "/events/{id}", Secret, "Retrieve an event", &[], Object("event")),
     op("post", "/events/{id}/redeliver", Secret, "Deliver an event's webhooks again", &[], Object("event")),
-    op("post", "/webhook_endpoints", Secret, "Add a webhook endpoint", &["url:string"], Object("webhook_endpoint")),
+    op("post", "/webhook_endpoints", Secret, "Add a webhook endpoint", &["url:uri!"], Object("webhook_endpoint")),
     op("get", "/webhook_endpoints", Secret, "List webhook endpoints", &[], List("webhook_endpoint")),
     op("get", "/webhook_endpoints/{id}", Secret, "Retrieve a webhook endpoint", &[], Object("webhook_endpoint")),
     op("delete", "/webhook_endpoints/{id}", Secret, "Remove a webhook endpoint", &[], Object("webhook_endpoint")),
@@ -237,9 +237,23 @@ pub const OPERATIONS: &[Operation] = &[
 fn schema_of(ty: &str) -> Value {
     match ty {
         "integer" => json!({"type": "integer"}),
+        "amount" => {
+            json!({"type": "integer", "description": "subunits (satang, cents)", "minimum": 2000, "maximum": 10_000_000})
+        }
+        "currency" => json!({"type": "string", "enum": ["THB", "SGD"]}),
+        "method" => json!({"type": "string", "enum": ["alipay", "alipay_hk"]}),
+        "source" => json!({"oneOf": [
+            {"type": "string", "description": "a source ID (src_…)"},
+            {"type": "object", "required": ["type"], "properties": {"type": {"type": "string", "enum": ["alipay", "alipay_hk"]}}},
+        ]}),
+        "uri" => json!({"type": "string", "format": "uri", "pattern": "^https?://"}),
         "object" => json!({"type": "object"}),
         "array" => json!({"type": "array", "items": {"type": "string"}}),
-        "datetime" => json!({"type": "string", "description": "ISO 8601 UTC"}),
+        "uris" => {
+            json!({"type": "array", "maxItems": 2, "items": {"type": "string", "format": "uri", "pattern": "^https?://"}})
+        }
+        "ip" => json!({"type": "string", "format": "ipv4"}),
+        "datetime" => json!({"type": "string", "format": "date-time", "description": "ISO 8601 UTC"}),
         _ => json!({"type": "string"}),
     }
 }
@@ -268,6 +282,10 @@ fn success(body: Body) -> Value {
     json!({"description": description, "content": content})
 }
 
+fn operation_id(o: &Operation) -> String {
+    format!("{}{}", o.method, o.path.replace(['/', '{', '}', '.', '-'], "_"))
+}
+
 fn operation(o: &Operation) -> Value {
     let mut parameters: Vec<Value> = o
         .path
@@ -276,25 +294,45 @@ fn operation(o: &Operation) -> Value {
         .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
         .collect();
     let fields = || {
+        let mut required = Vec::new();
         let props: Map<String, Value> = o
             .params
             .iter()
             .map(|p| {
                 let (name, ty) = p.split_once(':').unwrap_or((p, "string"));
+                if let Some(ty) = ty.strip_suffix('!') {
+                    required.push(name);
+                    return (name.to_string(), schema_of(ty));
+                }
                 (name.to_string(), schema_of(ty))
             })
             .collect();
-        json!({"type": "object", "properties": props})
+        json!({"type": "object", "properties": props, "required": required})
     };
     let mut out = json!({
         "summary": o.summary,
-        "operationId": format!("{}{}", o.method, o.path.replace(['/', '{', '}', '.', '-'], "_")),
+        "operationId": operation_id(o),
         "responses": {
             "200": success(o.body),
             "default": {"description": "an Omise error object",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/error"}}}},
         },
     });
+    // Links from a create to the operations on what it created, for stateful testing (schemathesis).
+    let created = match (o.method, o.path) {
+        ("post", "/charges") => Some(("/charges/{id}", "$response.body#/id")),
+        ("post", "/sources") => Some(("/sources/{id}", "$response.body#/id")),
+        ("post", "/webhook_endpoints") => Some(("/webhook_endpoints/{id}", "$response.body#/id")),
+        _ => None,
+    };
+    if let Some((prefix, id)) = created {
+        let links: Map<String, Value> = OPERATIONS
+            .iter()
+            .filter(|t| t.path == prefix || t.path.starts_with(&format!("{prefix}/")) && !t.path.contains("{refund}"))
+            .map(|t| (operation_id(t), json!({"operationId": operation_id(t), "parameters": {"id": id}})))
+            .collect();
+        out["responses"]["200"]["links"] = Value::Object(links);
+    }
     let html_page = matches!(o.body, Html | Css | Js);
     if html_page {
         // Payer pages answer errors with pages too.

@@ -136,7 +136,9 @@ pub(super) async fn create_charge(
             None => StoreError::not_found("source", &charge.source.id),
         });
     }
+    let committing = std::time::Instant::now();
     tx.commit().await.map_err(pg_err)?;
+    crate::metrics::commit(1, committing.elapsed().as_secs_f64());
     if !queued.is_empty() {
         store.events.bump();
     }
@@ -202,7 +204,9 @@ pub(super) async fn update_charge(store: &PgStore, which: ChargeRef, mutation: C
         events_written,
         idempotency::record(t, &pending, Written::Charge(&charge)),
     )?;
+    let committing = std::time::Instant::now();
     tx.commit().await.map_err(pg_err)?;
+    crate::metrics::commit(1, committing.elapsed().as_secs_f64());
     if !queued.is_empty() {
         store.events.bump();
     }
