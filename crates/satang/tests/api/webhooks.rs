@@ -469,6 +469,7 @@ async fn redeliver_in_a_loop_is_limited_per_event_and_queues_no_copies() {
     assert_eq!(answers, [(200, 3), (429, 17)].into_iter().collect());
     // The three that were taken found the failed delivery waiting for its retry and sent it now, rather
     // than adding copies: at most one send per call, never twenty.
+    rx.wait_for("/down", 2, 10).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     let sent = rx.hits("/down").len();
     assert!((2..=4).contains(&sent), "{sent} sends");
