@@ -11,6 +11,7 @@
 //! can show what was asked of the acquirer and what it said.
 
 pub mod antom;
+pub mod vault;
 
 use async_trait::async_trait;
 use satang_domain::{FailureCode, Timestamp};
