@@ -14,6 +14,8 @@ pub struct App {
     /// Where payers and merchants reach this gateway (`authorize_uri` is built from it), no trailing slash.
     pub public_url: String,
     pub keys: KeyCache,
+    /// Each account's live acquirer (see [`crate::connector`]).
+    pub connectors: crate::connector::registry::Registry,
 }
 
 pub type AppState = Arc<App>;
@@ -25,6 +27,7 @@ impl App {
             clock,
             public_url: public_url.trim_end_matches('/').to_string(),
             keys: KeyCache::default(),
+            connectors: crate::connector::registry::Registry::from_env(),
         })
     }
 

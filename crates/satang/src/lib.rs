@@ -12,6 +12,8 @@
 //! | [`app`] | the state shared by handlers, pages and background tasks |
 //! | [`api`] | the Omise REST API: routes, params, auth, versions, errors, wire objects |
 //! | [`pages`] | the payer's pages at `authorize_uri` |
+//! | [`live`] | live charges: handing them to the account's acquirer, notify and return routes |
+//! | [`simulator`] | `satang simulator antom`: an Antom server for tests and trying live mode |
 //! | [`ops`] | charge operations shared by the API, the pages and the sweeper |
 //! | [`accounts`] | merchant accounts and API keys |
 //! | [`connector`] | live acquirers: the `Connector` trait, Antom (Alipay+), its simulator |
@@ -28,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod connector;
 pub mod http;
+pub mod live;
 pub mod ops;
 pub mod pages;
 pub mod simulator;

@@ -75,6 +75,10 @@ pub async fn create_charge(app: &App, scope: &Scope, mut input: ChargeInput) -> 
     let fees = fee_schedule(app, scope, &source).await?;
     let req = input.with_source(source);
     let charge = Charge::create(scope.account.clone(), req, fees, scope.livemode, now).map_err(violations)?;
+    if scope.livemode {
+        // No pending charge that can never be paid: a live charge needs the account's acquirer.
+        crate::live::require_connector(app, &scope.account, charge.source.method.name).await?;
+    }
     let json = charge_json(app, &charge, now).map_err(|e| ApiError::internal(e.into()))?;
     // One serialization serves as the charge's document and as its charge.create snapshot.
     let doc = serde_json::to_string(&charge).map_err(|e| ApiError::internal(e.into()))?;

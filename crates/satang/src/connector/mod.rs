@@ -11,6 +11,7 @@
 //! can show what was asked of the acquirer and what it said.
 
 pub mod antom;
+pub mod registry;
 pub mod vault;
 
 use async_trait::async_trait;
@@ -66,6 +67,9 @@ pub struct Handoff {
     pub scheme_url: Option<String>,
     /// What a QR code on satang's own page encodes.
     pub code_value: Option<String>,
+    /// The device the order was opened for: a retry of the same request must send the same one.
+    #[serde(default)]
+    pub terminal: Option<Terminal>,
 }
 
 /// What became of a payment, as far as the acquirer says.

@@ -117,6 +117,8 @@ pub struct Texts {
     pub forbidden_body: &'static str,
     pub live_title: &'static str,
     pub live_body: &'static str,
+    pub live_unavailable_title: &'static str,
+    pub live_unavailable_body: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -154,6 +156,8 @@ pub static EN: Texts = Texts {
     forbidden_body: "Reload the payment page and try again.",
     live_title: "Payment not available",
     live_body: "This live payment cannot be completed here: no wallet connector is configured on this gateway.",
+    live_unavailable_title: "The wallet cannot be reached",
+    live_unavailable_body: "The payment could not be started just now. Nothing has been charged: reload this page in a moment.",
 };
 
 pub static TH: Texts = Texts {
@@ -191,6 +195,8 @@ pub static TH: Texts = Texts {
     forbidden_body: "กรุณาโหลดหน้าชำระเงินใหม่แล้วลองอีกครั้ง",
     live_title: "ไม่สามารถชำระเงินได้",
     live_body: "ยังไม่สามารถชำระเงินจริงรายการนี้ได้ เนื่องจากเกตเวย์นี้ยังไม่ได้ตั้งค่าการเชื่อมต่อวอลเล็ต",
+    live_unavailable_title: "ไม่สามารถติดต่อวอลเล็ตได้",
+    live_unavailable_body: "ไม่สามารถเริ่มการชำระเงินได้ในขณะนี้ และยังไม่มีการตัดเงิน กรุณาโหลดหน้านี้ใหม่อีกครั้งในอีกสักครู่",
 };
 
 #[cfg(test)]

@@ -9,8 +9,8 @@
 //! In test mode the wallet is simulated here: its confirm page lets the payer pay or fail with any of the
 //! seed's failure codes, or leave the charge to expire. The choice goes through [`ops::settle`], the same
 //! transition, events and transaction as `mark_as_paid` / `mark_as_failed`, then the browser is sent (303)
-//! to `return_uri`. Live charges are handed to a wallet connector; until one is configured their page says
-//! so and offers no buttons.
+//! to `return_uri`. Live charges are handed to the account's acquirer ([`crate::live`]): the page shows
+//! the acquirer's QR code or app hand-off instead, and offers no simulated outcomes.
 //!
 //! Safety: the URL's token (32 random base36 characters) is the payer's only credential and is compared in
 //! constant time; outcome forms carry a CSRF token that must match a `SameSite=Strict` cookie set with the
@@ -361,7 +361,7 @@ async fn render_payer_entry(app: &AppState, charge: &Charge, lang: Lang, headers
         return final_page(app, charge, lang).await;
     }
     if charge.livemode() {
-        return message(StatusCode::OK, lang, |t| t.live_title, |t| t.live_body);
+        return live_entry(app, charge, lang, headers).await;
     }
     let t = lang.texts();
     let s = summary(app, charge, lang).await;
@@ -408,6 +408,53 @@ async fn render_payer_entry(app: &AppState, charge: &Charge, lang: Lang, headers
     }
 }
 
+/// A live charge's entry: the acquirer's order, opened on the first visit (see [`crate::live::handoff`]).
+/// On a desktop, the QR of the order's code value, the page polling the charge's status; on a phone, a
+/// hand-off to the wallet app (`applinkUrl`, else `schemeUrl`), with the acquirer's `normalUrl` as the
+/// browser fallback.
+async fn live_entry(app: &AppState, charge: &Charge, lang: Lang, headers: &HeaderMap) -> Response {
+    use crate::connector::Terminal;
+    use crate::live::handoff::{LivePage, open};
+    let h = match open(app, charge, user_agent(headers)).await {
+        LivePage::Open(h) => h,
+        LivePage::Final(c) => return final_page(app, c.as_ref(), lang).await,
+        LivePage::Unavailable => {
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                lang,
+                |t| t.live_unavailable_title,
+                |t| t.live_unavailable_body,
+            );
+        }
+    };
+    let t = lang.texts();
+    let s = summary(app, charge, lang).await;
+    let normal = h.normal_url.clone().unwrap_or_default();
+    match h.terminal.unwrap_or(Terminal::Web) {
+        Terminal::Web => {
+            let code = h.code_value.clone().unwrap_or_else(|| normal.clone());
+            let qr_svg = match qrcode::QrCode::new(code.as_bytes()) {
+                Ok(q) => q.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build(),
+                Err(_) => String::new(),
+            };
+            let page = QrPage {
+                c: Common::new(lang, t.scan_title, false),
+                s,
+                status_url: format!("{}/status", pay_path(charge)),
+                return_uri: charge.return_uri.clone().unwrap_or_default(),
+                wallet_url: normal,
+                qr_svg,
+            };
+            html(StatusCode::OK, page)
+        }
+        Terminal::Wap(_) | Terminal::App(_) => {
+            let app_url = h.applink_url.clone().or_else(|| h.scheme_url.clone()).unwrap_or_else(|| normal.clone());
+            let page = HandoffPage { c: Common::new(lang, t.handoff_title, false), s, app_url, wallet_url: normal };
+            html(StatusCode::OK, page)
+        }
+    }
+}
+
 /// The simulated wallet's confirm page: what the QR code opens on a phone, and the browser fallback.
 async fn wallet_page(
     State(app): State<AppState>,
@@ -442,7 +489,8 @@ async fn wallet(
         return with_cookies(final_page(&app, &charge, lang).await, remember);
     }
     if charge.livemode() {
-        return message(StatusCode::OK, lang, |t| t.live_title, |t| t.live_body);
+        // The simulated wallet is test mode's; a live payer pays in the acquirer's wallet.
+        return Redirect::to(&pay_path(&charge)).into_response();
     }
     let (csrf, set) = csrf_for(&headers, &charge);
     let page = WalletPage {

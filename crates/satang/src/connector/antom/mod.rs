@@ -133,6 +133,7 @@ impl Connector for AntomConnector {
             applink_url: resp.applink_url.clone(),
             scheme_url: resp.scheme_url.clone(),
             code_value: resp.order_code_form.as_ref().and_then(|f| f.text()).map(str::to_string),
+            terminal: Some(order.terminal),
         });
         Ok(PayOutcome { state, handoff })
     }

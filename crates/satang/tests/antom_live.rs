@@ -1,0 +1,271 @@
+//! The live journey end to end over real HTTP: `satang serve` processes, the Antom simulator, the
+//! operator's CLI. A live charge is refused without a connector; with one, the payer's first visit opens
+//! the Antom order, the wallet decides, the signed notification settles the charge (once), the return
+//! inquires; forged notifications change nothing. On SQLite, and on PostgreSQL with two nodes.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::Server;
+use satang::connector::antom::sign;
+use satang::simulator::antom::{Faults, SimConfig, Simulator};
+use serde_json::Value;
+
+const CLIENT_ID: &str = "SANDBOX_5YEZ8S2YCTNN05215";
+const MASTER: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const DESKTOP: &str = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36";
+const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148";
+
+struct World {
+    dir: tempfile::TempDir,
+    sim: Simulator,
+    antom_private: String,
+    merchant_private: String,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let (merchant_private, merchant_public) = sign::generate_pair().unwrap();
+    let (antom_private, antom_public) = sign::generate_pair().unwrap();
+    std::fs::write(dir.path().join("merchant_private.pem"), &merchant_private).unwrap();
+    std::fs::write(dir.path().join("antom_public.pem"), &antom_public).unwrap();
+    let sim = Simulator::start(
+        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+        SimConfig {
+            antom_key: sign::private_key_from_pem(&antom_private).unwrap(),
+            merchant_key: sign::public_key_from_pem(&merchant_public).unwrap(),
+            client_id: Some(CLIENT_ID.into()),
+            notify_delay: Duration::from_millis(0),
+            notify_scale: 0.001,
+            faults: Faults::default(),
+        },
+    )
+    .await
+    .unwrap();
+    World { dir, sim, antom_private, merchant_private }
+}
+
+fn connector_set(w: &World, db: &str, account: &str) {
+    let out = std::process::Command::new(common::satang_bin())
+        .args(["connector", "set", "--account", account, "--provider", "antom", "--client-id", CLIENT_ID])
+        .arg("--private-key-file")
+        .arg(w.dir.path().join("merchant_private.pem"))
+        .arg("--antom-public-key-file")
+        .arg(w.dir.path().join("antom_public.pem"))
+        .args(["--endpoint", &w.sim.url(), "--database", db])
+        .env("SATANG_MASTER_KEY", MASTER)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn start(db: &str) -> Server {
+    Server::start("127.0.0.1:0", db, &[("SATANG_MASTER_KEY", MASTER), ("SATANG_LOG", "satang=warn")]).unwrap()
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn create_charge(node: &Server, skey: &str, method: &str) -> (u16, Value) {
+    let res = http()
+        .post(format!("{}/charges", node.url))
+        .basic_auth(skey, Some(""))
+        .form(&[
+            ("amount", "12345"),
+            ("currency", "THB"),
+            ("source[type]", method),
+            ("return_uri", "https://shop.example/done"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn get(node: &Server, skey: &str, path: &str) -> Value {
+    http().get(format!("{}{path}", node.url)).basic_auth(skey, Some("")).send().await.unwrap().json().await.unwrap()
+}
+
+async fn page(url: &str, ua: &str) -> (u16, String) {
+    let res = http().get(url).header("user-agent", ua).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn decide(normal_url: &str, action: &str, code: Option<&str>) -> reqwest::Response {
+    let mut form = vec![("action", action)];
+    if let Some(c) = code {
+        form.push(("code", c));
+    }
+    http().post(normal_url).form(&form).send().await.unwrap()
+}
+
+async fn wait_status(node: &Server, skey: &str, id: &str, want: &str) -> Value {
+    for _ in 0..100 {
+        let c = get(node, skey, &format!("/charges/{id}")).await;
+        if c["status"] == want {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("charge {id} never became {want}: {}", get(node, skey, &format!("/charges/{id}")).await);
+}
+
+async fn event_keys(node: &Server, skey: &str, id: &str) -> Vec<String> {
+    let ev = get(node, skey, &format!("/charges/{id}/events")).await;
+    ev["data"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap().to_string()).collect()
+}
+
+/// A notification signed as Antom (or, with another key, as a forger) would send it.
+async fn notify(node: &Server, key_pem: &str, body: &str) -> (u16, String) {
+    let key = sign::private_key_from_pem(key_pem).unwrap();
+    let time = "1700000000000";
+    let sig = sign::sign(&key, &sign::content("POST", "/antom/notify", CLIENT_ID, time, body.as_bytes())).unwrap();
+    let res = http()
+        .post(format!("{}/antom/notify", node.url))
+        .header("content-type", "application/json")
+        .header("client-id", CLIENT_ID)
+        .header("request-time", time)
+        .header("signature", sign::header(1, &sig))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn journey(db: &str, two_nodes: bool) {
+    let w = world().await;
+    let acct = common::create_account(db, "Live Shop");
+    let skey = acct["live_secret_key"].as_str().unwrap().to_string();
+    let a = start(db);
+    let b = if two_nodes { Some(start(db)) } else { None };
+    let other = b.as_ref().unwrap_or(&a);
+
+    // No connector: refused at creation, nothing left behind.
+    let (status, refused) = create_charge(&a, &skey, "alipay_hk").await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["object"], "error");
+    assert_eq!(refused["code"], "invalid_charge");
+    assert!(refused["message"].as_str().unwrap().contains("connector"), "{refused}");
+    assert_eq!(get(&a, &skey, "/charges").await["total"], 0);
+
+    connector_set(&w, db, acct["id"].as_str().unwrap());
+
+    // Desktop, Alipay HK: the first visit opens the order; the page shows its QR.
+    let (status, c) = create_charge(&a, &skey, "alipay_hk").await;
+    assert_eq!(status, 200, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    assert_eq!(c["status"], "pending");
+    let authorize = c["authorize_uri"].as_str().unwrap().to_string();
+    assert!(authorize.starts_with(&a.url), "authorize_uri stays on satang: {authorize}");
+    assert!(w.sim.sim.payments_for(&id).is_empty(), "pay waits for the payer");
+    let (status, body) = page(&authorize, DESKTOP).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<svg"), "a QR code: {body}");
+    let orders = w.sim.sim.payments_for(&id);
+    assert_eq!(orders.len(), 1);
+    let sent = &orders[0].request;
+    assert_eq!(sent.env.terminal_type, "WEB");
+    assert_eq!(sent.payment_method.payment_method_type, "ALIPAY_HK");
+    assert_eq!(sent.payment_amount.value, "12345");
+    assert_eq!(sent.payment_amount.currency, "THB");
+    assert_eq!(sent.order.reference_order_id, id);
+    assert_eq!(sent.payment_notify_url, format!("{}/antom/notify", a.url));
+    assert_eq!(sent.payment_redirect_url, format!("{}/antom/return/{id}", a.url));
+    assert_eq!(
+        satang_domain::Timestamp::parse(sent.payment_expiry_time.as_deref().unwrap()).unwrap().iso(),
+        c["expires_at"].as_str().unwrap()
+    );
+    // A second visit shows the same order.
+    page(&authorize, DESKTOP).await;
+    assert_eq!(w.sim.sim.payments_for(&id).len(), 1);
+
+    let normal = format!("{}/wallet/{}", w.sim.url(), orders[0].payment_id);
+    let back = decide(&normal, "pay", None).await;
+    assert_eq!(back.headers()["location"], format!("{}/antom/return/{id}", a.url).as_str());
+    let paid = wait_status(&a, &skey, &id, "successful").await;
+    assert_eq!(paid["paid"], true);
+    let keys = event_keys(other, &skey, &id).await;
+    assert_eq!(keys.iter().filter(|k| *k == "charge.complete").count(), 1, "{keys:?}");
+
+    // The payer's return goes on to the shop.
+    let ret = http().get(format!("{}/antom/return/{id}", other.url)).send().await.unwrap();
+    assert_eq!(ret.status(), 303);
+    assert_eq!(ret.headers()["location"], "https://shop.example/done");
+
+    // The provider calls, without secrets.
+    let calls = get(&a, &skey, &format!("/charges/{id}/provider_calls")).await;
+    let data = calls["data"].as_array().unwrap();
+    assert_eq!(data[0]["object"], "provider_call");
+    assert_eq!(data[0]["endpoint"], "payments/pay");
+    assert_eq!(data[0]["request_id"], format!("{id}_1"));
+    assert_eq!(data[0]["result_code"], "PAYMENT_IN_PROCESS");
+    assert!(!calls.to_string().contains("signature="), "{calls}");
+
+    // The same notification again: acknowledged, nothing changes. Forged ones: refused, nothing changes.
+    let body = serde_json::json!({
+        "notifyType": "PAYMENT_RESULT",
+        "result": {"resultCode": "SUCCESS", "resultStatus": "S", "resultMessage": "success"},
+        "paymentRequestId": format!("{id}_1"), "paymentId": orders[0].payment_id,
+        "paymentAmount": {"currency": "THB", "value": "12345"}
+    })
+    .to_string();
+    let (status, ack) = notify(other, &w.antom_private, &body).await;
+    assert_eq!((status, ack.as_str()), (200, satang::connector::antom::wire::NOTIFY_ACK));
+    assert_eq!(event_keys(&a, &skey, &id).await, keys);
+
+    // Phone, Alipay: hand-off to the app; the payer fails with a balance too low.
+    let (_, c2) = create_charge(&a, &skey, "alipay").await;
+    let id2 = c2["id"].as_str().unwrap().to_string();
+    let (status, body) = page(c2["authorize_uri"].as_str().unwrap(), IPHONE).await;
+    assert_eq!(status, 200, "{body}");
+    let order = w.sim.sim.payments_for(&id2).remove(0);
+    assert_eq!(order.request.env.terminal_type, "WAP");
+    assert_eq!(order.request.env.os_type.as_deref(), Some("IOS"));
+    assert_eq!(order.request.payment_method.payment_method_type, "ALIPAY_CN");
+    assert!(body.contains("via=applink"), "the app link: {body}");
+    // A forged failure for it changes nothing.
+    let forged = serde_json::json!({
+        "notifyType": "PAYMENT_RESULT",
+        "result": {"resultCode": "RISK_REJECT", "resultStatus": "F", "resultMessage": "x"},
+        "paymentRequestId": format!("{id2}_1")
+    })
+    .to_string();
+    assert_eq!(notify(&a, &w.merchant_private, &forged).await.0, 401);
+    assert_eq!(get(&a, &skey, &format!("/charges/{id2}")).await["status"], "pending");
+    decide(&format!("{}/wallet/{}", w.sim.url(), order.payment_id), "fail", Some("USER_BALANCE_NOT_ENOUGH")).await;
+    let failed = wait_status(&a, &skey, &id2, "failed").await;
+    assert_eq!(failed["failure_code"], "insufficient_fund");
+
+    // No notification: the return asks Antom (on the other node).
+    w.sim.sim.set_faults(Faults { drop_notifications: true, ..Faults::default() });
+    let (_, c3) = create_charge(&a, &skey, "alipay_hk").await;
+    let id3 = c3["id"].as_str().unwrap().to_string();
+    page(c3["authorize_uri"].as_str().unwrap(), DESKTOP).await;
+    let order = w.sim.sim.payments_for(&id3).remove(0);
+    decide(&format!("{}/wallet/{}", w.sim.url(), order.payment_id), "pay", None).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(get(&a, &skey, &format!("/charges/{id3}")).await["status"], "pending", "no notification came");
+    let ret = http().get(format!("{}/antom/return/{id3}", other.url)).send().await.unwrap();
+    assert_eq!(ret.headers()["location"], "https://shop.example/done");
+    assert_eq!(get(&a, &skey, &format!("/charges/{id3}")).await["status"], "successful");
+    let calls = get(&a, &skey, &format!("/charges/{id3}/provider_calls")).await;
+    let endpoints: Vec<&str> =
+        calls["data"].as_array().unwrap().iter().map(|c| c["endpoint"].as_str().unwrap()).collect();
+    assert_eq!(endpoints, ["payments/pay", "payments/inquiryPayment"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_journey_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    journey(&format!("sqlite:{}", dir.path().join("live.db").display()), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_journey_on_postgres_with_two_nodes() {
+    let Some(db) = common::pg_or_skip().await else { return };
+    journey(&db.url, true).await;
+}
