@@ -217,6 +217,61 @@ async fn journey(db: &str, two_nodes: bool) {
     assert_eq!((status, ack.as_str()), (200, satang::connector::antom::wire::NOTIFY_ACK));
     assert_eq!(event_keys(&a, &skey, &id).await, keys);
 
+    // Refunds go through Antom, under satang's refund ID; refusals leave nothing behind.
+    let refund = |amount: &'static str| {
+        let (url, skey) = (format!("{}/charges/{id}/refunds", a.url), skey.clone());
+        async move {
+            let res = http().post(url).basic_auth(skey, Some("")).form(&[("amount", amount)]).send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let at_antom = |w: &World| w.sim.sim.refunds_of(&format!("{id}_1")).iter().map(|r| r.amount).sum::<i64>();
+    let (status, r1) = refund("4000").await;
+    assert_eq!(status, 200, "{r1}");
+    assert_eq!(w.sim.sim.refunds_of(&format!("{id}_1"))[0].refund_request_id, r1["id"].as_str().unwrap());
+    let (status, over) = refund("9000").await;
+    assert_eq!((status, over["code"].as_str()), (400, Some("failed_refund")), "satang's own check: {over}");
+    w.sim.sim.set_faults(Faults { refuse_refund: Some("REFUND_WINDOW_EXCEED".into()), ..Faults::default() });
+    let (status, refused) = refund("100").await;
+    assert_eq!((status, refused["code"].as_str()), (400, Some("failed_refund")), "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("REFUND_WINDOW_EXCEED"), "{refused}");
+    // Unknown answers: Antom refunded, every try answered U; the inquiry finds it, and it is booked once.
+    w.sim.sim.set_faults(Faults { unknown: 3, ..Faults::default() });
+    let (status, r2) = refund("1000").await;
+    assert_eq!(status, 200, "{r2}");
+    let (status, _) = refund("7345").await;
+    assert_eq!(status, 200);
+    assert_eq!(at_antom(&w), 12345);
+    let after = get(&a, &skey, &format!("/charges/{id}")).await;
+    assert_eq!(after["refunded_amount"], 12345, "{after}");
+    let booked = get(&a, &skey, &format!("/charges/{id}/refunds")).await;
+    assert_eq!(booked["total"], 3);
+    let endpoints: Vec<String> = get(&a, &skey, &format!("/charges/{id}/provider_calls")).await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["endpoint"].as_str().unwrap().to_string())
+        .collect();
+    assert!(endpoints.contains(&"payments/inquiryRefund".to_string()), "{endpoints:?}");
+
+    // Expiring a live charge cancels its Antom order first.
+    let (_, c4) = create_charge(&a, &skey, "alipay_hk").await;
+    let id4 = c4["id"].as_str().unwrap().to_string();
+    page(c4["authorize_uri"].as_str().unwrap(), DESKTOP).await;
+    let expired = http()
+        .post(format!("{}/charges/{id4}/expire", other.url))
+        .basic_auth(&skey, Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(expired["status"], "expired", "{expired}");
+    let order = w.sim.sim.payments_for(&id4).remove(0);
+    assert_eq!(order.status, satang::simulator::antom::Status::Cancelled);
+    assert_eq!(decide(&format!("{}/wallet/{}", w.sim.url(), order.payment_id), "pay", None).await.status(), 409);
+
     // Phone, Alipay: hand-off to the app; the payer fails with a balance too low.
     let (_, c2) = create_charge(&a, &skey, "alipay").await;
     let id2 = c2["id"].as_str().unwrap().to_string();

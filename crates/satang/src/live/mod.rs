@@ -3,6 +3,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`handoff`] | opening an order (`pay`) when the payer first opens `authorize_uri`, and what the page shows |
+//! | [`refunds`] | refunds through the acquirer, booked under the ID sent to it |
 //! | [`routes`] | the notify route, the return route (`paymentRedirectUrl`), `GET /charges/:id/provider_calls` |
 //! | this file | refusing live charges that cannot be paid, applying a payment state to a charge |
 //!
@@ -33,6 +34,7 @@
 //! `paymentExpiryTime` is the charge's `expires_at`, so Antom closes its order at the same moment.
 
 pub mod handoff;
+pub mod refunds;
 pub mod routes;
 
 use satang_domain::{Charge, ChargeStatus};
@@ -179,5 +181,35 @@ pub async fn run_checks(
         if *stop.borrow() {
             return;
         }
+    }
+}
+
+/// Cancels the open order of a pending live charge at its acquirer before the charge expires, so that it
+/// cannot be paid after. An order already paid is applied instead (the charge then does not expire).
+pub async fn cancel_open_order(app: &App, id: &satang_domain::ChargeId) -> Result<(), ApiError> {
+    let Some(attempt) = app.store.latest_payment_attempt(id).await? else { return Ok(()) };
+    if attempt.state == AttemptState::Closed {
+        return Ok(());
+    }
+    let charge = app.store.find_charge(id).await?;
+    if !matches!(charge.status, ChargeStatus::Pending) {
+        return Ok(());
+    }
+    let conn = match app.connectors.for_account(&app.store, &charge.account).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Ok(()),
+        Err(e) => return Err(connector_error(e)),
+    };
+    let mut calls = Vec::new();
+    let answer = conn.cancel(&attempt.request_id, &mut calls).await;
+    record(app, id, &calls).await;
+    match answer {
+        Ok(crate::connector::CancelOutcome::Cancelled) => {
+            let closed = PaymentAttempt { state: AttemptState::Closed, ..attempt };
+            app.store.update_payment_attempt(&closed).await?;
+            Ok(())
+        }
+        Ok(crate::connector::CancelOutcome::Refused { .. }) => inquire(app, &attempt).await.map(|_| ()),
+        Err(e) => Err(connector_error(e)),
     }
 }
