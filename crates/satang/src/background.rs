@@ -25,7 +25,7 @@ pub fn start(app: AppState, sweep_interval: Duration, config: WorkerConfig) -> a
     let tasks = vec![
         tokio::spawn(worker.clone().run(stopped.clone())),
         tokio::spawn(sweeper::run(app.clone(), sweep_interval, stopped.clone())),
-        tokio::spawn(crate::live::run_checks(app, sweep_interval.max(Duration::from_secs(5)), stopped)),
+        tokio::spawn(crate::live::run_checks(app, sweep_interval, stopped)),
     ];
     Ok(Background { stop, tasks, worker })
 }

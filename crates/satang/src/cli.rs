@@ -272,6 +272,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("No account existed, so a demo account was created. Its test keys:");
         print_account(&shown, false);
     }
+    if let Err(e) = crate::connector::vault::MasterKey::from_env()
+        && store.count_connectors().await? > 0
+    {
+        anyhow::bail!("accounts have live connectors, and {e}");
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let stop = shutdown_signal();
     let tls = match (&args.http.tls_cert, &args.http.tls_key) {

@@ -324,3 +324,54 @@ async fn the_live_journey_on_postgres_with_two_nodes() {
     let Some(db) = common::pg_or_skip().await else { return };
     journey(&db.url, true).await;
 }
+
+/// Neither a notification nor the payer's return: the periodic inquiry settles the charge, on whichever
+/// node claims the order first. And `serve` refuses to start without the master key once connectors exist.
+async fn periodic(db: &str, two_nodes: bool) {
+    let w = world().await;
+    let acct = common::create_account(db, "Live Shop");
+    let skey = acct["live_secret_key"].as_str().unwrap().to_string();
+    connector_set(&w, db, acct["id"].as_str().unwrap());
+    let no_master = Server::start("127.0.0.1:0", db, &[("SATANG_MASTER_KEY", ""), ("SATANG_LOG", "satang=warn")]);
+    assert!(no_master.is_err(), "serve needs the master key when connectors exist");
+
+    let env = [("SATANG_MASTER_KEY", MASTER), ("SATANG_LOG", "satang=warn"), ("SATANG_LIVE_INQUIRY_INTERVAL", "1")];
+    let a = Server::start("127.0.0.1:0", db, &env).unwrap();
+    let _b = if two_nodes { Some(Server::start("127.0.0.1:0", db, &env).unwrap()) } else { None };
+    w.sim.sim.set_faults(Faults { drop_notifications: true, ..Faults::default() });
+    let (_, c) = create_charge(&a, &skey, "alipay_hk").await;
+    let id = c["id"].as_str().unwrap().to_string();
+    page(c["authorize_uri"].as_str().unwrap(), DESKTOP).await;
+    let order = w.sim.sim.payments_for(&id).remove(0);
+    decide(&format!("{}/wallet/{}", w.sim.url(), order.payment_id), "pay", None).await;
+    for _ in 0..100 {
+        if get(&a, &skey, &format!("/charges/{id}")).await["status"] == "successful" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(get(&a, &skey, &format!("/charges/{id}")).await["status"], "successful");
+    let keys = event_keys(&a, &skey, &id).await;
+    assert_eq!(keys.iter().filter(|k| *k == "charge.complete").count(), 1, "{keys:?}");
+    let calls = get(&a, &skey, &format!("/charges/{id}/provider_calls")).await;
+    let inquiries: Vec<&Value> =
+        calls["data"].as_array().unwrap().iter().filter(|c| c["endpoint"] == "payments/inquiryPayment").collect();
+    assert!(!inquiries.is_empty());
+    assert_eq!(inquiries.last().unwrap()["result_code"], "SUCCESS");
+    // Settled: nobody asks again.
+    let before = w.sim.sim.stats().calls.get("payments/inquiryPayment").copied().unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(w.sim.sim.stats().calls.get("payments/inquiryPayment").copied().unwrap_or(0), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_periodic_inquiry_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    periodic(&format!("sqlite:{}", dir.path().join("live.db").display()), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_periodic_inquiry_on_postgres_with_two_nodes() {
+    let Some(db) = common::pg_or_skip().await else { return };
+    periodic(&db.url, true).await;
+}

@@ -18,6 +18,8 @@ type Cached = (Timestamp, String, Arc<dyn Connector>);
 
 pub struct Registry {
     master: Mutex<Result<Arc<MasterKey>, String>>,
+    /// Seconds between periodic inquiries of an open order (`SATANG_LIVE_INQUIRY_INTERVAL`, default 60).
+    inquiry_every: std::sync::atomic::AtomicI64,
     retry: RetryPolicy,
     cache: Mutex<HashMap<AccountId, Cached>>,
 }
@@ -30,7 +32,18 @@ impl Registry {
     }
 
     pub fn new(master: Result<MasterKey, String>, retry: RetryPolicy) -> Registry {
-        Registry { master: Mutex::new(master.map(Arc::new)), retry, cache: Mutex::new(HashMap::new()) }
+        let every = std::env::var("SATANG_LIVE_INQUIRY_INTERVAL").ok().and_then(|v| v.parse().ok()).unwrap_or(60i64);
+        Registry {
+            master: Mutex::new(master.map(Arc::new)),
+            inquiry_every: std::sync::atomic::AtomicI64::new(every.max(1)),
+            retry,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Seconds between periodic inquiries of an open order.
+    pub fn inquiry_every(&self) -> i64 {
+        self.inquiry_every.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Replaces the master key (for a process that gets it other than from the environment, and tests,

@@ -81,7 +81,7 @@ async fn open_inner(app: &App, charge: &Charge, user_agent: &str) -> Result<Live
                     handoff: Some(Handoff { terminal: Some(terminal(charge, user_agent)), ..Handoff::default() }),
                     state: AttemptState::Opening,
                     created_at: now,
-                    next_check_at: now.plus_seconds(super::CHECK_EVERY),
+                    next_check_at: now.plus_seconds(app.connectors.inquiry_every()),
                 };
                 // Written before the call (see the crash table): a racing visit that lost the insert
                 // takes the winner's attempt on the next round.

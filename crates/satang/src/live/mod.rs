@@ -46,9 +46,6 @@ use crate::ops::{self, PayerOutcome};
 use crate::store::ChargeRef;
 use crate::store::connectors::{AttemptState, PaymentAttempt};
 
-/// Seconds between periodic inquiries of an open attempt.
-pub const CHECK_EVERY: i64 = 60;
-
 /// Refuses a live charge the account cannot have paid: no connector, or one without the method.
 pub async fn require_connector(app: &App, account: &satang_domain::AccountId, method: &str) -> Result<(), ApiError> {
     let no = |why: String| ApiError::invalid_charge(why);
@@ -87,7 +84,7 @@ pub async fn apply(app: &App, attempt: &PaymentAttempt, state: &PaymentState) ->
     };
     let mut next = attempt.clone();
     match state {
-        PaymentState::Open => next.next_check_at = now.plus_seconds(CHECK_EVERY),
+        PaymentState::Open => next.next_check_at = now.plus_seconds(app.connectors.inquiry_every()),
         PaymentState::Succeeded { payment_id } => {
             next.state = AttemptState::Closed;
             if let (Some(h), Some(p)) = (next.handoff.as_mut(), payment_id) {
@@ -138,7 +135,10 @@ pub async fn inquire(app: &App, attempt: &PaymentAttempt) -> Result<Charge, ApiE
     match answer {
         Ok(state) => apply(app, attempt, &state).await,
         Err(e) => {
-            let later = PaymentAttempt { next_check_at: app.now().plus_seconds(CHECK_EVERY), ..attempt.clone() };
+            let later = PaymentAttempt {
+                next_check_at: app.now().plus_seconds(app.connectors.inquiry_every()),
+                ..attempt.clone()
+            };
             app.store.update_payment_attempt(&later).await?;
             tracing::warn!(charge.id = %charge.id, error.message = %e, "inquiry not conclusive");
             Ok(charge)

@@ -432,6 +432,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_connector(&self, account: &AccountId) -> StoreResult<Option<connectors::ConnectorRecord>>;
     /// Whether there was one to remove.
     async fn remove_connector(&self, account: &AccountId) -> StoreResult<bool>;
+    /// How many accounts have a connector (`serve` refuses to start without the master key when any do).
+    async fn count_connectors(&self) -> StoreResult<u64>;
     /// Appends to the charge's log of provider calls.
     async fn record_provider_calls(
         &self,

@@ -203,3 +203,8 @@ pub(super) async fn claim_checks(
         .map_err(pg_err)?;
     rows.iter().map(attempt).collect()
 }
+
+pub(super) async fn count(store: &PgStore) -> StoreResult<u64> {
+    let row = store.client().await?.query_one("select count(*) from connectors", &[]).await.map_err(pg_err)?;
+    Ok(row.get::<_, i64>(0).max(0) as u64)
+}

@@ -353,6 +353,9 @@ impl Store for PgStore {
     async fn remove_connector(&self, account: &AccountId) -> StoreResult<bool> {
         connectors::remove(self, account).await
     }
+    async fn count_connectors(&self) -> StoreResult<u64> {
+        connectors::count(self).await
+    }
     async fn record_provider_calls(
         &self,
         charge: &ChargeId,

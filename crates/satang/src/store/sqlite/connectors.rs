@@ -240,3 +240,13 @@ pub(super) async fn claim_checks(
         .await?;
     rows.into_iter().map(with_handoff).collect()
 }
+
+pub(super) async fn count(store: &SqliteStore) -> StoreResult<u64> {
+    store
+        .read(|c| {
+            c.query_row("select count(*) from connectors", [], |r| r.get::<_, i64>(0))
+                .map(|n| n.max(0) as u64)
+                .map_err(sql_err)
+        })
+        .await
+}
