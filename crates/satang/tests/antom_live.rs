@@ -165,6 +165,7 @@ async fn journey(db: &str, two_nodes: bool) {
     let (status, body) = page(&authorize, DESKTOP).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("<svg"), "a QR code: {body}");
+    assert!(body.contains(&format!("{}/wallet/", w.sim.url())), "the wallet page's link: {body}");
     let orders = w.sim.sim.payments_for(&id);
     assert_eq!(orders.len(), 1);
     let sent = &orders[0].request;
@@ -204,6 +205,17 @@ async fn journey(db: &str, two_nodes: bool) {
     assert_eq!(data[0]["request_id"], format!("{id}_1"));
     assert_eq!(data[0]["result_code"], "PAYMENT_IN_PROCESS");
     assert!(!calls.to_string().contains("signature="), "{calls}");
+    // The figures the README quotes: what satang adds to Antom's own time is the page's time minus pay's.
+    let started = std::time::Instant::now();
+    let (_, timing) = create_charge(&a, &skey, "alipay_hk").await;
+    page(timing["authorize_uri"].as_str().unwrap(), DESKTOP).await;
+    let page_ms = started.elapsed().as_millis();
+    let timing_calls = get(&a, &skey, &format!("/charges/{}/provider_calls", timing["id"].as_str().unwrap())).await;
+    println!(
+        "figures: create + first page {page_ms} ms, of which Antom pay {} ms; calls for a paid charge {}",
+        timing_calls["data"][0]["latency_ms"],
+        data.len()
+    );
 
     // The same notification again: acknowledged, nothing changes. Forged ones: refused, nothing changes.
     let body = serde_json::json!({
