@@ -387,3 +387,41 @@ async fn the_periodic_inquiry_on_postgres_with_two_nodes() {
     let Some(db) = common::pg_or_skip().await else { return };
     periodic(&db.url, true).await;
 }
+
+/// The live journey in Chromium: desktop QR scanned by a phone context, and a phone hand-off that fails
+/// (crates/satang/tests/browser/live.js). Screenshots land in `artifacts/browser/live-*.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_journey_in_chromium() {
+    let chromium = std::env::var("SATANG_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        return common::skip("Chromium is not installed (apt-get install chromium)");
+    }
+    let browser_dir = common::repo_root().join("crates/satang/tests/browser");
+    if !browser_dir.join("node_modules/playwright-core").is_dir() {
+        return common::skip("playwright-core is not installed (npm ci in crates/satang/tests/browser)");
+    }
+    let w = world().await;
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", db_dir.path().join("live.db").display());
+    let acct = common::create_account(&db, "Live Browser Shop");
+    connector_set(&w, &db, acct["id"].as_str().unwrap());
+    let node = start(&db);
+    let artifacts = common::repo_root().join("artifacts/browser");
+    let out = tokio::process::Command::new("node")
+        .arg("live.js")
+        .current_dir(&browser_dir)
+        .env("SATANG_URL", &node.url)
+        .env("SATANG_SKEY", acct["live_secret_key"].as_str().unwrap())
+        .env("SATANG_ARTIFACTS", &artifacts)
+        .env("SATANG_CHROMIUM", &chromium)
+        .output()
+        .await
+        .expect("run node");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "live browser journeys failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    println!("{stdout}");
+    for shot in ["live-01-desktop-qr.png", "live-02-phone-antom-wallet.png", "live-03-desktop-back-at-shop.png"] {
+        let meta = std::fs::metadata(artifacts.join(shot)).unwrap_or_else(|e| panic!("{shot}: {e}"));
+        assert!(meta.len() > 1000, "{shot} is not a real screenshot");
+    }
+}

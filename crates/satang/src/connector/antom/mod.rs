@@ -10,8 +10,8 @@
 //!
 //! Currencies: Antom's samples show HKD for `ALIPAY_HK` and CNY/USD-settled for `ALIPAY_CN`; satang's
 //! charges are THB or SGD and are sent as they are (amount in subunits, as a string). Which currencies
-//! each Antom method takes is inferred, not verified: a currency Antom refuses comes back as
-//! `CURRENCY_NOT_SUPPORT` and fails the charge with `failed_processing`.
+//! each Antom method takes is inferred, not verified, and recorded as such in [`METHODS`]: a currency
+//! Antom refuses comes back as `CURRENCY_NOT_SUPPORT` and fails the charge with `failed_processing`.
 
 pub mod client;
 pub mod codes;
@@ -28,13 +28,32 @@ use crate::connector::{
     ProviderCall, RefundOrder, RefundState, Terminal,
 };
 
+/// One satang method as Antom knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AntomMethod {
+    /// satang's `source[type]`.
+    pub method: &'static str,
+    /// Antom's `paymentMethodType`.
+    pub antom_type: &'static str,
+    /// The currencies Antom is believed to take for it. INFERRED, not verified: Antom's samples show HKD
+    /// for ALIPAY_HK and CNY-priced orders for ALIPAY_CN; satang's THB and SGD charges are sent as they
+    /// are, and a currency Antom refuses comes back as `CURRENCY_NOT_SUPPORT` (`failed_processing`).
+    pub believed_currencies: &'static [&'static str],
+}
+
+/// The methods this connector offers.
+pub const METHODS: &[AntomMethod] = &[
+    AntomMethod {
+        method: "alipay",
+        antom_type: "ALIPAY_CN",
+        believed_currencies: &["CNY", "USD", "HKD", "THB", "SGD"],
+    },
+    AntomMethod { method: "alipay_hk", antom_type: "ALIPAY_HK", believed_currencies: &["HKD", "USD", "THB", "SGD"] },
+];
+
 /// Antom's `paymentMethodType` of a satang method.
 pub fn method_type(method: &str) -> Option<&'static str> {
-    match method {
-        "alipay" => Some("ALIPAY_CN"),
-        "alipay_hk" => Some("ALIPAY_HK"),
-        _ => None,
-    }
+    METHODS.iter().find(|m| m.method == method).map(|m| m.antom_type)
 }
 
 /// `env` of a pay request.
