@@ -287,13 +287,14 @@ async fn journey(db: &str, two_nodes: bool) {
     // Phone, Alipay: hand-off to the app; the payer fails with a balance too low.
     let (_, c2) = create_charge(&a, &skey, "alipay").await;
     let id2 = c2["id"].as_str().unwrap().to_string();
-    let (status, body) = page(c2["authorize_uri"].as_str().unwrap(), IPHONE).await;
-    assert_eq!(status, 200, "{body}");
+    let res = http().get(c2["authorize_uri"].as_str().unwrap()).header("user-agent", IPHONE).send().await.unwrap();
+    assert_eq!(res.status(), 303, "Alipay goes to the wallet's page");
     let order = w.sim.sim.payments_for(&id2).remove(0);
     assert_eq!(order.request.env.terminal_type, "WAP");
     assert_eq!(order.request.env.os_type.as_deref(), Some("IOS"));
     assert_eq!(order.request.payment_method.payment_method_type, "ALIPAY_CN");
-    assert!(body.contains("via=applink"), "the app link: {body}");
+    let location = res.headers()["location"].to_str().unwrap();
+    assert!(location.ends_with("via=applink"), "the app link: {location}");
     // A forged failure for it changes nothing.
     let forged = serde_json::json!({
         "notifyType": "PAYMENT_RESULT",

@@ -409,9 +409,10 @@ async fn render_payer_entry(app: &AppState, charge: &Charge, lang: Lang, headers
 }
 
 /// A live charge's entry: the acquirer's order, opened on the first visit (see [`crate::live::handoff`]).
-/// On a desktop, the QR of the order's code value, the page polling the charge's status; on a phone, a
-/// hand-off to the wallet app (`applinkUrl`, else `schemeUrl`), with the acquirer's `normalUrl` as the
-/// browser fallback.
+/// Alipay HK: on a desktop, the QR of the order's code value, the page polling the charge's status; on a
+/// phone, a hand-off to the wallet app (`applinkUrl`, else `schemeUrl`), with the acquirer's `normalUrl`
+/// as the browser fallback. Alipay (redirect flow): forwarded to the wallet's page (`normalUrl`; on a
+/// phone the app link first).
 async fn live_entry(app: &AppState, charge: &Charge, lang: Lang, headers: &HeaderMap) -> Response {
     use crate::connector::Terminal;
     use crate::live::handoff::{LivePage, open};
@@ -427,9 +428,18 @@ async fn live_entry(app: &AppState, charge: &Charge, lang: Lang, headers: &Heade
             );
         }
     };
+    let normal = h.normal_url.clone().unwrap_or_default();
+    let phone = !matches!(h.terminal, None | Some(Terminal::Web));
+    if charge.source.method.flow == Flow::Redirect && !normal.is_empty() {
+        // Alipay (redirect flow): the payer goes to the wallet's own page, as Antom advises for WEB and WAP
+        // (on a phone through the app link when there is one).
+        let to = if phone { h.applink_url.clone().unwrap_or_else(|| normal.clone()) } else { normal.clone() };
+        let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
+        security_headers(&mut res);
+        return res;
+    }
     let t = lang.texts();
     let s = summary(app, charge, lang).await;
-    let normal = h.normal_url.clone().unwrap_or_default();
     match h.terminal.unwrap_or(Terminal::Web) {
         Terminal::Web => {
             let code = h.code_value.clone().unwrap_or_else(|| normal.clone());

@@ -76,10 +76,11 @@ async function desktopQrScannedByPhone(browser) {
   await phone.close();
 }
 
-// Phone: the hand-off opens the wallet through its app link; the payer fails with a balance too low.
+// Phone, Alipay HK: the hand-off opens the wallet through its app link; the payer fails with a balance
+// too low.
 async function phoneHandoffFails(browser) {
   const c = await api('POST', '/charges', {
-    amount: 12345, currency: 'THB', return_uri: `${SHOP}/orders/L2`, source: { type: 'alipay' },
+    amount: 12345, currency: 'THB', return_uri: `${SHOP}/orders/L2`, source: { type: 'alipay_hk' },
   });
   const phone = await context(browser, { ...devices['Pixel 7'], locale: 'th-TH' });
   const page = await phone.newPage();
@@ -99,6 +100,23 @@ async function phoneHandoffFails(browser) {
   await phone.close();
 }
 
+// Desktop, Alipay: forwarded to the wallet's own page; pays; back at the shop.
+async function desktopAlipayForwarded(browser) {
+  const c = await api('POST', '/charges', {
+    amount: 12345, currency: 'THB', return_uri: `${SHOP}/orders/L3`, source: { type: 'alipay' },
+  });
+  const desktop = await context(browser, { viewport: { width: 1280, height: 860 }, locale: 'en-US' });
+  const page = await desktop.newPage();
+  await page.goto(c.authorize_uri);
+  await page.waitForURL(/\/wallet\//);
+  assert.strictEqual(await page.locator('h1').innerText(), 'ALIPAY_CN (simulated wallet)');
+  await shot(page, 'live-06-desktop-alipay-wallet.png');
+  await page.locator('#pay').click();
+  await page.waitForURL(`${SHOP}/orders/L3`);
+  await waitStatus(c.id, 'successful');
+  await desktop.close();
+}
+
 (async () => {
   require('fs').mkdirSync(OUT, { recursive: true });
   const browser = await chromium.launch({
@@ -109,6 +127,7 @@ async function phoneHandoffFails(browser) {
   try {
     await desktopQrScannedByPhone(browser);
     await phoneHandoffFails(browser);
+    await desktopAlipayForwarded(browser);
     console.log('live browser journeys: ok');
   } finally {
     await browser.close();
