@@ -426,3 +426,42 @@ async fn the_live_journey_in_chromium() {
         assert!(meta.len() > 1000, "{shot} is not a real screenshot");
     }
 }
+
+/// Faults while opening the order: the page says the wallet cannot be reached, the attempt keeps its
+/// request id, and the next visit gets the one order Antom has: never two, never a lost one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_while_opening_never_make_two_orders() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("live.db").display());
+    let acct = common::create_account(&db, "Live Shop");
+    let skey = acct["live_secret_key"].as_str().unwrap().to_string();
+    connector_set(&w, &db, acct["id"].as_str().unwrap());
+    let a = start(&db);
+    let faults = [
+        Faults { http_500: 3, ..Faults::default() },
+        Faults { unknown: 3, ..Faults::default() },
+        Faults { bad_signature: 3, ..Faults::default() },
+    ];
+    for fault in faults {
+        w.sim.sim.set_faults(fault.clone());
+        let (_, c) = create_charge(&a, &skey, "alipay_hk").await;
+        let id = c["id"].as_str().unwrap().to_string();
+        let uri = c["authorize_uri"].as_str().unwrap();
+        let (status, body) = page(uri, DESKTOP).await;
+        assert_eq!(status, 503, "{fault:?}: {body}");
+        assert!(body.contains("cannot be reached"));
+        let (status, body) = page(uri, DESKTOP).await;
+        assert_eq!(status, 200, "{fault:?}: {body}");
+        assert!(body.contains("<svg"));
+        assert_eq!(w.sim.sim.payments_for(&id).len(), 1, "{fault:?}: one order");
+        let calls = get(&a, &skey, &format!("/charges/{id}/provider_calls")).await;
+        let data = calls["data"].as_array().unwrap();
+        assert!(data.iter().all(|c| c["request_id"] == format!("{id}_1")), "{fault:?}: one request id: {calls}");
+        assert_eq!(data.len(), 4, "{fault:?}: three tries, then one: {calls}");
+        // And it pays normally.
+        let order = w.sim.sim.payments_for(&id).remove(0);
+        decide(&format!("{}/wallet/{}", w.sim.url(), order.payment_id), "pay", None).await;
+        wait_status(&a, &skey, &id, "successful").await;
+    }
+}
