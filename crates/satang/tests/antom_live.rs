@@ -304,6 +304,18 @@ async fn journey(db: &str, two_nodes: bool) {
     .to_string();
     assert_eq!(notify(&a, &w.merchant_private, &forged).await.0, 401);
     assert_eq!(get(&a, &skey, &format!("/charges/{id2}")).await["status"], "pending");
+    // PAYMENT_PENDING ("paid, wait for the result"): acknowledged, the charge stays pending.
+    let pending = serde_json::json!({
+        "notifyType": "PAYMENT_PENDING",
+        "result": {"resultCode": "SUCCESS", "resultStatus": "S", "resultMessage": "success"},
+        "paymentRequestId": format!("{id2}_1")
+    })
+    .to_string();
+    assert_eq!(notify(&a, &w.antom_private, &pending).await.0, 200);
+    assert_eq!(get(&a, &skey, &format!("/charges/{id2}")).await["status"], "pending");
+    // A notification about a request satang never made is not acknowledged.
+    let stranger = pending.replace(&format!("{id2}_1"), "chrg_unknown_1");
+    assert_eq!(notify(&a, &w.antom_private, &stranger).await.0, 404);
     decide(&format!("{}/wallet/{}", w.sim.url(), order.payment_id), "fail", Some("USER_BALANCE_NOT_ENOUGH")).await;
     let failed = wait_status(&a, &skey, &id2, "failed").await;
     assert_eq!(failed["failure_code"], "insufficient_fund");
