@@ -133,6 +133,17 @@ pub async fn inquire(app: &App, attempt: &PaymentAttempt) -> Result<Charge, ApiE
     let answer = conn.inquire(&attempt.request_id, &mut calls).await;
     record(app, &charge.id, &calls).await;
     match answer {
+        // A pay still on its way (tries and backoff take well under two minutes) is not "never sent" yet.
+        Ok(PaymentState::NotFound)
+            if attempt.state == AttemptState::Opening && app.now().unix() - attempt.created_at.unix() < 120 =>
+        {
+            let later = PaymentAttempt {
+                next_check_at: app.now().plus_seconds(app.connectors.inquiry_every()),
+                ..attempt.clone()
+            };
+            app.store.update_payment_attempt(&later).await?;
+            Ok(charge)
+        }
         Ok(state) => apply(app, attempt, &state).await,
         Err(e) => {
             let later = PaymentAttempt {
