@@ -176,10 +176,12 @@ async fn journey(db: &str, two_nodes: bool) {
     assert_eq!(sent.order.reference_order_id, id);
     assert_eq!(sent.payment_notify_url, format!("{}/antom/notify", a.url));
     assert_eq!(sent.payment_redirect_url, format!("{}/antom/return/{id}", a.url));
-    assert_eq!(
-        satang_domain::Timestamp::parse(sent.payment_expiry_time.as_deref().unwrap()).unwrap().iso(),
-        c["expires_at"].as_str().unwrap()
-    );
+    // Antom keeps an order open 10 minutes at most; the charge lives longer (a new order on a later visit).
+    let order_expiry = satang_domain::Timestamp::parse(sent.payment_expiry_time.as_deref().unwrap()).unwrap().unix();
+    let charge_expiry = satang_domain::Timestamp::parse(c["expires_at"].as_str().unwrap()).unwrap().unix();
+    let opened = satang_domain::Timestamp::parse(c["created_at"].as_str().unwrap()).unwrap().unix();
+    assert!(order_expiry < charge_expiry);
+    assert!((opened + 590..=opened + 610).contains(&order_expiry), "{order_expiry} vs created {opened}");
     // A second visit shows the same order.
     page(&authorize, DESKTOP).await;
     assert_eq!(w.sim.sim.payments_for(&id).len(), 1);
@@ -476,4 +478,49 @@ async fn faults_while_opening_never_make_two_orders() {
         decide(&format!("{}/wallet/{}", w.sim.url(), order.payment_id), "pay", None).await;
         wait_status(&a, &skey, &id, "successful").await;
     }
+}
+
+/// An Antom order that closed unpaid while the charge is still pending is replaced by a new attempt on
+/// the payer's next visit; the charge is paid through the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_order_is_replaced_while_the_charge_is_pending() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("live.db").display());
+    let acct = common::create_account(&db, "Live Shop");
+    let skey = acct["live_secret_key"].as_str().unwrap().to_string();
+    connector_set(&w, &db, acct["id"].as_str().unwrap());
+    let a = start(&db);
+    let (_, c) = create_charge(&a, &skey, "alipay_hk").await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let uri = c["authorize_uri"].as_str().unwrap();
+    page(uri, DESKTOP).await;
+    // Antom closes the first order (here: the merchant's key cancels it behind satang's back).
+    let key = sign::private_key_from_pem(&w.merchant_private).unwrap();
+    let body = format!(r#"{{"paymentRequestId":"{id}_1"}}"#);
+    let path = "/ams/sandbox/api/v1/payments/cancel";
+    let sig = sign::sign(&key, &sign::content("POST", path, CLIENT_ID, "1", body.as_bytes())).unwrap();
+    let cancelled: Value = http()
+        .post(format!("{}{path}", w.sim.url()))
+        .header("client-id", CLIENT_ID)
+        .header("request-time", "1")
+        .header("signature", sign::header(1, &sig))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["result"]["resultStatus"], "S", "{cancelled}");
+    // The payer comes back: satang learns the order closed; the charge is still pending.
+    http().get(format!("{}/antom/return/{id}", a.url)).send().await.unwrap();
+    assert_eq!(get(&a, &skey, &format!("/charges/{id}")).await["status"], "pending");
+    let (status, _) = page(uri, DESKTOP).await;
+    assert_eq!(status, 200);
+    let orders = w.sim.sim.payments_for(&id);
+    assert_eq!(orders.len(), 2, "a second attempt");
+    let second = orders.iter().find(|o| o.request.payment_request_id == format!("{id}_2")).unwrap();
+    decide(&format!("{}/wallet/{}", w.sim.url(), second.payment_id), "pay", None).await;
+    wait_status(&a, &skey, &id, "successful").await;
 }

@@ -196,6 +196,11 @@ pub trait Connector: Send + Sync {
     fn provider(&self) -> &'static str;
     /// Whether it can take charges of this satang method.
     fn offers(&self, method: &str) -> bool;
+    /// The longest an order may stay open at the acquirer; a charge that lives longer gets a new order
+    /// (attempt) when the payer comes back after it closed.
+    fn max_order_seconds(&self) -> i64 {
+        i64::MAX
+    }
     async fn pay(&self, order: &PayOrder, calls: &mut Vec<ProviderCall>) -> Result<PayOutcome, ConnectorError>;
     async fn inquire(&self, request_id: &str, calls: &mut Vec<ProviderCall>) -> Result<PaymentState, ConnectorError>;
     async fn cancel(&self, request_id: &str, calls: &mut Vec<ProviderCall>) -> Result<CancelOutcome, ConnectorError>;

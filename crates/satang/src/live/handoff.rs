@@ -31,7 +31,15 @@ pub enum LivePage {
     Unavailable,
 }
 
-fn order(app: &App, charge: &Charge, request_id: &str, terminal: Terminal) -> PayOrder {
+/// The pay request of an attempt. Everything in it derives from the charge and the stored attempt, so a
+/// request sent again (after a crash or a timeout) is byte for byte the same, as Antom's idempotency
+/// requires.
+fn order(app: &App, charge: &Charge, attempt: &PaymentAttempt, terminal: Terminal, max_open: i64) -> PayOrder {
+    let request_id = attempt.request_id.as_str();
+    let expires_at = match attempt.created_at.unix().checked_add(max_open) {
+        Some(cap) if cap < charge.expires_at.unix() => satang_domain::Timestamp::from_unix(cap),
+        _ => charge.expires_at,
+    };
     PayOrder {
         request_id: request_id.to_string(),
         charge: charge.id.to_string(),
@@ -42,7 +50,7 @@ fn order(app: &App, charge: &Charge, request_id: &str, terminal: Terminal) -> Pa
         redirect_url: format!("{}/antom/return/{}", app.public_url, charge.id),
         notify_url: format!("{}/antom/notify", app.public_url),
         terminal,
-        expires_at: charge.expires_at,
+        expires_at,
     }
 }
 
@@ -91,7 +99,7 @@ async fn open_inner(app: &App, charge: &Charge, user_agent: &str) -> Result<Live
         };
         let device = attempt.handoff.as_ref().and_then(|h| h.terminal).unwrap_or_else(|| terminal(charge, user_agent));
         let mut calls = Vec::new();
-        let answer = conn.pay(&order(app, charge, &attempt.request_id, device), &mut calls).await;
+        let answer = conn.pay(&order(app, charge, &attempt, device, conn.max_order_seconds()), &mut calls).await;
         super::record(app, &charge.id, &calls).await;
         let out = answer?;
         match out.state {

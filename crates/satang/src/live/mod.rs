@@ -31,7 +31,9 @@
 //!
 //! A payment that Antom reports after satang expired the charge (paid at the last second) cannot make
 //! the charge successful (`expired` is final); it is logged at error level for the operator to refund.
-//! `paymentExpiryTime` is the charge's `expires_at`, so Antom closes its order at the same moment.
+//! `paymentExpiryTime` is the charge's `expires_at`, or earlier when the acquirer keeps orders open for
+//! less ([`crate::connector::Connector::max_order_seconds`]), so no order outlives its charge; expiring a
+//! charge also cancels its open order first.
 
 pub mod handoff;
 pub mod refunds;

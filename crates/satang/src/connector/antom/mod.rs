@@ -28,6 +28,12 @@ use crate::connector::{
     ProviderCall, RefundOrder, RefundState, Terminal,
 };
 
+/// How long satang asks Antom to keep an order open (`paymentExpiryTime`), at most. INFERRED: Antom
+/// closes orders after about 14 minutes by default and its docs say a custom expiry must lie within 10
+/// minutes for wallet methods, so a charge that lives longer (Omise's Alipay charges live days) gets a new
+/// order when the payer comes back after the first one closed.
+pub const MAX_ORDER_SECONDS: i64 = 600;
+
 /// One satang method as Antom knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AntomMethod {
@@ -127,6 +133,10 @@ impl Connector for AntomConnector {
 
     fn offers(&self, method: &str) -> bool {
         method_type(method).is_some()
+    }
+
+    fn max_order_seconds(&self) -> i64 {
+        MAX_ORDER_SECONDS
     }
 
     async fn pay(&self, order: &PayOrder, calls: &mut Vec<ProviderCall>) -> Result<PayOutcome, ConnectorError> {
