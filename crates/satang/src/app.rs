@@ -7,6 +7,7 @@ use satang_domain::{Clock, Timestamp};
 use crate::api::auth::KeyCache;
 use crate::api::wire::RenderCtx;
 use crate::store::DynStore;
+use crate::webhooks::ssrf::Policy;
 
 pub struct App {
     pub store: DynStore,
@@ -16,6 +17,8 @@ pub struct App {
     pub keys: KeyCache,
     /// Each account's live acquirer (see [`crate::connector`]).
     pub connectors: crate::connector::registry::Registry,
+    /// Which addresses webhooks may reach (`--allow-private-webhooks`).
+    pub webhook_policy: Policy,
 }
 
 pub type AppState = Arc<App>;
@@ -28,7 +31,14 @@ impl App {
             public_url: public_url.trim_end_matches('/').to_string(),
             keys: KeyCache::default(),
             connectors: crate::connector::registry::Registry::from_env(),
+            webhook_policy: Policy::default(),
         })
+    }
+
+    /// The same state with the operator's webhook policy; only while it is being built (not yet shared).
+    pub fn with_webhook_policy(mut app: AppState, policy: Policy) -> AppState {
+        Arc::get_mut(&mut app).expect("the webhook policy is set before the state is shared").webhook_policy = policy;
+        app
     }
 
     pub fn now(&self) -> Timestamp {

@@ -14,7 +14,7 @@ use crate::background;
 use crate::config::{DatabaseArgs, ServeArgs, WorkerArgs};
 use crate::startup::{Application, shutdown_signal};
 use crate::store;
-use crate::store::WebhookEndpoint;
+use crate::store::{CheckoutSettings, WebhookEndpoint};
 use crate::webhooks;
 
 #[derive(Debug, Parser)]
@@ -50,6 +50,36 @@ pub enum Command {
     Simulator(connector::SimulatorCommand),
     /// Measure throughput, latency, memory and growth against baselines (`satang bench seed` fills a database).
     Bench(crate::bench::BenchArgs),
+    /// Copy a SQLite database to a file while satang serves (PostgreSQL: use pg_dump; see README).
+    Backup {
+        /// Where to write the backup.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// Overwrite the file if it exists.
+        #[arg(long)]
+        force: bool,
+        /// The database to copy.
+        #[arg(long = "database", env = "SATANG_DATABASE_URL", default_value = "sqlite:satang.db")]
+        database: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a SQLite database with a backup (stop satang first).
+    Restore {
+        /// The backup to restore.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Replace a database that exists.
+        #[arg(long)]
+        force: bool,
+        /// The database to replace.
+        #[arg(long = "database", env = "SATANG_DATABASE_URL", default_value = "sqlite:satang.db")]
+        database: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -79,6 +109,10 @@ pub enum WebhookCommand {
         /// Live endpoints must be https on a public address; test ones may be http and local.
         #[arg(long)]
         url: String,
+        /// Let the URL be on loopback or a private network, in either mode (link-local and metadata
+        /// addresses stay refused).
+        #[arg(long)]
+        allow_private: bool,
         #[command(flatten)]
         database: DatabaseArgs,
         /// Print one JSON object (`id`, `url`, `mode`, `secret`).
@@ -168,14 +202,54 @@ pub enum AccountCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Set how the account's checkout meets browsers and payers. Options not given keep their value.
+    SetCheckout {
+        /// The account ID (`acct_…`).
+        #[arg(long)]
+        account: String,
+        /// Web origins allowed to use the public key from a browser, comma-separated
+        /// (`https://shop.example,https://www.shop.example`), or `any` (the default).
+        #[arg(long)]
+        allowed_origins: Option<String>,
+        /// The shop's home page, linked from payer pages (`none` to remove).
+        #[arg(long)]
+        shop_url: Option<String>,
+        /// An https image URL shown beside the merchant's name on payer pages (`none` to remove).
+        #[arg(long)]
+        logo_url: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Account(AccountCommand::SetCheckout { account, allowed_origins, shop_url, logo_url, database }) => {
+            let account = parse_account(&account)?;
+            let store = database.open().await?;
+            let current = store.get_account(&account).await?.checkout;
+            let s = checkout_args(current, allowed_origins.as_deref(), shop_url.as_deref(), logo_url.as_deref())?;
+            store.set_checkout_settings(&account, &s).await?;
+            let origins = if s.allowed_origins.is_empty() { "any".to_string() } else { s.allowed_origins.join(", ") };
+            println!("{account}: allowed origins {origins}");
+            println!("  shop URL: {}", s.shop_url.as_deref().unwrap_or("none"));
+            println!("  logo URL: {}", s.logo_url.as_deref().unwrap_or("none"));
+            Ok(())
+        }
         Command::Serve(args) => serve(args).await,
         Command::Worker(args) => worker(args).await,
         Command::Webhook(cmd) => webhook(cmd).await,
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Backup { to, force, database, json } => {
+            let done = tokio::task::spawn_blocking(move || crate::backup::backup(&database, &to, force)).await??;
+            print_copied("backed up", &done, json);
+            Ok(())
+        }
+        Command::Restore { from, force, database, json } => {
+            let done = tokio::task::spawn_blocking(move || crate::backup::restore(&from, &database, force)).await??;
+            print_copied("restored", &done, json);
+            Ok(())
+        }
         Command::Connector(cmd) => connector::connector(cmd).await,
         Command::Simulator(cmd) => connector::simulator(cmd).await,
         Command::Migrate(db) => {
@@ -211,6 +285,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Applies `set-checkout`'s options to the current settings, validating each.
+pub fn checkout_args(
+    mut current: CheckoutSettings,
+    allowed_origins: Option<&str>,
+    shop_url: Option<&str>,
+    logo_url: Option<&str>,
+) -> anyhow::Result<CheckoutSettings> {
+    if let Some(list) = allowed_origins {
+        current.allowed_origins = if list.trim().eq_ignore_ascii_case("any") {
+            Vec::new()
+        } else {
+            list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(origin).collect::<anyhow::Result<_>>()?
+        };
+    }
+    let url = |flag: &str, v: &str| -> anyhow::Result<Option<String>> {
+        let v = v.trim();
+        if v.eq_ignore_ascii_case("none") || v.is_empty() {
+            return Ok(None);
+        }
+        let u = reqwest::Url::parse(v).map_err(|e| anyhow::anyhow!("--{flag} {v}: {e}"))?;
+        if !matches!(u.scheme(), "http" | "https") {
+            anyhow::bail!("--{flag} {v} must be an http or https URL");
+        }
+        Ok(Some(u.to_string()))
+    };
+    if let Some(v) = shop_url {
+        current.shop_url = url("shop-url", v)?;
+    }
+    if let Some(v) = logo_url {
+        current.logo_url = url("logo-url", v)?;
+    }
+    Ok(current)
+}
+
+/// A web origin as browsers send it in `Origin`: scheme, host and port only (`https://shop.example`).
+fn origin(s: &str) -> anyhow::Result<String> {
+    let u = reqwest::Url::parse(s).map_err(|e| anyhow::anyhow!("--allowed-origins {s}: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        anyhow::bail!("--allowed-origins {s}: an origin is http(s)://host[:port]");
+    }
+    let o = u.origin().ascii_serialization();
+    if o.trim_end_matches('/') != s.trim_end_matches('/') {
+        anyhow::bail!("--allowed-origins {s}: an origin has no path, query or user; did you mean {o}?");
+    }
+    Ok(o)
 }
 
 /// Validates `set-fee`'s arguments against the registry before anything is written.
@@ -283,7 +404,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let public = args.public_url(listener.local_addr()?);
     let mut app = Application::from_listener(listener, store, clock, Some(public.clone()))?
         .with_limits(args.http.limits())
-        .with_rate_limits(args.http.rate_limits(), args.http.client_ip_header.clone());
+        .with_rate_limits(args.http.rate_limits(), args.http.client_ip_header.clone())
+        .with_webhook_policy(args.background.webhook_policy());
     let scheme = if tls.is_some() { "https" } else { "http" };
     if let Some(acceptor) = tls {
         app = app.with_tls(acceptor);
@@ -331,11 +453,23 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let store = args.database.open().await?;
     require_master_key(&store).await?;
     let app = App::new(store, Arc::new(SystemClock), &args.public_url);
+    let app = App::with_webhook_policy(app, args.background.webhook_policy());
     let work = background::start(app, args.background.sweep_interval(), args.background.worker_config())?;
     println!("satang worker running (webhooks and expiry) on {}", store::redact_url(&args.database.url));
     stop.await;
     work.stop().await;
     Ok(())
+}
+
+fn print_copied(what: &str, c: &crate::backup::Copied, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(c).unwrap_or_default());
+    } else {
+        println!(
+            "{what} {} ({} bytes): {} charges, {} events, schema version {}",
+            c.file, c.bytes, c.charges, c.events, c.schema_version
+        );
+    }
 }
 
 fn parse_account(s: &str) -> anyhow::Result<AccountId> {
@@ -367,10 +501,11 @@ async fn webhook(cmd: WebhookCommand) -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
-        WebhookCommand::Add { account, mode, url, database, json } => {
+        WebhookCommand::Add { account, mode, url, allow_private, database, json } => {
             let account = parse_account(&account)?;
             let store = database.open().await?;
-            let ep = webhooks::endpoints::add(&store, &account, mode.live(), &url, now).await?;
+            let policy = webhooks::ssrf::Policy { allow_private };
+            let ep = webhooks::endpoints::add(&store, &account, mode.live(), &url, policy, now).await?;
             if json {
                 println!("{}", endpoint_json(&ep));
             } else {

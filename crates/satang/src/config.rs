@@ -98,6 +98,10 @@ pub struct HttpArgs {
     #[arg(long, env = "SATANG_RATE_LIMIT_IP", default_value_t = 20)]
     pub rate_limit_ip: u32,
 
+    /// Redeliveries of one event a minute (`POST /events/:id/redeliver`, after a burst of 3); 0 for no limit.
+    #[arg(long, env = "SATANG_RATE_LIMIT_REDELIVER", default_value_t = 6)]
+    pub rate_limit_redeliver: u32,
+
     /// Behind a load balancer: the header holding the client's address (e.g. X-Forwarded-For; its first
     /// address is used). Only set it when the balancer always sets the header.
     #[arg(long, env = "SATANG_CLIENT_IP_HEADER")]
@@ -110,7 +114,11 @@ pub struct HttpArgs {
 
 impl HttpArgs {
     pub fn rate_limits(&self) -> crate::http::ratelimit::RateLimits {
-        crate::http::ratelimit::RateLimits { per_key: self.rate_limit_key, per_ip: self.rate_limit_ip }
+        crate::http::ratelimit::RateLimits {
+            per_key: self.rate_limit_key,
+            per_ip: self.rate_limit_ip,
+            redeliveries_per_minute: self.rate_limit_redeliver,
+        }
     }
 
     pub fn limits(&self) -> crate::http::ServerLimits {
@@ -144,9 +152,20 @@ pub struct BackgroundArgs {
     /// sent again after this; keep it above the 10 s send timeout.
     #[arg(long, env = "SATANG_WEBHOOK_LEASE", default_value_t = 60)]
     pub webhook_lease: i64,
+
+    /// Let webhooks reach loopback and private networks (RFC 1918, CGNAT, IPv6 unique-local) in both
+    /// modes, for receivers on the operator's own network. Without it, test mode reaches public addresses
+    /// and loopback, live mode public addresses only. Link-local and cloud-metadata addresses are always
+    /// refused.
+    #[arg(long, env = "SATANG_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
 }
 
 impl BackgroundArgs {
+    pub fn webhook_policy(&self) -> crate::webhooks::ssrf::Policy {
+        crate::webhooks::ssrf::Policy { allow_private: self.allow_private_webhooks }
+    }
+
     pub fn worker_config(&self) -> crate::webhooks::worker::WorkerConfig {
         crate::webhooks::worker::WorkerConfig {
             per_target: self.webhook_per_endpoint.max(1),

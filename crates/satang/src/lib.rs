@@ -14,6 +14,7 @@
 //! | [`pages`] | the payer's pages at `authorize_uri` |
 //! | [`live`] | live charges: handing them to the account's acquirer, notify and return routes |
 //! | [`simulator`] | `satang simulator antom`: an Antom server for tests and trying live mode |
+//! | [`checkout`] | the merchant's checkout in a browser: CORS on public-key routes, `GET /omise.js` |
 //! | [`ops`] | charge operations shared by the API, the pages and the sweeper |
 //! | [`accounts`] | merchant accounts and API keys |
 //! | [`connector`] | live acquirers: the `Connector` trait, Antom (Alipay+), its simulator |
@@ -25,7 +26,9 @@ pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod background;
+pub mod backup;
 pub mod bench;
+pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod connector;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::HeaderName;
+use axum::routing::get;
 use satang_domain::Clock;
 use tokio::net::TcpListener;
 use tower::Layer as _;
@@ -16,6 +17,7 @@ use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 
 use crate::api;
 use crate::app::{App, AppState};
+use crate::checkout;
 use crate::http::ratelimit::{self, Limiter, RateLimits};
 use crate::http::{ServerLimits, tls};
 use crate::pages;
@@ -27,9 +29,11 @@ pub fn http_service(app: AppState, limiter: Arc<Limiter>) -> NormalizePath<Route
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), api::idempotency::layer))
         .merge(pages::router())
         .merge(crate::live::routes::router())
+        .route("/omise.js", get(checkout::omise_js::serve))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(limiter, ratelimit::limit))
+        .layer(axum::middleware::from_fn(checkout::cors::layer))
         .layer(axum::middleware::from_fn(api::request_context))
         .layer(CatchPanicLayer::custom(api::panic_response))
         .with_state(app);
@@ -88,6 +92,12 @@ impl Application {
     pub fn with_rate_limits(mut self, rate: RateLimits, client_ip_header: Option<HeaderName>) -> Self {
         self.rate = rate;
         self.client_ip_header = client_ip_header;
+        self
+    }
+
+    /// Which addresses webhooks may reach (see [`crate::webhooks::ssrf`]).
+    pub fn with_webhook_policy(mut self, policy: crate::webhooks::ssrf::Policy) -> Self {
+        self.app = App::with_webhook_policy(self.app, policy);
         self
     }
 

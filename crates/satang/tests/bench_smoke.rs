@@ -43,3 +43,26 @@ async fn the_bench_completes_without_errors_on_postgres() {
     let report = tokio::task::spawn_blocking(move || run_bench(&["--database", &admin])).await.unwrap();
     assert_clean(&report);
 }
+
+/// The external-generator scenario (wrk, installed by scripts/test): three short rounds per pair, every
+/// answer a 200.
+#[test]
+fn the_external_bench_completes_without_errors() {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        return common::skip("wrk is not installed (scripts/test installs it)");
+    }
+    let out = Command::new(common::satang_bin())
+        .args(["bench", "--scenario", "external", "--duration", "1", "--connections", "4", "--json"])
+        .env("SATANG_LOG", "satang=warn")
+        .output()
+        .expect("run satang bench");
+    assert!(out.status.success(), "bench failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench JSON");
+    assert_eq!(report["errors"], 0, "{report}");
+    let pairs = report["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 3, "create, retrieve and list: {report}");
+    for p in pairs {
+        assert_eq!(p["ratios"].as_array().unwrap().len(), 3, "three rounds: {p}");
+        assert!(p["subject"].as_array().unwrap().iter().all(|r| r["requests_per_s"].as_f64().unwrap() > 0.0), "{p}");
+    }
+}

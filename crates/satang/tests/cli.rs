@@ -231,8 +231,12 @@ async fn serve_speaks_tls_in_process_and_can_redirect_plain_http() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
+    let mut skey = String::new();
     let listening = loop {
         let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(k) = line.trim().strip_prefix("test secret key: ") {
+            skey = k.to_string();
+        }
         if line.starts_with("satang listening on ") {
             break line;
         }
@@ -261,6 +265,194 @@ async fn serve_speaks_tls_in_process_and_can_redirect_plain_http() {
         .unwrap();
     assert_eq!(res.status(), 308);
     assert_eq!(res.headers()["location"], format!("{public}/charges?limit=1").as_str());
+
+    // Behind an https public URL the payer pages' cookies are Secure.
+    assert!(skey.starts_with("skey_test_"), "serve printed the demo test key");
+    let charge: serde_json::Value = tls
+        .post(format!("{public}/charges"))
+        .basic_auth(&skey, Some(""))
+        .json(&serde_json::json!({"amount": 100000, "currency": "THB", "return_uri": "https://s.example/r", "source": {"type": "alipay"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page = tls.get(charge["authorize_uri"].as_str().expect("a charge")).send().await.unwrap();
+    let cookies: Vec<_> =
+        page.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    assert!(cookies.iter().any(|c| c.starts_with("satang_csrf=")), "{cookies:?}");
+    assert!(cookies.iter().all(|c| c.ends_with("; Secure")), "{cookies:?}");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+fn run_satang(args: &[&str]) -> (bool, String, String) {
+    let out =
+        Command::new(common::satang_bin()).args(args).env("SATANG_LOG", "satang=warn").output().expect("run satang");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `satang backup` copies a SQLite database while charges are being written, and what it copies is one
+/// consistent moment: restored, every charge is there with its event. `satang restore` refuses to replace
+/// a database without `--force`, and PostgreSQL URLs are pointed at pg_dump.
+#[tokio::test]
+async fn backup_while_serving_and_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("satang.db").display());
+    let server =
+        Server::start("127.0.0.1:0", &db, &[("SATANG_RATE_LIMIT_KEY", "0"), ("SATANG_RATE_LIMIT_IP", "0")]).unwrap();
+    let acct = create_account(&db, "Backup Shop");
+    let skey = acct["test_secret_key"].as_str().unwrap().to_string();
+    let client = reqwest::Client::new();
+    let create = |client: reqwest::Client, base: String, skey: String| async move {
+        let res = client
+            .post(format!("{base}/charges"))
+            .basic_auth(&skey, Some(""))
+            .json(&serde_json::json!({"amount": 100000, "currency": "THB", "return_uri": "https://s.example/r", "source": {"type": "alipay"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    };
+    for _ in 0..20 {
+        create(client.clone(), server.url.clone(), skey.clone()).await;
+    }
+    // Writers keep going while the backup runs.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (stop, client, base, skey) = (stop.clone(), client.clone(), server.url.clone(), skey.clone());
+        async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                create(client.clone(), base.clone(), skey.clone()).await;
+                n += 1;
+            }
+            n
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let during = dir.path().join("during.db");
+    let (to, from_db) = (during.to_str().unwrap().to_string(), db.clone());
+    let (ok, out, err) =
+        tokio::task::spawn_blocking(move || run_satang(&["backup", "--to", &to, "--database", &from_db, "--json"]))
+            .await
+            .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = 20 + writer.await.unwrap();
+    assert!(ok, "{err}");
+    let copied: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let charges = copied["charges"].as_i64().unwrap();
+    assert!(charges >= 20 && charges <= written, "{copied}");
+    assert_eq!(copied["events"], copied["charges"], "every charge copied with its event: {copied}");
+    // The backup never overwrites, and PostgreSQL is pointed at its own tools.
+    let (ok, _, err) = run_satang(&["backup", "--to", during.to_str().unwrap(), "--database", &db]);
+    assert!(!ok && err.contains("--force"), "{err}");
+    let (ok, _, err) =
+        run_satang(&["backup", "--to", "/tmp/x.db", "--database", "postgres://postgres@127.0.0.1/satang"]);
+    assert!(!ok && err.contains("pg_dump -Fc"), "{err}");
+    drop(server);
+
+    // Restored into a new file, it serves exactly what was copied.
+    let restored = format!("sqlite:{}", dir.path().join("restored.db").display());
+    let (ok, out, err) =
+        run_satang(&["restore", "--from", during.to_str().unwrap(), "--database", &restored, "--json"]);
+    assert!(ok, "{err}");
+    let back: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(back["charges"], charges);
+    let (ok, _, err) = run_satang(&["restore", "--from", during.to_str().unwrap(), "--database", &restored]);
+    assert!(!ok && err.contains("--force"), "an existing database is not replaced silently: {err}");
+    let server = Server::start("127.0.0.1:0", &restored, &[]).unwrap();
+    let list: serde_json::Value = client
+        .get(format!("{}/charges?limit=100", server.url))
+        .basic_auth(&skey, Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], charges);
+    let events: serde_json::Value = client
+        .get(format!("{}/events", server.url))
+        .basic_auth(&skey, Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events["total"], charges);
+    // A file that is not a satang database is refused.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"not a database").unwrap();
+    let (ok, _, err) = run_satang(&[
+        "restore",
+        "--from",
+        junk.to_str().unwrap(),
+        "--database",
+        &format!("sqlite:{}", dir.path().join("other.db").display()),
+    ]);
+    assert!(!ok && err.contains("cannot be restored"), "{err}");
+}
+
+/// `account set-checkout`: the origin allow-list a running server enforces at once, the shop's URL, and
+/// refusals of what is not an origin.
+#[tokio::test]
+async fn account_set_checkout_limits_the_origins_of_the_public_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("satang.db").display());
+    let acct = create_account(&db, "Origin Shop");
+    let id = acct["id"].as_str().unwrap().to_string();
+    let set = |args: &[&str]| {
+        Command::new(common::satang_bin())
+            .args(["account", "set-checkout", "--account", &id, "--database", &db])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let bad = set(&["--allowed-origins", "https://shop.example/cart"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("did you mean https://shop.example"));
+
+    let server = Server::start("127.0.0.1:0", &db, &[]).unwrap();
+    let create = |origin: &'static str| {
+        let url = format!("{}/sources/", server.url);
+        let key = acct["test_public_key"].as_str().unwrap().to_string();
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .basic_auth(key, None::<&str>)
+                .header("origin", origin)
+                .json(&serde_json::json!({"type": "alipay_hk", "amount": 150000, "currency": "SGD"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(create("https://anyone.example").await, 200, "any origin by default");
+    let out = set(&[
+        "--allowed-origins",
+        "https://shop.example, http://localhost:8000",
+        "--shop-url",
+        "https://shop.example/",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("https://shop.example, http://localhost:8000"), "{text}");
+    assert!(text.contains("shop URL: https://shop.example/"), "{text}");
+    assert_eq!(create("https://shop.example").await, 200);
+    assert_eq!(create("http://localhost:8000").await, 200);
+    assert_eq!(create("https://anyone.example").await, 403);
+    // Options not given keep their value; `any` lifts the limit.
+    let out = set(&["--allowed-origins", "any"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("allowed origins any") && text.contains("shop URL: https://shop.example/"), "{text}");
+    assert_eq!(create("https://anyone.example").await, 200);
 }

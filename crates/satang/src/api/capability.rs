@@ -1,5 +1,13 @@
 //! `GET /capability` (omise-wire.md §4.8): what this gateway accepts, read from the payment-method
 //! registry. Either key works; omise-node and omise-python send the public key.
+//!
+//! `limits.charge_amount` is in the account's currency ([`super::account::ACCOUNT_CURRENCY`]) and is the
+//! range *every* method taking that currency accepts (the largest minimum, the smallest maximum). That is
+//! what omise-php's `filterPaymentMethodChargeAmount` (under WooCommerce and Magento checkouts) filters every
+//! method by, so a cart it lets through is never refused at charge creation: a THB 15 cart is not offered
+//! Alipay, whose minimum is THB 20. Each method's own per-currency range is in its `limits` (beyond Omise).
+//! `limits.installment_amount` is present because omise-php reads it on every filter; satang offers no
+//! installment methods, so it only mirrors the charge range.
 
 use axum::extract::State;
 use satang_domain::REGISTRY;
@@ -19,6 +27,7 @@ struct MinMax {
 #[derive(Serialize)]
 struct Limits {
     charge_amount: MinMax,
+    installment_amount: MinMax,
 }
 
 #[derive(Serialize)]
@@ -44,6 +53,7 @@ struct CurrencyLimitObject {
 struct CapabilityObject {
     object: &'static str,
     location: &'static str,
+    country: &'static str,
     banks: [(); 0],
     limits: Limits,
     payment_methods: Vec<PaymentMethodObject>,
@@ -51,15 +61,22 @@ struct CapabilityObject {
     zero_interest_installments: bool,
 }
 
+/// The amounts every method that takes `currency` accepts.
+pub fn charge_range(currency: satang_domain::Currency) -> (i64, i64) {
+    let limits = REGISTRY.iter().flat_map(|m| m.currencies.iter()).filter(|l| l.currency == currency);
+    let min = limits.clone().map(|l| l.min).max().unwrap_or(0);
+    let max = limits.map(|l| l.max).min().unwrap_or(0);
+    (min, max)
+}
+
 pub async fn retrieve_capability(State(_app): State<AppState>, AnyKey(caller): AnyKey) -> Result<Reply, ApiError> {
-    let all = REGISTRY.iter().flat_map(|m| m.currencies.iter());
-    let min = all.clone().map(|l| l.min).min().unwrap_or(0);
-    let max = all.map(|l| l.max).max().unwrap_or(0);
+    let (min, max) = charge_range(super::account::ACCOUNT_CURRENCY);
     let cap = CapabilityObject {
         object: "capability",
         location: "/capability",
+        country: super::account::ACCOUNT_COUNTRY,
         banks: [],
-        limits: Limits { charge_amount: MinMax { min, max } },
+        limits: Limits { charge_amount: MinMax { min, max }, installment_amount: MinMax { min, max } },
         payment_methods: REGISTRY
             .iter()
             .map(|m| PaymentMethodObject {

@@ -76,12 +76,11 @@ pub async fn create_charge(
         ip: p.string("ip")?,
         webhook_endpoints: p.string_list("webhook_endpoints")?,
     };
-    if caller.scope.livemode {
-        // Refuse at once what a live send would refuse anyway (see `ssrf::check_live_url_literal`).
-        for url in input.webhook_endpoints.iter().filter(|u| satang_domain::rules::is_web_url(u)) {
-            crate::webhooks::ssrf::check_live_url_literal(url)
-                .map_err(|e| ApiError::invalid_charge(format!("webhook endpoint {url} is refused: {e}")))?;
-        }
+    // Refuse at once what a send would refuse anyway (see `ssrf::Policy::check_literal`).
+    for url in input.webhook_endpoints.iter().filter(|u| satang_domain::rules::is_web_url(u)) {
+        app.webhook_policy
+            .check_literal(url, caller.scope.livemode)
+            .map_err(|e| ApiError::invalid_charge(format!("webhook endpoint {url} is refused: {e}")))?;
     }
     respond_with_charge(&app, caller.version, written);
     let (charge, json) = ops::create_charge(&app, &caller.scope, input).await?;

@@ -11,6 +11,7 @@
 //! | [`webhooks`] | the admin API for webhook endpoints (beyond Omise) |
 //! | [`idempotency`] | `Idempotency-Key` on every POST and PATCH (beyond Omise) |
 
+pub mod account;
 pub mod auth;
 pub mod capability;
 pub mod charges;
@@ -71,6 +72,7 @@ pub fn router() -> Router<AppState> {
         .route("/webhook_signing_secret", get(webhooks::retrieve_signing_secret))
         .route("/webhook_signing_secret/roll", post(webhooks::roll_signing_secret))
         .route("/capability", get(capability::retrieve_capability))
+        .route("/account", get(account::retrieve_account))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
 }

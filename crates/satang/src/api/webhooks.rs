@@ -91,7 +91,15 @@ pub async fn create_endpoint(
 ) -> Result<Reply, ApiError> {
     let url = p.string("url")?.filter(|u| !u.is_empty()).ok_or_else(|| ApiError::bad_request("url is required"))?;
     respond_with_endpoint(caller.version);
-    let ep = endpoints::add(&app.store, &caller.scope.account, caller.scope.livemode, url.trim(), app.now()).await?;
+    let ep = endpoints::add(
+        &app.store,
+        &caller.scope.account,
+        caller.scope.livemode,
+        url.trim(),
+        app.webhook_policy,
+        app.now(),
+    )
+    .await?;
     Reply::new(caller.version, &EndpointObject::new(&ep))
 }
 

@@ -14,6 +14,7 @@
 //! is sampled throughout.
 
 pub mod baseline;
+pub mod external;
 pub mod load;
 pub mod seed;
 
@@ -46,8 +47,9 @@ pub struct BenchArgs {
     pub database: Option<String>,
 
     /// `quick` (create, retrieve, list, complete-and-deliver on what is stored), `all` (the same at each
-    /// `--growth` size, plus memory), or one of create-charge, retrieve-charge, list-charges,
-    /// complete-and-deliver, growth.
+    /// `--growth` size, plus memory), `external` (the main ratios with wrk as the load generator, in
+    /// alternating rounds), or one of create-charge, retrieve-charge, list-charges, complete-and-deliver,
+    /// growth.
     #[arg(long, default_value = "quick")]
     pub scenario: String,
 
@@ -62,6 +64,10 @@ pub struct BenchArgs {
     /// Requests per second for `complete-and-deliver` (default: half the measured create-charge rate).
     #[arg(long)]
     pub rate: Option<f64>,
+
+    /// Alternating rounds per pair for `external` (at least 3).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
 
     /// Stored charges at which `growth` and `all` measure, comma-separated.
     #[arg(long, default_value = "10000,100000,1000000")]
@@ -414,7 +420,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let json = args.json;
     let scenario = args.scenario.clone();
-    let known = ["quick", "all", "create-charge", "retrieve-charge", "list-charges", "complete-and-deliver", "growth"];
+    let known = [
+        "quick",
+        "all",
+        "external",
+        "create-charge",
+        "retrieve-charge",
+        "list-charges",
+        "complete-and-deliver",
+        "growth",
+    ];
     if !known.contains(&scenario.as_str()) {
         anyhow::bail!("unknown scenario {scenario} (one of {})", known.join(", "));
     }
@@ -423,6 +438,12 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         return bench_target(b, &target).await;
     }
     let dbs = Databases::prepare(b.args.database.as_deref()).await?;
+    if scenario == "external" {
+        let secs = b.args.duration.max(1.0).round() as u64;
+        let result = external::run(&dbs.satang, &dbs.baseline, b.args.connections, secs, b.args.rounds, json).await;
+        dbs.cleanup().await;
+        return result;
+    }
     let result = bench_local(&mut b, &dbs, &scenario).await;
     dbs.cleanup().await;
     result?;
@@ -697,7 +718,8 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
             let (hook, receiver) = Receiver::start().await?;
             let scope = b.scope.clone().ok_or_else(|| anyhow::anyhow!("no scope"))?;
             let now = satang_domain::Clock::now(&satang_domain::SystemClock);
-            let ep = crate::webhooks::endpoints::add(&store, &scope.account, false, &hook, now).await?;
+            let ep =
+                crate::webhooks::endpoints::add(&store, &scope.account, false, &hook, Default::default(), now).await?;
             // Below saturation (a tenth of the create rate), then at half the create rate.
             let light = (create_rate * 0.1).max(10.0);
             let heavy = b.args.rate.unwrap_or((create_rate * 0.5).max(10.0));

@@ -8,6 +8,9 @@
 //! balancer, set `--client-ip-header` (e.g. `X-Forwarded-For`) so the limit applies to payers, not to the
 //! balancer; the header's first address is used, so only trust it when the balancer sets it.
 //!
+//! `POST /events/:id/redeliver` (a secret-key route, but each call sends the event again to every target)
+//! is limited per event: [`RateLimits::redeliveries_per_minute`], bursts of [`REDELIVER_BURST`].
+//!
 //! With several nodes each keeps its own buckets, so the cluster-wide limit is the per-node one times the
 //! nodes a balancer spreads a client over. That is the point: the limits protect each node's capacity and
 //! slow down guessing, they are not a quota.
@@ -29,13 +32,18 @@ use crate::api::error::ApiError;
 pub struct RateLimits {
     pub per_key: u32,
     pub per_ip: u32,
+    /// Redeliveries of one event a minute (after a burst of [`REDELIVER_BURST`]); 0 turns it off.
+    pub redeliveries_per_minute: u32,
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
-        RateLimits { per_key: 100, per_ip: 20 }
+        RateLimits { per_key: 100, per_ip: 20, redeliveries_per_minute: 6 }
     }
 }
+
+/// Redeliveries of one event that may be made at once before the per-minute rate applies.
+pub const REDELIVER_BURST: f64 = 3.0;
 
 /// Buckets beyond this many are pruned of the full ones (a flood of new addresses cannot grow memory
 /// without bound).
@@ -63,8 +71,11 @@ impl Limiter {
         if rate == 0 {
             return Ok(());
         }
-        let rate = f64::from(rate);
-        let burst = rate * 2.0;
+        self.take_at(key, f64::from(rate), f64::from(rate) * 2.0, now)
+    }
+
+    /// The same with any rate (tokens a second) and burst.
+    fn take_at(&self, key: String, rate: f64, burst: f64, now: Instant) -> Result<(), u64> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= MAX_BUCKETS {
             buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
@@ -101,12 +112,19 @@ enum Class {
     Page,
     /// A request authenticated with a public key; the key's SHA-256 prefix identifies its bucket.
     PublicKey(String),
+    /// `POST /events/:id/redeliver`, by event.
+    Redeliver(String),
     Other,
 }
 
 fn classify(req: &Request) -> Class {
     if req.uri().path().starts_with("/pay/") {
         return Class::Page;
+    }
+    if req.method() == axum::http::Method::POST
+        && let Some(event) = req.uri().path().strip_prefix("/events/").and_then(|p| p.strip_suffix("/redeliver"))
+    {
+        return Class::Redeliver(event.to_string());
     }
     match crate::api::auth::basic_user(req.headers()) {
         Some(key) if key.starts_with("pkey_") => Class::PublicKey(crate::accounts::hash_key(&key)),
@@ -120,6 +138,13 @@ pub async fn limit(State(limiter): State<Arc<Limiter>>, req: Request, next: Next
     let ip = limiter.client_ip(&req).map(|ip| ip.to_string()).unwrap_or_default();
     let verdict = match classify(&req) {
         Class::Other => Ok(()),
+        Class::Redeliver(_) if limiter.limits.redeliveries_per_minute == 0 => Ok(()),
+        Class::Redeliver(event) => limiter.take_at(
+            format!("redeliver:{event}"),
+            f64::from(limiter.limits.redeliveries_per_minute) / 60.0,
+            REDELIVER_BURST,
+            now,
+        ),
         Class::Page => limiter.take(format!("page:{ip}"), limiter.limits.per_ip.saturating_mul(3), now),
         Class::PublicKey(hash) => limiter
             .take(format!("ip:{ip}"), limiter.limits.per_ip, now)
@@ -151,7 +176,7 @@ mod tests {
 
     #[test]
     fn a_bucket_allows_its_burst_then_refills_at_its_rate() {
-        let l = Limiter::new(RateLimits { per_key: 5, per_ip: 5 }, None);
+        let l = Limiter::new(RateLimits { per_key: 5, per_ip: 5, redeliveries_per_minute: 0 }, None);
         let t0 = Instant::now();
         for _ in 0..10 {
             assert!(l.take("k".into(), 5, t0).is_ok());

@@ -85,6 +85,38 @@ pub struct Account {
     pub name: String,
     pub created_at: Timestamp,
     pub api_version: String,
+    pub checkout: CheckoutSettings,
+}
+
+/// How the account's checkout meets browsers (src/checkout) and what payer pages show about the shop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckoutSettings {
+    /// Web origins (`https://shop.example`) allowed to use the public key; empty means any.
+    pub allowed_origins: Vec<String>,
+    /// The shop's home page: payer pages link back to it.
+    pub shop_url: Option<String>,
+    /// An image shown beside the merchant's name on payer pages.
+    pub logo_url: Option<String>,
+}
+
+impl CheckoutSettings {
+    /// The allow-list as stored: space-separated, null for "any origin".
+    pub fn origins_column(&self) -> Option<String> {
+        (!self.allowed_origins.is_empty()).then(|| self.allowed_origins.join(" "))
+    }
+
+    pub fn from_columns(origins: Option<String>, shop_url: Option<String>, logo_url: Option<String>) -> Self {
+        CheckoutSettings {
+            allowed_origins: origins.unwrap_or_default().split_whitespace().map(str::to_string).collect(),
+            shop_url,
+            logo_url,
+        }
+    }
+
+    /// Whether a browser on `origin` may use the public key.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.is_empty() || self.allowed_origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+    }
 }
 
 /// An event ready to be written: `data` is the object's wire JSON (2019-05-29 shape) at that moment.
@@ -318,6 +350,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_account(&self, account: NewAccount) -> StoreResult<()>;
     async fn count_accounts(&self) -> StoreResult<u64>;
     async fn get_account(&self, id: &AccountId) -> StoreResult<Account>;
+    /// Replaces the account's checkout settings (`satang account set-checkout`).
+    async fn set_checkout_settings(&self, id: &AccountId, settings: &CheckoutSettings) -> StoreResult<()>;
     /// The grant of the key whose SHA-256 is `hash`, if any.
     async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyGrant>>;
 
@@ -406,7 +440,9 @@ pub trait Store: Send + Sync + 'static {
     async fn finish_attempt(&self, seq: i64, attempt: AttemptRecord, outcome: DeliveryOutcome) -> StoreResult<()>;
     /// The delivery log of these events (already scoped by the caller), oldest first.
     async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>>;
-    /// Queues the event again for its targets; returns how many deliveries were queued.
+    /// Queues the event again for its targets: one that still has it queued is sent it now (no second copy,
+    /// so a client calling in a loop cannot multiply sends), the others get a new delivery. Returns how many
+    /// deliveries are now due.
     async fn redeliver(&self, scope: &Scope, event: &EventId, now: Timestamp) -> StoreResult<usize>;
     async fn list_events(
         &self,

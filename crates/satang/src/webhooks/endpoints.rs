@@ -19,14 +19,13 @@ pub enum EndpointError {
     Store(#[from] StoreError),
 }
 
-/// Checks a URL for a mode: any http(s) URL in test mode; in live mode https to a public address only.
-pub async fn check_url(url: &str, livemode: bool) -> Result<(), EndpointError> {
+/// Checks a URL for a mode under the operator's policy (see [`ssrf`]): an absolute http(s) URL whose host
+/// the mode may reach; https in live mode.
+pub async fn check_url(url: &str, livemode: bool, policy: ssrf::Policy) -> Result<(), EndpointError> {
     if !satang_domain::rules::is_web_url(url) {
         return Err(EndpointError::InvalidUrl(url.to_string()));
     }
-    if livemode {
-        ssrf::check_live_url(url).await?;
-    }
+    policy.check(url, livemode).await?;
     Ok(())
 }
 
@@ -35,9 +34,10 @@ pub async fn add(
     account: &AccountId,
     livemode: bool,
     url: &str,
+    policy: ssrf::Policy,
     now: Timestamp,
 ) -> Result<WebhookEndpoint, EndpointError> {
-    check_url(url, livemode).await?;
+    check_url(url, livemode, policy).await?;
     let ep = WebhookEndpoint {
         id: EndpointId::generate(livemode),
         account: account.clone(),

@@ -82,15 +82,16 @@ pub fn payload(event: &StoredEvent, version: &str, public_url: &str) -> Result<V
     }
 }
 
-fn client(config: &WorkerConfig, live: bool) -> anyhow::Result<reqwest::Client> {
+fn client(config: &WorkerConfig, policy: ssrf::Policy, live: bool) -> anyhow::Result<reqwest::Client> {
     let mut b = reqwest::Client::builder()
         .timeout(config.timeout)
         .connect_timeout(config.timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("satang/", env!("CARGO_PKG_VERSION")))
-        .pool_max_idle_per_host(config.per_target);
+        .pool_max_idle_per_host(config.per_target)
+        .dns_resolver(policy.resolver(live));
     if live {
-        b = b.dns_resolver(ssrf::resolver()).https_only(true);
+        b = b.https_only(true);
     }
     Ok(b.build()?)
 }
@@ -118,8 +119,8 @@ fn describe(e: &reqwest::Error) -> String {
 impl Worker {
     pub fn new(app: AppState, config: WorkerConfig) -> anyhow::Result<Arc<Worker>> {
         Ok(Arc::new(Worker {
-            test_client: client(&config, false)?,
-            live_client: client(&config, true)?,
+            test_client: client(&config, app.webhook_policy, false)?,
+            live_client: client(&config, app.webhook_policy, true)?,
             slots: Arc::new(Semaphore::new(config.max_in_flight)),
             in_flight: Arc::new(Mutex::new(HashMap::new())),
             sending: Mutex::new(HashMap::new()),
@@ -258,8 +259,8 @@ impl Worker {
             // retried on the schedule, so a fixed build delivers it.
             tracing::error!(event.id = %d.event.id, error.message = %e, "webhook payload cannot be rendered; not sent");
             (None, Some(format!("not sent: the event could not be rendered ({e})")))
-        } else if live && ssrf::check_live_url_literal(&d.url).is_err() {
-            (None, Some("refused: live webhooks only go to https URLs on public addresses".to_string()))
+        } else if let Err(e) = self.app.webhook_policy.check_literal(&d.url, live) {
+            (None, Some(format!("refused: {e}")))
         } else {
             let body = rendered.unwrap_or_default();
             match sign::header(&d.secret, d.previous_secret.as_deref(), ts, &body) {

@@ -72,7 +72,7 @@ pub fn on_postgres() -> bool {
 /// No rate limits: the suite's tests make bursts of requests from one address that are not what they test
 /// (tests/api/hostile.rs sets limits where they are the subject).
 pub fn unlimited() -> RateLimits {
-    RateLimits { per_key: 0, per_ip: 0 }
+    RateLimits { per_key: 0, per_ip: 0, redeliveries_per_minute: 0 }
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -308,13 +308,21 @@ async fn http_layer_refusals_are_omise_error_objects() {
 
 #[tokio::test]
 async fn public_key_routes_and_payer_pages_are_rate_limited_with_retry_after() {
-    let app = spawn_app_with(ServerLimits::default(), RateLimits { per_key: 3, per_ip: 1000 }).await;
+    let app =
+        spawn_app_with(ServerLimits::default(), RateLimits { per_key: 3, per_ip: 1000, redeliveries_per_minute: 0 })
+            .await;
     let body = json!({"type": "alipay", "amount": 100000, "currency": "THB"});
-    // A burst of twice the rate goes through; the next is refused until the bucket refills.
-    for _ in 0..6 {
-        app.post_json("/sources", app.pkey(), body.clone()).await.ok();
-    }
-    let res = app.post_json("/sources", app.pkey(), body.clone()).await;
+    // A burst of twice the rate goes through; then requests are refused until the bucket refills (a slow
+    // machine may refill a token during the burst, hence the range).
+    let mut passed = 0;
+    let res = loop {
+        let res = app.post_json("/sources", app.pkey(), body.clone()).await;
+        if res.status != 200 || passed == 20 {
+            break res;
+        }
+        passed += 1;
+    };
+    assert!((6..=8).contains(&passed), "{passed} went through");
     assert_eq!(res.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
     assert!(res.err(429, "too_many_requests").starts_with("too many requests"));
     // The secret key's routes are the merchant's servers: not limited.
@@ -324,16 +332,20 @@ async fn public_key_routes_and_payer_pages_are_rate_limited_with_retry_after() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     app.post_json("/sources", app.pkey(), body.clone()).await.ok();
 
-    let app = spawn_app_with(ServerLimits::default(), RateLimits { per_key: 1000, per_ip: 2 }).await;
+    let app =
+        spawn_app_with(ServerLimits::default(), RateLimits { per_key: 1000, per_ip: 2, redeliveries_per_minute: 0 })
+            .await;
     let charge = app.create_charge("alipay", 100_000, "THB").await;
     let page = charge["authorize_uri"].as_str().unwrap().to_string();
     let mut statuses = Vec::new();
     for _ in 0..16 {
         statuses.push(app.client.get(&page).send().await.unwrap().status().as_u16());
     }
-    // Pages get three times the per-address rate: a burst of 12, then 429s.
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 12, "{statuses:?}");
-    assert_eq!(statuses.last(), Some(&429));
+    // Pages get three times the per-address rate: a burst of 12, then 429s (a token or two may refill while
+    // the sixteen requests run).
+    assert!(statuses[..12].iter().all(|s| *s == 200), "{statuses:?}");
+    assert!((12..=14).contains(&statuses.iter().filter(|s| **s == 200).count()), "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
 }
 
 /// A deterministic stream of numbers, for the sweep below (no dependency, the same requests every run).
@@ -357,7 +369,8 @@ impl XorShift {
 /// serve afterwards. Prints the tally, which the closing note quotes.
 #[tokio::test]
 async fn a_sweep_of_hostile_requests_never_gets_a_5xx() {
-    let app = spawn_app_with(ServerLimits::default(), RateLimits { per_key: 0, per_ip: 0 }).await;
+    let app =
+        spawn_app_with(ServerLimits::default(), RateLimits { per_key: 0, per_ip: 0, redeliveries_per_minute: 0 }).await;
     let other = app.other_account().await;
     let charge = app.create_charge("alipay", 100_000, "THB").await;
     let id = charge["id"].as_str().unwrap().to_string();

@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod charges;
+mod checkout;
 mod events;
 mod expiry;
 mod helpers;

@@ -252,6 +252,44 @@ async fn capability_lists_the_registry() {
     let hk = methods.iter().find(|m| m["name"] == "alipay_hk").unwrap();
     assert_eq!(hk["currencies"], json!(["SGD", "THB"]));
     assert_eq!(hk["limits"][0], json!({"currency": "SGD", "min": 100, "max": 2000000}));
+    // omise-php filters every method by `charge_amount` (in the account's THB) and reads
+    // `installment_amount.min` on every filter: the range is one that every THB method accepts.
+    assert_eq!(cap["country"], "TH");
+    assert_eq!(cap["limits"]["charge_amount"], json!({"min": 2000, "max": 15000000}));
+    assert!(cap["limits"]["installment_amount"]["min"].is_i64());
+    let thb_min = methods
+        .iter()
+        .flat_map(|m| m["limits"].as_array().unwrap())
+        .filter(|l| l["currency"] == "THB")
+        .map(|l| l["min"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(cap["limits"]["charge_amount"]["min"], thb_min, "a cart the filter lets through is accepted");
+    // Below it (THB 15), an Alipay charge is refused, which is why the filter must not offer it.
+    app.post_json(
+        "/charges",
+        app.skey(),
+        json!({"amount": 1500, "currency": "THB", "return_uri": "https://s.example/r", "source": {"type": "alipay"}}),
+    )
+    .await
+    .err(400, "invalid_charge");
+}
+
+#[tokio::test]
+async fn the_account_is_retrieved_with_a_secret_key_only() {
+    let app = spawn_app().await;
+    let acct = app.get("/account", app.skey()).await.ok();
+    assert_eq!(acct["object"], "account");
+    assert_eq!(acct["location"], "/account");
+    assert_eq!(acct["id"], app.acct.id.to_string());
+    assert_eq!(acct["livemode"], false);
+    assert_eq!(acct["currency"], "thb");
+    assert_eq!(acct["country"], "TH");
+    assert_eq!(acct["supported_currencies"], json!(["sgd", "thb"]));
+    assert!(acct["created_at"].as_str().unwrap().ends_with('Z'));
+    let live = app.get("/account", &app.acct.live_secret_key).await.ok();
+    assert_eq!(live["livemode"], true);
+    app.get("/account", app.pkey()).await.err(401, "authentication_failure");
 }
 
 #[tokio::test]

@@ -169,6 +169,10 @@ impl Store for PgStore {
         accounts::get_account(self, id).await
     }
 
+    async fn set_checkout_settings(&self, id: &AccountId, settings: &CheckoutSettings) -> StoreResult<()> {
+        accounts::set_checkout_settings(self, id, settings).await
+    }
+
     async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyGrant>> {
         accounts::find_key(self, hash).await
     }

@@ -341,29 +341,50 @@ pub(super) async fn redeliver(store: &PgStore, scope: &Scope, event: &EventId, n
     if exists.is_none() {
         return Err(StoreError::not_found("event", event));
     }
-    let args: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-        [&event.as_str(), &scope.account.as_str(), &scope.livemode, &now.unix()];
-    let charge_urls = tx
+    // A target that still has this event queued is sent it now instead of getting another copy, so calls
+    // in a loop queue at most one copy per target (see `Store::redeliver`).
+    let pulled = tx
         .execute(
-            "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
-             next_attempt_at, created_at) select $1, $2, $3, null, u.url, 'pending', 0, $4, $4 \
-             from (select distinct url from webhook_deliveries where event_id = $1 and endpoint_id is null) u",
-            &args,
+            "update webhook_deliveries set next_attempt_at = least(next_attempt_at, $2) \
+             where event_id = $1 and state = 'pending'",
+            &[&event.as_str(), &now.unix()],
         )
         .await
         .map_err(pg_err)?;
-    let n = if charge_urls > 0 {
-        charge_urls
-    } else {
-        tx.execute(
-            "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
-             next_attempt_at, created_at) select $1, account_id, livemode, id, url, 'pending', 0, $4, $4 \
-             from webhook_endpoints where account_id = $2 and livemode = $3",
-            &args,
+    // A charge's own URLs are the event's targets for good; otherwise the account's endpoints now.
+    let own_urls: bool = tx
+        .query_one(
+            "select exists(select 1 from webhook_deliveries where event_id = $1 and endpoint_id is null)",
+            &[&event.as_str()],
         )
         .await
         .map_err(pg_err)?
-    };
+        .get(0);
+    let args: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&event.as_str(), &scope.account.as_str(), &scope.livemode, &now.unix()];
+    let queued = if own_urls {
+        tx.execute(
+            "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
+             next_attempt_at, created_at) select $1, $2, $3, null, u.url, 'pending', 0, $4, $4 \
+             from (select distinct url from webhook_deliveries where event_id = $1 and endpoint_id is null) u \
+             where not exists (select 1 from webhook_deliveries d where d.event_id = $1 \
+             and d.endpoint_id is null and d.url = u.url and d.state = 'pending')",
+            &args,
+        )
+        .await
+    } else {
+        tx.execute(
+            "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
+             next_attempt_at, created_at) select $1, e.account_id, e.livemode, e.id, e.url, 'pending', 0, $4, $4 \
+             from webhook_endpoints e where e.account_id = $2 and e.livemode = $3 \
+             and not exists (select 1 from webhook_deliveries d where d.event_id = $1 \
+             and d.endpoint_id = e.id and d.state = 'pending')",
+            &args,
+        )
+        .await
+    }
+    .map_err(pg_err)?;
+    let n = queued + pulled;
     tx.commit().await.map_err(pg_err)?;
     if n > 0 {
         store.wake_workers();

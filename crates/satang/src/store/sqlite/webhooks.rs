@@ -419,26 +419,45 @@ pub(super) async fn redeliver(
             if exists.is_none() {
                 return Err(StoreError::not_found("event", &event));
             }
+            // A target that still has this event queued is sent it now instead of getting another copy, so
+            // calls in a loop queue at most one copy per target (see `Store::redeliver`).
+            let pulled = c
+                .execute(
+                    "update webhook_deliveries set next_attempt_at = min(next_attempt_at, ?2) \
+                     where event_id = ?1 and state = 'pending'",
+                    params![event.as_str(), now.unix()],
+                )
+                .map_err(sql_err)?;
             // A charge's own URLs are the event's targets for good; otherwise the account's endpoints now.
-            let charge_urls = c
-            .execute(
-                "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
-                 next_attempt_at, created_at) select ?1, ?2, ?3, null, u.url, 'pending', 0, ?4, ?4 \
-                 from (select distinct url from webhook_deliveries where event_id = ?1 and endpoint_id is null) u",
-                params![event.as_str(), scope.account.as_str(), scope.livemode, now.unix()],
-            )
-            .map_err(sql_err)?;
-            let n = if charge_urls > 0 {
-                charge_urls
+            let own_urls: bool = c
+                .query_row(
+                    "select exists(select 1 from webhook_deliveries where event_id = ?1 and endpoint_id is null)",
+                    params![event.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(sql_err)?;
+            let args = params![event.as_str(), scope.account.as_str(), scope.livemode, now.unix()];
+            let queued = if own_urls {
+                c.execute(
+                    "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, \
+                     attempts, next_attempt_at, created_at) select ?1, ?2, ?3, null, u.url, 'pending', 0, ?4, ?4 \
+                     from (select distinct url from webhook_deliveries where event_id = ?1 and endpoint_id is null) u \
+                     where not exists (select 1 from webhook_deliveries d where d.event_id = ?1 \
+                     and d.endpoint_id is null and d.url = u.url and d.state = 'pending')",
+                    args,
+                )
             } else {
                 c.execute(
-                "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
-                 next_attempt_at, created_at) select ?1, account_id, livemode, id, url, 'pending', 0, ?4, ?4 \
-                 from webhook_endpoints where account_id = ?2 and livemode = ?3",
-                params![event.as_str(), scope.account.as_str(), scope.livemode, now.unix()],
-            )
-            .map_err(sql_err)?
-            };
+                    "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, \
+                     attempts, next_attempt_at, created_at) select ?1, e.account_id, e.livemode, e.id, e.url, \
+                     'pending', 0, ?4, ?4 from webhook_endpoints e where e.account_id = ?2 and e.livemode = ?3 \
+                     and not exists (select 1 from webhook_deliveries d where d.event_id = ?1 \
+                     and d.endpoint_id = e.id and d.state = 'pending')",
+                    args,
+                )
+            }
+            .map_err(sql_err)?;
+            let n = queued + pulled;
             if n > 0 {
                 OUTBOX_TOUCHED.with(|t| t.set(true));
             }
