@@ -19,6 +19,10 @@ pub struct App {
     pub connectors: crate::connector::registry::Registry,
     /// Which addresses webhooks may reach (`--allow-private-webhooks`).
     pub webhook_policy: Policy,
+    /// Turns true when the server starts shutting down, so long-lived responses (event streams) end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
+    /// The served requests, for `GET /logs/stream`.
+    pub request_log: crate::api::request_log::RequestLog,
 }
 
 pub type AppState = Arc<App>;
@@ -32,6 +36,8 @@ impl App {
             keys: KeyCache::default(),
             connectors: crate::connector::registry::Registry::from_env(),
             webhook_policy: Policy::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
+            request_log: Default::default(),
         })
     }
 

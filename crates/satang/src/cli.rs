@@ -17,10 +17,14 @@ use crate::store;
 use crate::store::{CheckoutSettings, WebhookEndpoint};
 use crate::webhooks;
 
+/// `satang --version`: the release and the Omise API versions it speaks (the first is the default).
+pub const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (Omise API versions 2019-05-29, 2017-11-02, 2015-11-17, 2014-07-27)");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "satang",
-    version,
+    version = VERSION,
     about = "A self-hostable, Omise-compatible payment gateway for Alipay and Alipay HK"
 )]
 pub struct Cli {
@@ -31,6 +35,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway (API and payer pages).
+    #[command(
+        after_help = "Examples:\n  satang serve --dev                      # a developer's laptop: temporary database, fixed test keys\n  satang serve --database sqlite:satang.db --public-url https://pay.example.com --metrics-listen 127.0.0.1:9090"
+    )]
     Serve(ServeArgs),
     /// Run only the background work: webhook deliveries and the expiry sweeper.
     Worker(WorkerArgs),
@@ -48,6 +55,13 @@ pub enum Command {
     /// Run a simulator of an acquirer, for tests and for trying live mode on one machine.
     #[command(subcommand)]
     Simulator(connector::SimulatorCommand),
+    /// Forward the account's events to your app as signed webhooks, as they happen.
+    Listen(crate::devtools::listen::ListenArgs),
+    /// Make an event happen in test mode (a charge completed, failed or expired, a refund).
+    Trigger(crate::devtools::trigger::TriggerArgs),
+    /// Follow the account's API requests as they are served.
+    #[command(subcommand)]
+    Logs(crate::devtools::logs::LogsCommand),
     /// Measure throughput, latency, memory and growth against baselines (`satang bench seed` fills a database).
     Bench(crate::bench::BenchArgs),
     /// Copy a SQLite database to a file while satang serves (PostgreSQL: use pg_dump; see README).
@@ -240,6 +254,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker(args).await,
         Command::Webhook(cmd) => webhook(cmd).await,
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Listen(args) => crate::devtools::listen::run(args).await,
+        Command::Trigger(args) => crate::devtools::trigger::run(args).await,
+        Command::Logs(cmd) => crate::devtools::logs::run(cmd).await,
         Command::Backup { to, force, database, json } => {
             let done = tokio::task::spawn_blocking(move || crate::backup::backup(&database, &to, force)).await??;
             print_copied("backed up", &done, json);
@@ -384,10 +401,26 @@ fn print_account(a: &accounts::CreatedAccount, with_live: bool) {
     println!("  (secret keys are stored only as hashes: keep them now, they cannot be shown again)");
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    // --dev: a database in a temporary directory, removed when this returns.
+    let mut dev_dir = None;
+    if args.dev {
+        let dir = tempfile::Builder::new().prefix("satang-dev-").tempdir()?;
+        args.database.url = format!("sqlite:{}", dir.path().join("satang.db").display());
+        dev_dir = Some(dir);
+    }
     let store = args.database.open().await?;
     tracing::info!(database = %store::redact_url(&args.database.url), backend = store.backend(), "database ready");
-    if store.count_accounts().await? == 0 {
+    if args.dev {
+        let (record, shown) =
+            accounts::dev_account("Demo Shop", SystemClock.now(), &args.dev_public_key, &args.dev_secret_key)?;
+        store.create_account(record).await?;
+        println!("satang dev mode: temporary database, test mode only, webhooks and payer pages on");
+        println!("account {} ({})", shown.id, shown.name);
+        println!("  test public key: {}", shown.test_public_key);
+        println!("  test secret key: {}", shown.test_secret_key);
+        println!("  (fixed across restarts; set SATANG_DEV_PUBLIC_KEY / SATANG_DEV_SECRET_KEY to use others)");
+    } else if store.count_accounts().await? == 0 {
         let (record, shown) = accounts::new_account("Demo Shop", SystemClock.now());
         store.create_account(record).await?;
         println!("No account existed, so a demo account was created. Its test keys:");
@@ -423,6 +456,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ));
         println!("redirecting http://{addr} to {public}");
     }
+    if let Some(addr) = args.metrics_listen {
+        let bound = crate::metrics::serve(addr, app.state()).await?;
+        println!("metrics on http://{bound}/metrics");
+    }
     tracing::info!(listen = %app.addr(), public_url = %public, "satang is serving");
     println!("satang listening on {scheme}://{} (public URL {public})", app.addr());
     let work = if args.no_worker {
@@ -434,6 +471,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(w) = work {
         w.stop().await;
     }
+    drop(dev_dir);
     served
 }
 
@@ -583,6 +621,13 @@ async fn webhook(cmd: WebhookCommand) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_lists_every_api_version_satang_speaks() {
+        use crate::api::version::ApiVersion;
+        let listed: Vec<&str> = ApiVersion::ALL.iter().map(|v| v.as_str()).collect();
+        assert!(VERSION.ends_with(&format!("(Omise API versions {})", listed.join(", "))), "{VERSION}");
+    }
 
     #[test]
     fn the_command_line_definition_is_consistent() {

@@ -6,9 +6,11 @@
 //! |---|---|
 //! | [`bench`] | `satang bench`: load generator, baselines, scenarios, seeding |
 //! | [`cli`], [`config`], [`telemetry`] | the `satang` command, its flags and env vars, logging |
+//! | [`devtools`] | the developer CLI against a running satang: `listen`, `trigger`, `logs tail` |
 //! | [`startup`] | building and running the HTTP server |
 //! | [`http`] | the front door: accept loop, connection cap, read/write timeouts, head guard, TLS |
 //! | [`background`] | a node's background work: webhook worker and expiry sweeper |
+//! | [`metrics`] | Prometheus `/metrics` on its own port (`--metrics-listen`) and what is counted |
 //! | [`app`] | the state shared by handlers, pages and background tasks |
 //! | [`api`] | the Omise REST API: routes, params, auth, versions, errors, wire objects |
 //! | [`pages`] | the payer's pages at `authorize_uri` |
@@ -32,8 +34,10 @@ pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod connector;
+pub mod devtools;
 pub mod http;
 pub mod live;
+pub mod metrics;
 pub mod ops;
 pub mod pages;
 pub mod simulator;

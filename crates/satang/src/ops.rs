@@ -91,6 +91,7 @@ pub async fn create_charge(app: &App, scope: &Scope, mut input: ChargeInput) -> 
         webhook_urls: charge.webhook_endpoints.clone(),
     };
     app.store.create_charge(scope, &charge, doc, new_source, vec![event]).await?;
+    crate::metrics::charge(&charge);
     Ok((charge, json))
 }
 
@@ -118,6 +119,7 @@ pub async fn settle(app: &App, which: ChargeRef, outcome: PayerOutcome) -> Resul
             }),
         )
         .await?;
+    crate::metrics::charge(&charge);
     settled(&charge)?;
     Ok(charge)
 }
@@ -147,6 +149,7 @@ pub async fn expire(app: &App, scope: &Scope, id: &ChargeId) -> Result<Charge, A
             }),
         )
         .await
+        .inspect(crate::metrics::charge)
         .map_err(|e| match e {
             StoreError::Refused(Refusal::Transition(t)) => {
                 ApiError::bad_request(t.to_string()).with_code("failed_expire")
@@ -222,7 +225,15 @@ pub async fn expire_due(app: &App, limit: u64) -> Result<Swept, ApiError> {
                 snapshot_events(c, &keys, now)
             }),
         );
-        async move { update.await.map(|_| did.load(std::sync::atomic::Ordering::SeqCst)) }
+        async move {
+            update.await.map(|c| {
+                let did = did.load(std::sync::atomic::Ordering::SeqCst);
+                if did {
+                    crate::metrics::charge(&c);
+                }
+                did
+            })
+        }
     });
     let mut swept = Swept { due: due.len(), ..Swept::default() };
     let mut first_error = None;

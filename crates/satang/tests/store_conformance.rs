@@ -109,6 +109,16 @@ async fn story(store: DynStore) {
     assert!(store.find_key(&accounts::hash_key("skey_test_nope")).await.unwrap().is_none());
     assert!(store.find_key(&shown.test_secret_key).await.unwrap().is_none(), "keys are not stored in clear");
 
+    // A commit that writes an event bumps the events signal (what `GET /events/stream` waits on).
+    let mut woken = store.events_signal().subscribe();
+    woken.mark_unchanged();
+    let (third, _) = account(&store).await;
+    new_charge(&store, &third, 10_000, vec![]).await;
+    tokio::time::timeout(std::time::Duration::from_secs(5), woken.changed())
+        .await
+        .expect("the events signal is bumped after the commit")
+        .unwrap();
+
     // Sources: one charge per source, even when two race for it.
     let src = source("alipay_hk", 150_000, "SGD", false);
     store.insert_source(&scope, &src).await.unwrap();
@@ -326,6 +336,14 @@ async fn story(store: DynStore) {
     }
     // Only the Alipay HK charge (7 days, not 24 hours) is left, due later.
     assert_eq!(store.due_charges(t(10_000_000), 1_000).await.unwrap(), vec![used.id.clone()]);
+
+    // The outbox as /metrics reports it: a new delivery adds one, queued when its event was written.
+    let (depth, _) = store.outbox_stats().await.unwrap();
+    let (fourth, _) = account(&store).await;
+    let c = charge(&fourth, source("alipay", 10_000, "THB", false), vec!["https://hooks.example/a".into()]);
+    store.create_charge(&fourth, &c, doc(&c), true, vec![event(&c, EventKey::ChargeCreate, t(-5_000))]).await.unwrap();
+    let (after, oldest) = store.outbox_stats().await.unwrap();
+    assert_eq!((after, oldest), (depth + 1, Some(t(-5_000))), "the oldest is the new one, queued earliest");
 }
 
 #[tokio::test]

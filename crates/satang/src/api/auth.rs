@@ -90,13 +90,11 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
     let requested = parts.headers.get("omise-version").and_then(|v| v.to_str().ok()).and_then(ApiVersion::parse);
     let default_version = ApiVersion::parse(&grant.api_version).unwrap_or(ApiVersion::DEFAULT);
     let version = requested.unwrap_or(default_version);
-    Ok(Caller {
-        scope: Scope { account: grant.account, livemode: grant.livemode },
-        kind: grant.kind,
-        account_name: grant.account_name,
-        version,
-        default_version,
-    })
+    let scope = Scope { account: grant.account, livemode: grant.livemode };
+    if state.request_log.wanted() {
+        super::request_log::note_caller(&scope);
+    }
+    Ok(Caller { scope, kind: grant.kind, account_name: grant.account_name, version, default_version })
 }
 
 /// The web origin of a browser's request, if it came from one.

@@ -25,7 +25,7 @@ pub const MAX_AGE_SECS: u32 = 7200;
 /// Methods the public-key routes answer.
 const ALLOW_METHODS: &str = "GET, POST, OPTIONS";
 
-/// Request headers a checkout may send: what Omise.js and the official clients send.
+/// Request headers allowed when a preflight names none: what Omise.js and the official clients send.
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, Omise-Version, Idempotency-Key, X-Requested-With";
 
 /// Response headers a page may read besides the safelisted ones.
@@ -58,11 +58,19 @@ pub async fn layer(req: Request, next: Next) -> Response {
             )
             .into_response();
         }
+        // Whatever headers the page asks for: nothing rides on them without credentials mode, and a script
+        // that adds one (a tracing header, say) keeps working. Without a list, the ones Omise.js sends.
+        let allow_headers = req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .filter(|v| !v.is_empty() && v.len() <= 1024)
+            .cloned()
+            .unwrap_or(HeaderValue::from_static(ALLOW_HEADERS));
         let mut res = StatusCode::NO_CONTENT.into_response();
         add_headers(res.headers_mut());
         let h = res.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOW_METHODS));
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOW_HEADERS));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(MAX_AGE_SECS));
         return res;
     }

@@ -31,7 +31,8 @@ pub fn display(at: Timestamp, currency: Currency, lang: Lang) -> String {
     format!("{when} {zone}")
 }
 
-/// The time and the zone's name in brackets, apart, so a page can keep the name from breaking.
+/// The time and the zone's name in brackets, apart, so a page can keep the name from breaking. The date
+/// and the time of day are each held together by no-break spaces, so a narrow line breaks between them.
 pub fn parts(at: Timestamp, currency: Currency, lang: Lang) -> (String, String) {
     let (hours, name) = zone(currency, lang);
     let offset = UtcOffset::from_hms(hours, 0, 0).unwrap_or(UtcOffset::UTC);
@@ -39,9 +40,18 @@ pub fn parts(at: Timestamp, currency: Currency, lang: Lang) -> (String, String) 
     let t = t.to_offset(offset);
     let month = t.month() as usize - 1;
     let when = match lang {
-        Lang::En => format!("{} {} {}, {:02}:{:02}", t.day(), EN_MONTHS[month], t.year(), t.hour(), t.minute()),
+        Lang::En => {
+            format!("{}\u{a0}{}\u{a0}{}, {:02}:{:02}", t.day(), EN_MONTHS[month], t.year(), t.hour(), t.minute())
+        }
         Lang::Th => {
-            format!("{} {} {} เวลา {:02}:{:02} น.", t.day(), TH_MONTHS[month], t.year() + 543, t.hour(), t.minute())
+            format!(
+                "{}\u{a0}{}\u{a0}{} เวลา\u{a0}{:02}:{:02}\u{a0}น.",
+                t.day(),
+                TH_MONTHS[month],
+                t.year() + 543,
+                t.hour(),
+                t.minute()
+            )
         }
     };
     (when, format!("({name})"))
@@ -54,9 +64,11 @@ mod tests {
     #[test]
     fn times_are_in_the_currency_zone_and_the_payer_language() {
         let at = Timestamp::parse("2026-12-09T13:41:10Z").unwrap();
-        assert_eq!(display(at, Currency::Thb, Lang::En), "9 Dec 2026, 20:41 (Bangkok time)");
-        assert_eq!(display(at, Currency::Thb, Lang::Th), "9 ธ.ค. 2569 เวลา 20:41 น. (เวลาประเทศไทย)");
-        assert_eq!(display(at, Currency::Sgd, Lang::En), "9 Dec 2026, 21:41 (Singapore time)");
-        assert_eq!(display(at, Currency::Usd, Lang::En), "9 Dec 2026, 13:41 (UTC)");
+        let d = |c, l| display(at, c, l).replace('\u{a0}', " ");
+        assert_eq!(d(Currency::Thb, Lang::En), "9 Dec 2026, 20:41 (Bangkok time)");
+        assert_eq!(d(Currency::Thb, Lang::Th), "9 ธ.ค. 2569 เวลา 20:41 น. (เวลาประเทศไทย)");
+        assert_eq!(d(Currency::Sgd, Lang::En), "9 Dec 2026, 21:41 (Singapore time)");
+        assert_eq!(d(Currency::Usd, Lang::En), "9 Dec 2026, 13:41 (UTC)");
+        assert!(display(at, Currency::Thb, Lang::Th).starts_with("9\u{a0}ธ.ค.\u{a0}2569 เวลา\u{a0}20:41\u{a0}น."));
     }
 }

@@ -211,6 +211,28 @@ pub enum DeliveryOutcome {
     GaveUp,
 }
 
+/// A counter bumped after every commit that wrote events (by this process; on PostgreSQL also when another
+/// node's commit queued webhook deliveries). Event streams wait on it instead of polling; a spurious bump
+/// costs a stream one read.
+#[derive(Debug, Clone)]
+pub struct EventsSignal(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Default for EventsSignal {
+    fn default() -> Self {
+        EventsSignal(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+}
+
+impl EventsSignal {
+    pub fn bump(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
 /// An event as stored.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
@@ -412,6 +434,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Woken after every commit that queued webhook deliveries, so the worker sends them at once.
     fn outbox_signal(&self) -> Arc<tokio::sync::Notify>;
+    /// Bumped after every commit that wrote events, so `GET /events/stream` sends them at once.
+    fn events_signal(&self) -> EventsSignal;
     async fn create_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
     /// The account's endpoints, of one mode or both.
     async fn list_endpoints(&self, account: &AccountId, livemode: Option<bool>) -> StoreResult<Vec<WebhookEndpoint>>;
@@ -438,6 +462,8 @@ pub trait Store: Send + Sync + 'static {
     async fn claim_deliveries(&self, req: ClaimRequest) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Records an attempt in the log and moves the delivery on, releasing its lease.
     async fn finish_attempt(&self, seq: i64, attempt: AttemptRecord, outcome: DeliveryOutcome) -> StoreResult<()>;
+    /// Deliveries waiting to be sent or retried, and when the oldest of them was queued (for `/metrics`).
+    async fn outbox_stats(&self) -> StoreResult<(u64, Option<Timestamp>)>;
     /// The delivery log of these events (already scoped by the caller), oldest first.
     async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>>;
     /// Queues the event again for its targets: one that still has it queued is sent it now (no second copy,

@@ -300,6 +300,7 @@ impl Worker {
                 }
             }
         };
+        crate::metrics::delivery(error.is_none(), started.elapsed().as_secs_f64());
         let outcome = if error.is_none() {
             DeliveryOutcome::Delivered
         } else {

@@ -61,6 +61,18 @@ async fn preflights_on_public_key_routes_are_answered_once_for_the_checkout() {
         assert!(headers.contains("authorization") && headers.contains("content-type"), "{headers}");
         assert_eq!(header(&res, "access-control-max-age").as_deref(), Some("7200"));
     }
+    // Headers a page adds are allowed too; without credentials mode nothing rides on them.
+    let res = app
+        .send(
+            app.client
+                .request(Method::OPTIONS, format!("{}/sources/", app.base))
+                .header("origin", SHOP)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "authorization,content-type,x-trace-id"),
+        )
+        .await;
+    assert_eq!(res.status.as_u16(), 204);
+    assert!(header(&res, "access-control-allow-headers").unwrap().contains("x-trace-id"));
 }
 
 #[tokio::test]

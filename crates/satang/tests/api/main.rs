@@ -16,5 +16,6 @@ mod money;
 mod pages;
 mod refunds;
 mod sources;
+mod stream;
 mod webhooks;
 mod wire;

@@ -253,7 +253,7 @@ async fn thai_by_accept_language_and_a_switch_that_sticks() {
     assert!(th.html.contains("lang=\"th\""));
     assert!(th.html.contains("หน้าชำระเงินอาลีเพย์"));
     assert!(th.html.contains("ยอดเงินในวอลเล็ตไม่เพียงพอสำหรับการชำระเงินนี้"), "wallet wording, not cards");
-    assert!(th.html.contains("(เวลาประเทศไทย)") && th.html.contains(" 25"), "Thai date style, Buddhist year");
+    assert!(th.html.contains("(เวลาประเทศไทย)") && th.html.contains("\u{a0}25"), "Thai date style, Buddhist year");
     assert!(th.html.contains("href=\"?lang=en\""));
     let en = open(&app, &format!("{uri}?lang=en"), DESKTOP, Some("th")).await;
     assert!(en.html.contains("Alipay checkout"));

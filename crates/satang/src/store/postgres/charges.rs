@@ -137,6 +137,9 @@ pub(super) async fn create_charge(
         });
     }
     tx.commit().await.map_err(pg_err)?;
+    if !queued.is_empty() {
+        store.events.bump();
+    }
     if queued.contains(&true) {
         store.wake_workers();
     }
@@ -200,6 +203,9 @@ pub(super) async fn update_charge(store: &PgStore, which: ChargeRef, mutation: C
         idempotency::record(t, &pending, Written::Charge(&charge)),
     )?;
     tx.commit().await.map_err(pg_err)?;
+    if !queued.is_empty() {
+        store.events.bump();
+    }
     if queued.contains(&true) {
         store.wake_workers();
     }

@@ -59,6 +59,8 @@ pub struct PgStore {
     pool: Pool,
     /// Wakes this node's webhook worker.
     outbox: Arc<Notify>,
+    /// Bumped after this node's commits that wrote events, and on other nodes' `NOTIFY satang_outbox`.
+    events: crate::store::EventsSignal,
     /// Asks the notifier task to wake every node's workers (`NOTIFY satang_outbox`).
     cluster: Arc<Notify>,
 }
@@ -103,9 +105,14 @@ type Op<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, tok
 impl PgStore {
     pub async fn open(url: &str, opts: PgOptions) -> anyhow::Result<Self> {
         let (cfg, pool) = pool::connect(url, &opts)?;
-        let store = PgStore { pool, outbox: Arc::new(Notify::new()), cluster: Arc::new(Notify::new()) };
+        let store = PgStore {
+            pool,
+            outbox: Arc::new(Notify::new()),
+            cluster: Arc::new(Notify::new()),
+            events: crate::store::EventsSignal::default(),
+        };
         store.migrate().await?;
-        tokio::spawn(listen(cfg.clone(), store.outbox.clone()));
+        tokio::spawn(listen(cfg.clone(), store.outbox.clone(), store.events.clone()));
         tokio::spawn(notifier(cfg, store.cluster.clone()));
         Ok(store)
     }
@@ -277,6 +284,10 @@ impl Store for PgStore {
         self.outbox.clone()
     }
 
+    fn events_signal(&self) -> crate::store::EventsSignal {
+        self.events.clone()
+    }
+
     async fn create_endpoint(&self, ep: &WebhookEndpoint) -> StoreResult<()> {
         webhooks::create_endpoint(self, ep).await
     }
@@ -322,6 +333,10 @@ impl Store for PgStore {
 
     async fn finish_attempt(&self, seq: i64, a: AttemptRecord, outcome: DeliveryOutcome) -> StoreResult<()> {
         webhooks::finish_attempt(self, seq, a, outcome).await
+    }
+
+    async fn outbox_stats(&self) -> StoreResult<(u64, Option<Timestamp>)> {
+        webhooks::outbox_stats(self).await
     }
 
     async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>> {

@@ -60,6 +60,7 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     read_permits: Arc<Semaphore>,
     outbox: Arc<Notify>,
+    events: crate::store::EventsSignal,
     /// When old idempotency keys were last pruned (unix seconds).
     pruned: std::sync::atomic::AtomicI64,
 }
@@ -135,12 +136,17 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>(MAX_BATCH * 4);
         let outbox = Arc::new(Notify::new());
         let signal = outbox.clone();
-        std::thread::Builder::new().name("satang-sqlite-writer".into()).spawn(move || writer_loop(conn, rx, signal))?;
+        let events = crate::store::EventsSignal::default();
+        let written = events.clone();
+        std::thread::Builder::new()
+            .name("satang-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx, signal, written))?;
         Ok(SqliteStore {
             jobs: tx,
             readers: Arc::new(Readers { path, idle: Mutex::new(Vec::new()) }),
             read_permits: Arc::new(Semaphore::new(READERS)),
             outbox,
+            events,
             pruned: std::sync::atomic::AtomicI64::new(0),
         })
     }
@@ -280,6 +286,10 @@ impl Store for SqliteStore {
         self.outbox.clone()
     }
 
+    fn events_signal(&self) -> crate::store::EventsSignal {
+        self.events.clone()
+    }
+
     async fn create_endpoint(&self, ep: &WebhookEndpoint) -> StoreResult<()> {
         webhooks::create_endpoint(self, ep).await
     }
@@ -325,6 +335,10 @@ impl Store for SqliteStore {
 
     async fn finish_attempt(&self, seq: i64, a: AttemptRecord, outcome: DeliveryOutcome) -> StoreResult<()> {
         webhooks::finish_attempt(self, seq, a, outcome).await
+    }
+
+    async fn outbox_stats(&self) -> StoreResult<(u64, Option<Timestamp>)> {
+        webhooks::outbox_stats(self).await
     }
 
     async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>> {
