@@ -15,6 +15,8 @@ pub struct App {
     /// Where payers and merchants reach this gateway (`authorize_uri` is built from it), no trailing slash.
     pub public_url: String,
     pub keys: KeyCache,
+    /// Each account's live acquirer (see [`crate::connector`]).
+    pub connectors: crate::connector::registry::Registry,
     /// Which addresses webhooks may reach (`--allow-private-webhooks`).
     pub webhook_policy: Policy,
     /// Turns true when the server starts shutting down, so long-lived responses (event streams) end.
@@ -32,6 +34,7 @@ impl App {
             clock,
             public_url: public_url.trim_end_matches('/').to_string(),
             keys: KeyCache::default(),
+            connectors: crate::connector::registry::Registry::from_env(),
             webhook_policy: Policy::default(),
             stopping: tokio::sync::watch::Sender::new(false),
             request_log: Default::default(),

@@ -426,6 +426,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         println!("No account existed, so a demo account was created. Its test keys:");
         print_account(&shown, false);
     }
+    require_master_key(&store).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let stop = shutdown_signal();
     let tls = match (&args.http.tls_cert, &args.http.tls_key) {
@@ -474,9 +475,21 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     served
 }
 
+/// `serve` and `worker` talk to the accounts' acquirers: once any account has a connector they need the
+/// master key that opens its private key, and say how to make one.
+async fn require_master_key(store: &store::DynStore) -> anyhow::Result<()> {
+    if let Err(e) = crate::connector::vault::MasterKey::from_env()
+        && store.count_connectors().await? > 0
+    {
+        anyhow::bail!("accounts have live connectors, and {e}");
+    }
+    Ok(())
+}
+
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let stop = shutdown_signal();
     let store = args.database.open().await?;
+    require_master_key(&store).await?;
     let app = App::new(store, Arc::new(SystemClock), &args.public_url);
     let app = App::with_webhook_policy(app, args.background.webhook_policy());
     let work = background::start(app, args.background.sweep_interval(), args.background.worker_config())?;

@@ -14,6 +14,8 @@
 //! | [`app`] | the state shared by handlers, pages and background tasks |
 //! | [`api`] | the Omise REST API: routes, params, auth, versions, errors, wire objects |
 //! | [`pages`] | the payer's pages at `authorize_uri` |
+//! | [`live`] | live charges: handing them to the account's acquirer, notify and return routes |
+//! | [`simulator`] | `satang simulator antom`: an Antom server for tests and trying live mode |
 //! | [`checkout`] | the merchant's checkout in a browser: CORS on public-key routes, `GET /omise.js` |
 //! | [`ops`] | charge operations shared by the API, the pages and the sweeper |
 //! | [`accounts`] | merchant accounts and API keys |
@@ -34,6 +36,7 @@ pub mod config;
 pub mod connector;
 pub mod devtools;
 pub mod http;
+pub mod live;
 pub mod metrics;
 pub mod ops;
 pub mod pages;

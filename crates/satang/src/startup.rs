@@ -28,6 +28,7 @@ pub fn http_service(app: AppState, limiter: Arc<Limiter>) -> NormalizePath<Route
     let router = api::router()
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), api::idempotency::layer))
         .merge(pages::router())
+        .merge(crate::live::routes::router())
         .route("/omise.js", get(checkout::omise_js::serve))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

@@ -24,8 +24,26 @@ fn payer_journeys_in_chromium() {
     }
     let db_dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", db_dir.path().join("satang.db").display());
-    let server = Server::start("127.0.0.1:0", &db, &[]).unwrap();
     let acct = create_account(&db, "Browser Shop");
+    // Live charges need a connector; this one's endpoint answers nothing, so the live page shows that the
+    // wallet cannot be reached (tests/antom_live.rs runs live journeys against the Antom simulator).
+    let keys = tempfile::tempdir().unwrap();
+    let (private, public) = satang::connector::antom::sign::generate_pair().unwrap();
+    std::fs::write(keys.path().join("merchant_private.pem"), private).unwrap();
+    std::fs::write(keys.path().join("antom_public.pem"), public).unwrap();
+    let master = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let set = Command::new(common::satang_bin())
+        .args(["connector", "set", "--account", acct["id"].as_str().unwrap(), "--provider", "antom"])
+        .args(["--client-id", "SANDBOX_BROWSER", "--endpoint", "http://127.0.0.1:9", "--database", &db])
+        .arg("--private-key-file")
+        .arg(keys.path().join("merchant_private.pem"))
+        .arg("--antom-public-key-file")
+        .arg(keys.path().join("antom_public.pem"))
+        .env("SATANG_MASTER_KEY", master)
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let server = Server::start("127.0.0.1:0", &db, &[("SATANG_MASTER_KEY", master)]).unwrap();
     let artifacts = repo_root().join("artifacts/browser");
     let docs = if std::env::var("SATANG_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
         repo_root().join("docs/screenshots")

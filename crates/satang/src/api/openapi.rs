@@ -39,6 +39,8 @@ pub enum Body {
     Js,
     /// An image (SVG or icon).
     Image,
+    /// The acquirer's own JSON (Antom's acknowledgement `{"result":{…}}`), not an Omise object.
+    Acquirer,
     /// This document.
     OpenApi,
 }
@@ -71,7 +73,7 @@ const fn op(
 }
 
 use Auth::{Any, None as Open, Secret};
-use Body::{Css, Events, Html, Image, Js, List, Object, OpenApi};
+use Body::{Acquirer, Css, Events, Html, Image, Js, List, Object, OpenApi};
 
 /// Every route of the HTTP service. Adding a route to the code without a row here fails
 /// `every_route_in_the_code_is_documented`, which prints the row to add.
@@ -198,6 +200,30 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op("get", "/capability", Any, "Retrieve the payment methods on offer", &[], Object("capability")),
     op("get", "/account", Secret, "Retrieve the account", &[], Object("account")),
+    op(
+        "get",
+        "/charges/{id}/provider_calls",
+        Secret,
+        "List the calls made to the acquirer for a live charge (satang extension)",
+        &[],
+        List("provider_call"),
+    ),
+    op(
+        "post",
+        "/antom/notify",
+        Open,
+        "Antom's payment notification, verified by its signature; answered with Antom's acknowledgement",
+        &[],
+        Acquirer,
+    ),
+    op(
+        "get",
+        "/antom/return/{charge}",
+        Open,
+        "The payer's return from the Antom wallet (paymentRedirectUrl): asks Antom, then redirects to return_uri",
+        &[],
+        Html,
+    ),
     op("get", "/healthz", Open, "Liveness", &[], Object("health")),
     op("get", "/readyz", Open, "Readiness (the database answers)", &[], Object("health")),
     op("get", "/openapi.json", Open, "This document", &[], OpenApi),
@@ -278,6 +304,7 @@ fn success(body: Body) -> Value {
         Js => ("JavaScript", content("text/javascript", json!({"type": "string"}))),
         Image => ("An image", content("image/svg+xml", json!({"type": "string"}))),
         OpenApi => ("OpenAPI 3.1", content("application/json", json!({"type": "object"}))),
+        Acquirer => ("the acquirer's acknowledgement", content("application/json", json!({"type": "object"}))),
     };
     json!({"description": description, "content": content})
 }
@@ -337,6 +364,10 @@ fn operation(o: &Operation) -> Value {
     if html_page {
         // Payer pages answer errors with pages too.
         out["responses"]["default"] = json!({"description": "an error page or an Omise error object"});
+    }
+    if o.body == Acquirer {
+        out["responses"]["default"] = json!({"description": "the acquirer's refusal (`result.resultStatus` F)",
+            "content": {"application/json": {"schema": {"type": "object"}}}});
     }
     if o.method == "get" {
         for p in o.params {

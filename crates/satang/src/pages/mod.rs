@@ -15,8 +15,9 @@
 //! In test mode the wallet is simulated here: its confirm page lets the payer pay or fail with any of the
 //! seed's failure codes, or leave the charge to expire. The choice goes through [`ops::settle`], the same
 //! transition, events and transaction as `mark_as_paid` / `mark_as_failed`, then the browser is sent (303)
-//! to `return_uri`. Live charges are handed to a wallet connector; until one is configured their page says
-//! so, offers no outcome buttons, and links back to the shop.
+//! to `return_uri`. Live charges are handed to the account's acquirer ([`crate::live`]): the page shows
+//! the acquirer's QR code or app hand-off instead, offers no simulated outcomes, and when the acquirer
+//! cannot be reached says so and links back to the shop.
 //!
 //! Safety: the URL's token (32 random base36 characters) is the payer's only credential and is compared in
 //! constant time; outcome forms carry a CSRF token that must match a `SameSite=Strict` cookie set with the
@@ -464,7 +465,7 @@ async fn render_payer_entry(app: &AppState, charge: &Charge, lang: Lang, headers
         return final_page(app, charge, lang, false).await;
     }
     if charge.livemode() {
-        return live_page(app, charge, lang, StatusCode::OK).await;
+        return live_entry(app, charge, lang, headers).await;
     }
     let t = lang.texts();
     let shop = shop_of(app, charge).await;
@@ -514,6 +515,73 @@ async fn render_payer_entry(app: &AppState, charge: &Charge, lang: Lang, headers
     }
 }
 
+/// A live charge's entry: the acquirer's order, opened on the first visit (see [`crate::live::handoff`]).
+/// Alipay HK: on a desktop, the QR of the order's code value, the page polling the charge's status; on a
+/// phone, a hand-off to the wallet app (`applinkUrl`, else `schemeUrl`), with the acquirer's `normalUrl`
+/// as the browser fallback. Alipay (redirect flow): forwarded to the wallet's page (`normalUrl`; on a
+/// phone the app link first).
+async fn live_entry(app: &AppState, charge: &Charge, lang: Lang, headers: &HeaderMap) -> Response {
+    use crate::connector::Terminal;
+    use crate::live::handoff::{LivePage, open};
+    let h = match open(app, charge, user_agent(headers)).await {
+        LivePage::Open(h) => h,
+        LivePage::Final(c) => return final_page(app, c.as_ref(), lang, false).await,
+        LivePage::Unavailable => {
+            let t = lang.texts();
+            let shop = shop_of(app, charge).await;
+            let page = MessagePage {
+                c: Common::new(lang, t.live_unavailable_title, false).shop(&shop),
+                heading: t.live_unavailable_title,
+                body: t.live_unavailable_body,
+                back: shop.back_link(charge),
+            };
+            return html(StatusCode::SERVICE_UNAVAILABLE, page);
+        }
+    };
+    let normal = h.normal_url.clone().unwrap_or_default();
+    let phone = !matches!(h.terminal, None | Some(Terminal::Web));
+    if charge.source.method.flow == Flow::Redirect && !normal.is_empty() {
+        // Alipay (redirect flow): the payer goes to the wallet's own page, as Antom advises for WEB and WAP
+        // (on a phone through the app link when there is one).
+        let to = if phone { h.applink_url.clone().unwrap_or_else(|| normal.clone()) } else { normal.clone() };
+        let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
+        security_headers(&mut res);
+        return res;
+    }
+    let t = lang.texts();
+    let shop = shop_of(app, charge).await;
+    let s = summary(&shop, charge, lang);
+    match h.terminal.unwrap_or(Terminal::Web) {
+        Terminal::Web => {
+            let code = h.code_value.clone().unwrap_or_else(|| normal.clone());
+            let qr_svg = match qrcode::QrCode::new(code.as_bytes()) {
+                Ok(q) => q.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build(),
+                Err(_) => String::new(),
+            };
+            let page = QrPage {
+                c: Common::new(lang, t.scan_title, false).shop(&shop),
+                s,
+                status_url: format!("{}/status", pay_path(charge)),
+                return_uri: charge.return_uri.clone().unwrap_or_default(),
+                wallet_url: normal,
+                qr_svg,
+                app_fallback: false,
+            };
+            html(StatusCode::OK, page)
+        }
+        Terminal::Wap(_) | Terminal::App(_) => {
+            let app_url = h.applink_url.clone().or_else(|| h.scheme_url.clone()).unwrap_or_else(|| normal.clone());
+            let page = HandoffPage {
+                c: Common::new(lang, t.handoff_title, false).shop(&shop),
+                s,
+                app_url,
+                wallet_url: normal,
+            };
+            html(StatusCode::OK, page)
+        }
+    }
+}
+
 /// The simulated wallet's confirm page: what the QR code opens on a phone, and the browser fallback.
 async fn wallet_page(
     State(app): State<AppState>,
@@ -549,7 +617,8 @@ async fn wallet(
         return with_cookies(&app, final_page(&app, &charge, lang, via_qr).await, remember);
     }
     if charge.livemode() {
-        return live_page(&app, &charge, lang, StatusCode::OK).await;
+        // The simulated wallet is test mode's; a live payer pays in the acquirer's wallet.
+        return Redirect::to(&pay_path(&charge)).into_response();
     }
     let (csrf, set) = csrf_for(&headers, &charge);
     let shop = shop_of(&app, &charge).await;

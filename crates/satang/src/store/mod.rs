@@ -9,6 +9,7 @@
 //! ledger entries together. If any part fails, nothing is written. Refund rows and ledger entries are
 //! derived from the change (`satang_domain::ledger::entries_for_change`), so no caller can forget them.
 
+pub mod connectors;
 pub mod idempotency;
 pub mod migrate;
 pub mod postgres;
@@ -487,6 +488,36 @@ pub trait Store: Send + Sync + 'static {
     /// Records a response after its request, for routes whose write records none (a key already recorded
     /// is left as it is).
     async fn record_idempotent_response(&self, row: &idempotency::KeyRow) -> StoreResult<()>;
+
+    /// Sets (or replaces) the account's connector; `NotFound` when the account does not exist.
+    async fn set_connector(&self, record: &connectors::ConnectorRecord) -> StoreResult<()>;
+    async fn get_connector(&self, account: &AccountId) -> StoreResult<Option<connectors::ConnectorRecord>>;
+    /// Whether there was one to remove.
+    async fn remove_connector(&self, account: &AccountId) -> StoreResult<bool>;
+    /// How many accounts have a connector (`serve` refuses to start without the master key when any do).
+    async fn count_connectors(&self) -> StoreResult<u64>;
+    /// Appends to the charge's log of provider calls.
+    async fn record_provider_calls(
+        &self,
+        charge: &ChargeId,
+        calls: &[crate::connector::ProviderCall],
+    ) -> StoreResult<()>;
+    async fn list_provider_calls(&self, charge: &ChargeId) -> StoreResult<Vec<crate::connector::ProviderCall>>;
+    /// Inserts an attempt unless its request id or its (charge, attempt number) exists: whether it did.
+    async fn insert_payment_attempt(&self, attempt: &connectors::PaymentAttempt) -> StoreResult<bool>;
+    /// Writes the attempt's handoff, state and next check, releasing any lease.
+    async fn update_payment_attempt(&self, attempt: &connectors::PaymentAttempt) -> StoreResult<()>;
+    async fn payment_attempt(&self, request_id: &str) -> StoreResult<Option<connectors::PaymentAttempt>>;
+    async fn latest_payment_attempt(&self, charge: &ChargeId) -> StoreResult<Option<connectors::PaymentAttempt>>;
+    /// Leases attempts that are not closed and due for an inquiry (`next_check_at` ≤ `now`) to the caller
+    /// until `lease_until`, so that one node asks about each.
+    async fn claim_payment_checks(
+        &self,
+        now: Timestamp,
+        lease_now: Timestamp,
+        lease_until: Timestamp,
+        limit: u64,
+    ) -> StoreResult<Vec<connectors::PaymentAttempt>>;
 }
 
 pub type DynStore = Arc<dyn Store>;

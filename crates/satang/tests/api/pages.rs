@@ -284,6 +284,16 @@ async fn unknown_or_tampered_links_get_a_clear_404_page() {
 #[tokio::test]
 async fn live_charges_offer_no_simulated_outcomes() {
     let app = spawn_app().await;
+    let refused = app
+        .post_json(
+            "/charges",
+            &app.acct.live_secret_key,
+            json!({"amount": 100000, "currency": "THB", "return_uri": "https://shop.example/r", "source": {"type": "alipay"}}),
+        )
+        .await
+        .err(400, "invalid_charge");
+    assert!(refused.contains("no payment connector"), "{refused}");
+    app.give_live_connector().await;
     let c = app
         .post_json(
             "/charges",
@@ -293,13 +303,17 @@ async fn live_charges_offer_no_simulated_outcomes() {
         .await
         .ok();
     let uri = c["authorize_uri"].as_str().unwrap();
-    for url in [uri.to_string(), format!("{uri}/wallet")] {
-        let page = open(&app, &url, DESKTOP, None).await;
-        assert_eq!(page.status, 200);
-        assert!(page.html.contains("you were not charged"));
-        assert!(!page.html.contains("name=\"outcome\""));
-        // Never a dead end: back to the shop.
-        assert!(page.html.contains("id=\"back\" href=\"https://shop.example/r\""), "{}", page.html);
+    // The connector's endpoint answers nothing: the page says so, and offers nothing to click.
+    let page = open(&app, uri, DESKTOP, None).await;
+    assert_eq!(page.status, 503);
+    assert!(page.html.contains("cannot be reached"), "{}", page.html);
+    assert!(!page.html.contains("name=\"outcome\""));
+    // Never a dead end: back to the shop.
+    assert!(page.html.contains("id=\"back\" href=\"https://shop.example/r\""), "{}", page.html);
+    for sub in ["wallet", "app"] {
+        let res = app.client.get(format!("{uri}/{sub}")).send().await.unwrap();
+        assert_eq!(res.status(), 303, "live charges have no simulated wallet");
+        assert!(uri.ends_with(res.headers()["location"].to_str().unwrap()));
     }
     let res = app
         .client

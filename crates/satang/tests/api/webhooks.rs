@@ -325,6 +325,7 @@ async fn live_endpoints_must_be_https_to_public_addresses() {
     // Test mode allows http and loopback, for shops on the developer's machine.
     app.add_endpoint("http://127.0.0.1:3000/hook").await;
 
+    app.give_live_connector().await;
     // A live charge's own URLs that are plainly not allowed are refused when the charge is created, and no
     // charge is made.
     for (url, needle) in [("http://shop.example/hook", "must use https"), ("https://10.0.0.7/hook", "private")] {

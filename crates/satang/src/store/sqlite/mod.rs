@@ -16,11 +16,13 @@
 //! | [`webhooks`] | `webhook_endpoints`, `webhook_signing`, claiming `webhook_deliveries`, `webhook_attempts` |
 //! | [`lists`]    | `list_counters`, and the paging every scoped list shares |
 //! | [`idempotency`] | `idempotency_keys`: a request's key, recorded in its effect's write job |
+//! | [`connectors`] | `connectors`, `provider_calls`, `payment_attempts`: live acquirers |
 //!
 //! A new concern gets a new module beside these and one-line forwarders in the impl below.
 
 mod accounts;
 mod charges;
+mod connectors;
 mod events;
 mod idempotency;
 mod ledger;
@@ -358,5 +360,55 @@ impl Store for SqliteStore {
 
     async fn record_idempotent_response(&self, row: &super::idempotency::KeyRow) -> StoreResult<()> {
         idempotency::record_after(self, row).await
+    }
+
+    async fn set_connector(&self, record: &crate::store::connectors::ConnectorRecord) -> StoreResult<()> {
+        connectors::set(self, record).await
+    }
+    async fn get_connector(
+        &self,
+        account: &AccountId,
+    ) -> StoreResult<Option<crate::store::connectors::ConnectorRecord>> {
+        connectors::get(self, account).await
+    }
+    async fn remove_connector(&self, account: &AccountId) -> StoreResult<bool> {
+        connectors::remove(self, account).await
+    }
+    async fn count_connectors(&self) -> StoreResult<u64> {
+        connectors::count(self).await
+    }
+    async fn record_provider_calls(
+        &self,
+        charge: &ChargeId,
+        calls: &[crate::connector::ProviderCall],
+    ) -> StoreResult<()> {
+        connectors::record_calls(self, charge, calls).await
+    }
+    async fn list_provider_calls(&self, charge: &ChargeId) -> StoreResult<Vec<crate::connector::ProviderCall>> {
+        connectors::list_calls(self, charge).await
+    }
+    async fn insert_payment_attempt(&self, attempt: &crate::store::connectors::PaymentAttempt) -> StoreResult<bool> {
+        connectors::insert_attempt(self, attempt).await
+    }
+    async fn update_payment_attempt(&self, attempt: &crate::store::connectors::PaymentAttempt) -> StoreResult<()> {
+        connectors::update_attempt(self, attempt).await
+    }
+    async fn payment_attempt(&self, request_id: &str) -> StoreResult<Option<crate::store::connectors::PaymentAttempt>> {
+        connectors::get_attempt(self, request_id).await
+    }
+    async fn latest_payment_attempt(
+        &self,
+        charge: &ChargeId,
+    ) -> StoreResult<Option<crate::store::connectors::PaymentAttempt>> {
+        connectors::latest_attempt(self, charge).await
+    }
+    async fn claim_payment_checks(
+        &self,
+        now: Timestamp,
+        lease_now: Timestamp,
+        lease_until: Timestamp,
+        limit: u64,
+    ) -> StoreResult<Vec<crate::store::connectors::PaymentAttempt>> {
+        connectors::claim_checks(self, now, lease_now, lease_until, limit).await
     }
 }
