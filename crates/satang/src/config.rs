@@ -159,7 +159,7 @@ pub struct BackgroundArgs {
     pub sweep_interval: u64,
 
     /// Webhook sends in flight at most per receiving URL.
-    #[arg(long, env = "SATANG_WEBHOOK_PER_ENDPOINT", default_value_t = 16)]
+    #[arg(long, env = "SATANG_WEBHOOK_PER_ENDPOINT", default_value_t = 64)]
     pub webhook_per_endpoint: usize,
 
     /// Webhook sends in flight at most in all.
