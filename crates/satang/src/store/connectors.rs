@@ -75,3 +75,17 @@ pub struct PaymentAttempt {
     /// When the periodic inquiry should next ask about it.
     pub next_check_at: Timestamp,
 }
+
+/// A live refund handed to the acquirer and not booked yet (`refund_intents`): written before the refund
+/// call, deleted once the refund is booked or known not to have happened (see [`crate::live::refunds`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundIntent {
+    /// The refund's ID, sent as the acquirer's idempotency key (`refundRequestId`).
+    pub refund: satang_domain::RefundId,
+    pub charge: ChargeId,
+    pub amount: i64,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub created_at: Timestamp,
+    /// When the repair should next ask the acquirer about it.
+    pub next_check_at: Timestamp,
+}
