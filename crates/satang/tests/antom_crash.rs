@@ -54,7 +54,8 @@ async fn all(base: &str, skey: &str, path: &str) -> Vec<Value> {
     }
 }
 
-async fn crash_live(db: &str) {
+/// The simulator and an account with a connector to it: (key files' directory, simulator, live secret key).
+async fn live_account(db: &str) -> (tempfile::TempDir, Simulator, String) {
     let dir = tempfile::tempdir().unwrap();
     let (merchant_private, merchant_public) = sign::generate_pair().unwrap();
     let (antom_private, antom_public) = sign::generate_pair().unwrap();
@@ -87,32 +88,40 @@ async fn crash_live(db: &str) {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (dir, sim, skey)
+}
 
+/// A live charge paid through the simulator's wallet; its notification settles the charge.
+async fn paid_charge(url: &str, skey: &str, sim: &Simulator) -> String {
+    let form = [
+        ("amount", "10000"),
+        ("currency", "THB"),
+        ("source[type]", "alipay_hk"),
+        ("return_uri", "https://s.example/r"),
+    ];
+    let (status, c) = post(url, skey, "/charges", &form).await.unwrap();
+    assert_eq!(status, 200, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let page = http().get(c["authorize_uri"].as_str().unwrap()).header("user-agent", DESKTOP).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let order = sim.sim.payments_for(&id).remove(0);
+    let wallet = format!("{}/wallet/{}", sim.url(), order.payment_id);
+    http().post(wallet).form(&[("action", "pay")]).send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(url, skey, &format!("/charges/{id}")).await["status"] != "successful" {
+        assert!(Instant::now() < deadline, "charge {id} was never paid");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    id
+}
+
+async fn crash_live(db: &str) {
+    let (_dir, sim, skey) = live_account(db).await;
     let node = Server::start("127.0.0.1:0", db, &ENV).unwrap();
     let url = node.url.clone();
-    // Live charges, each paid through the simulator's wallet; its notification settles the charge.
     let mut paid = Vec::new();
     for _ in 0..6 {
-        let form = [
-            ("amount", "10000"),
-            ("currency", "THB"),
-            ("source[type]", "alipay_hk"),
-            ("return_uri", "https://s.example/r"),
-        ];
-        let (status, c) = post(&url, &skey, "/charges", &form).await.unwrap();
-        assert_eq!(status, 200, "{c}");
-        let id = c["id"].as_str().unwrap().to_string();
-        let page = http().get(c["authorize_uri"].as_str().unwrap()).header("user-agent", DESKTOP).send().await.unwrap();
-        assert_eq!(page.status(), 200);
-        let order = sim.sim.payments_for(&id).remove(0);
-        let wallet = format!("{}/wallet/{}", sim.url(), order.payment_id);
-        http().post(wallet).form(&[("action", "pay")]).send().await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while get(&url, &skey, &format!("/charges/{id}")).await["status"] != "successful" {
-            assert!(Instant::now() < deadline, "charge {id} was never paid");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        paid.push(id);
+        paid.push(paid_charge(&url, &skey, &sim).await);
     }
     // Refunds acknowledged before the crash.
     let mut acked = Vec::new();
@@ -226,4 +235,46 @@ async fn sigkill_with_live_refunds_in_flight_on_sqlite() {
 async fn sigkill_with_live_refunds_in_flight_on_postgres() {
     let Some(db) = common::pg_or_skip().await else { return };
     crash_live(&db.url).await;
+}
+
+/// The request path and the repair racing for one refund: node A's refund is carried out by Antom and
+/// answered late; node B starts meanwhile, and its first repair round books the refund from the intent.
+/// A then hears SUCCESS, finds the refund booked, and answers with it: one refund, one event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_path_and_the_repair_book_one_refund_on_postgres_with_two_nodes() {
+    let Some(db) = common::pg_or_skip().await else { return };
+    let (_dir, sim, skey) = live_account(&db.url).await;
+    let a = Server::start("127.0.0.1:0", &db.url, &ENV).unwrap();
+    let id = paid_charge(&a.url, &skey, &sim).await;
+    sim.sim.set_faults(Faults { slow_answer_ms: 8_000, ..Faults::default() });
+    let refund = {
+        let (url, skey, path) = (a.url.clone(), skey.clone(), format!("/charges/{id}/refunds"));
+        tokio::spawn(async move { post(&url, &skey, &path, &[("amount", "2500")]).await })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.sim.refunds_of(&format!("{id}_1")).is_empty() {
+        assert!(Instant::now() < deadline, "the refund never reached Antom");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A's answer is on its 8 s wait; B's inquiry is answered at once.
+    sim.sim.set_faults(Faults::default());
+    let b = Server::start("127.0.0.1:0", &db.url, &ENV).unwrap();
+    let sent = sim.sim.refunds_of(&format!("{id}_1")).remove(0).refund_request_id;
+    // B's repair books it while A still waits for Antom's answer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(&b.url, &skey, &format!("/charges/{id}/refunds")).await["total"] != 1 {
+        assert!(Instant::now() < deadline, "the repair on B never booked the refund");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!refund.is_finished(), "A is still waiting for Antom's answer");
+    let (status, r) = refund.await.unwrap().unwrap();
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["id"], sent.as_str(), "A answers with the refund the repair booked");
+    let c = get(&b.url, &skey, &format!("/charges/{id}")).await;
+    assert_eq!(c["refunded_amount"], 2500, "{c}");
+    assert_eq!(get(&a.url, &skey, &format!("/charges/{id}/refunds")).await["total"], 1);
+    let events = get(&a.url, &skey, &format!("/charges/{id}/events")).await;
+    let refund_events = events["data"].as_array().unwrap().iter().filter(|e| e["key"] == "refund.create").count();
+    assert_eq!(refund_events, 1, "{events}");
+    assert_eq!(all(&a.url, &skey, "/transactions").await.len(), 2, "one payment entry, one refund entry");
 }
