@@ -462,8 +462,16 @@ async fn connector_story(store: DynStore) {
     store.insert_refund_intent(&i2).await.unwrap();
     assert!(store.insert_refund_intent(&i1).await.is_err(), "one intent per refund ID");
     assert!(store.claim_refund_intents(t(30), t(0), t(60), 10).await.unwrap().is_empty(), "not due yet");
-    assert_eq!(store.claim_refund_intents(t(31), t(0), t(60), 10).await.unwrap(), [i1.clone()], "due, as written");
-    assert_eq!(store.claim_refund_intents(t(100), t(10), t(60), 10).await.unwrap(), [i2.clone()], "i1 is leased");
+    assert_eq!(
+        store.claim_refund_intents(t(31), t(0), t(60), 10).await.unwrap(),
+        std::slice::from_ref(&i1),
+        "due, as written"
+    );
+    assert_eq!(
+        store.claim_refund_intents(t(100), t(10), t(60), 10).await.unwrap(),
+        std::slice::from_ref(&i2),
+        "i1 is leased"
+    );
     assert!(store.claim_refund_intents(t(100), t(59), t(90), 10).await.unwrap().is_empty(), "both leased");
     store.reschedule_refund_intent(&i1.refund, t(500)).await.unwrap();
     assert!(store.claim_refund_intents(t(499), t(0), t(600), 10).await.unwrap().is_empty(), "rescheduled, i2 leased");
