@@ -1,5 +1,6 @@
 //! What the store keeps for live acquirers (see [`crate::connector`]): an account's connector, the log
-//! of provider calls per charge, and the payment attempts handed to the acquirer.
+//! of provider calls per charge, the payment attempts handed to the acquirer, and the refunds handed to
+//! it and not booked yet (refund intents).
 
 use satang_domain::{AccountId, ChargeId, Timestamp};
 

@@ -1,4 +1,4 @@
-//! `connectors`, `provider_calls`, `payment_attempts` (see [`crate::store::connectors`]).
+//! `connectors`, `provider_calls`, `payment_attempts`, `refund_intents` (see [`crate::store::connectors`]).
 
 use satang_domain::{AccountId, ChargeId, RefundId, Timestamp};
 use tokio_postgres::Row;

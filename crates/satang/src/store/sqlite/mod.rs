@@ -16,7 +16,7 @@
 //! | [`webhooks`] | `webhook_endpoints`, `webhook_signing`, claiming `webhook_deliveries`, `webhook_attempts` |
 //! | [`lists`]    | `list_counters`, and the paging every scoped list shares |
 //! | [`idempotency`] | `idempotency_keys`: a request's key, recorded in its effect's write job |
-//! | [`connectors`] | `connectors`, `provider_calls`, `payment_attempts`: live acquirers |
+//! | [`connectors`] | `connectors`, `provider_calls`, `payment_attempts`, `refund_intents`: live acquirers |
 //!
 //! A new concern gets a new module beside these and one-line forwarders in the impl below.
 
