@@ -301,12 +301,30 @@ pub async fn book_refund(
     amount: i64,
     metadata: Map<String, Value>,
 ) -> Result<(Charge, satang_domain::Refund), ApiError> {
+    book_refund_at(app, ChargeRef::Scoped(scope.clone(), id.clone()), refund_id, amount, metadata).await
+}
+
+/// The message of the refusal to book a refund ID a second time.
+pub const ALREADY_BOOKED: &str = "this refund is already booked";
+
+/// [`book_refund`] for a charge named with or without its scope. A refund ID already on the charge is
+/// refused ([`ALREADY_BOOKED`]) in the same transaction, so two bookings of one ID end in one refund.
+pub async fn book_refund_at(
+    app: &App,
+    which: ChargeRef,
+    refund_id: satang_domain::RefundId,
+    amount: i64,
+    metadata: Map<String, Value>,
+) -> Result<(Charge, satang_domain::Refund), ApiError> {
     let now = app.now();
     let charge = app
         .store
         .update_charge(
-            ChargeRef::Scoped(scope.clone(), id.clone()),
+            which,
             Box::new(move |c: &mut Charge| {
+                if c.refunds.iter().any(|r| r.id == refund_id) {
+                    return Err(Refusal::Other(ALREADY_BOOKED.into()));
+                }
                 let r = c.refund_as(refund_id.clone(), amount, metadata.clone(), now)?;
                 let rec = crate::store::RefundRecord { charge: c.id.clone(), currency: c.currency, refund: r };
                 let data =

@@ -444,6 +444,43 @@ async fn connector_story(store: DynStore) {
     store.update_payment_attempt(&PaymentAttempt { state: AttemptState::Closed, ..open }).await.unwrap();
     let left = store.claim_payment_checks(t(200), t(100), t(130), 10).await.unwrap();
     assert_eq!(left.iter().map(|a| a.attempt).collect::<Vec<_>>(), [2], "closed attempts are not asked about");
+
+    // Refund intents: written before the refund call, claimed by one caller, rescheduled, deleted.
+    use satang::store::connectors::RefundIntent;
+    let mut metadata = Map::new();
+    metadata.insert("order".into(), serde_json::json!("A-1"));
+    let intent = |n: i64| RefundIntent {
+        refund: satang_domain::RefundId::generate(true),
+        charge: c.id.clone(),
+        amount: 1000 + n,
+        metadata: metadata.clone(),
+        created_at: t(n),
+        next_check_at: t(30 + n),
+    };
+    let (i1, i2) = (intent(1), intent(2));
+    store.insert_refund_intent(&i1).await.unwrap();
+    store.insert_refund_intent(&i2).await.unwrap();
+    assert!(store.insert_refund_intent(&i1).await.is_err(), "one intent per refund ID");
+    assert!(store.claim_refund_intents(t(30), t(0), t(60), 10).await.unwrap().is_empty(), "not due yet");
+    assert_eq!(
+        store.claim_refund_intents(t(31), t(0), t(60), 10).await.unwrap(),
+        std::slice::from_ref(&i1),
+        "due, as written"
+    );
+    assert_eq!(
+        store.claim_refund_intents(t(100), t(10), t(60), 10).await.unwrap(),
+        std::slice::from_ref(&i2),
+        "i1 is leased"
+    );
+    assert!(store.claim_refund_intents(t(100), t(59), t(90), 10).await.unwrap().is_empty(), "both leased");
+    store.reschedule_refund_intent(&i1.refund, t(500)).await.unwrap();
+    assert!(store.claim_refund_intents(t(499), t(0), t(600), 10).await.unwrap().is_empty(), "rescheduled, i2 leased");
+    let back = store.claim_refund_intents(t(500), t(0), t(600), 10).await.unwrap();
+    assert_eq!(back, [RefundIntent { next_check_at: t(500), ..i1.clone() }], "lease released by reschedule");
+    store.delete_refund_intent(&i1.refund).await.unwrap();
+    store.delete_refund_intent(&i1.refund).await.unwrap();
+    let rest = store.claim_refund_intents(t(1000), t(1000), t(1100), 10).await.unwrap();
+    assert_eq!(rest.iter().map(|i| i.amount).collect::<Vec<_>>(), [1002], "deleted intents are gone");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`handoff`] | opening an order (`pay`) when the payer first opens `authorize_uri`, and what the page shows |
-//! | [`refunds`] | refunds through the acquirer, booked under the ID sent to it |
+//! | [`refunds`] | refunds through the acquirer, booked under the ID sent to it; the refund-intent repair |
 //! | [`routes`] | the notify route, the return route (`paymentRedirectUrl`), `GET /charges/:id/provider_calls` |
 //! | this file | refusing live charges that cannot be paid, applying a payment state to a charge |
 //!
@@ -28,6 +28,9 @@
 //! | after `pay` answered, before the handoff was stored | an `opening` attempt, an open Antom order | as above: the same request gets the same answer |
 //! | after the payer paid, before the notification's commit | a pending charge, a paid Antom order | Antom retries the notification (no ack was sent); the return route and the periodic inquiry ask `inquiryPayment`; each applies `SUCCESS` once, in one transaction |
 //! | after the charge's commit, before the ack | a successful charge | the notification comes again; the charge is final, so it is acknowledged and nothing changes |
+//! | after writing a refund intent, before or during `refund` | a refund intent | the repair asks `inquiryRefund` (same `refundRequestId`): not found after the grace period → dropped, nothing refunded |
+//! | after Antom refunded, before the refund's commit | a refund intent, money refunded at Antom | the repair finds `SUCCESS` and books the refund under its ID, once (see [`refunds`]) |
+//! | after the refund's commit, before the intent was dropped | a booked refund, its intent | the repair sees the refund on the charge and drops the intent |
 //!
 //! A payment that Antom reports after satang expired the charge (paid at the last second) cannot make
 //! the charge successful (`expired` is final); it is logged at error level for the operator to refund.
@@ -176,16 +179,20 @@ pub async fn check_due(app: &App, limit: u64) -> Result<usize, ApiError> {
     Ok(due.len())
 }
 
-/// Runs [`check_due`] every `interval` until `stop` turns true: the periodic inquiry of open attempts, on
-/// every node, each attempt claimed by one.
+/// Runs [`check_due`] and the refund repair ([`refunds::repair_due`]) every `interval` until `stop` turns
+/// true: the periodic inquiry of open attempts and refund intents, on every node, each claimed by one.
 pub async fn run_checks(
     app: std::sync::Arc<App>,
     interval: std::time::Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut first = true;
     loop {
         if let Err(e) = check_due(&app, 100).await {
             tracing::warn!(error.message = %e.message, "periodic inquiry round failed");
+        }
+        if let Err(e) = refunds::repair_due(&app, 100, std::mem::take(&mut first)).await {
+            tracing::warn!(error.message = %e.message, "refund repair round failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}

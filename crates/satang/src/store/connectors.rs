@@ -1,5 +1,6 @@
 //! What the store keeps for live acquirers (see [`crate::connector`]): an account's connector, the log
-//! of provider calls per charge, and the payment attempts handed to the acquirer.
+//! of provider calls per charge, the payment attempts handed to the acquirer, and the refunds handed to
+//! it and not booked yet (refund intents).
 
 use satang_domain::{AccountId, ChargeId, Timestamp};
 
@@ -73,5 +74,19 @@ pub struct PaymentAttempt {
     pub state: AttemptState,
     pub created_at: Timestamp,
     /// When the periodic inquiry should next ask about it.
+    pub next_check_at: Timestamp,
+}
+
+/// A live refund handed to the acquirer and not booked yet (`refund_intents`): written before the refund
+/// call, deleted once the refund is booked or known not to have happened (see [`crate::live::refunds`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundIntent {
+    /// The refund's ID, sent as the acquirer's idempotency key (`refundRequestId`).
+    pub refund: satang_domain::RefundId,
+    pub charge: ChargeId,
+    pub amount: i64,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub created_at: Timestamp,
+    /// When the repair should next ask the acquirer about it.
     pub next_check_at: Timestamp,
 }

@@ -29,6 +29,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 5, "0005_list_counts"),
     migration!("sqlite", 6, "0006_idempotency"),
     migration!("sqlite", 7, "0007_connector"),
+    migration!("sqlite", 8, "0008_refund_intents"),
     migration!("sqlite", 9, "0009_checkout"),
 ];
 
@@ -41,6 +42,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 5, "0005_list_counts"),
     migration!("postgres", 6, "0006_idempotency"),
     migration!("postgres", 7, "0007_connector"),
+    migration!("postgres", 8, "0008_refund_intents"),
     migration!("postgres", 9, "0009_checkout"),
 ];
 

@@ -518,6 +518,21 @@ pub trait Store: Send + Sync + 'static {
         lease_until: Timestamp,
         limit: u64,
     ) -> StoreResult<Vec<connectors::PaymentAttempt>>;
+    /// Writes a refund intent (its own transaction) before the refund call.
+    async fn insert_refund_intent(&self, intent: &connectors::RefundIntent) -> StoreResult<()>;
+    /// Deletes a refund intent: booked, or known not to have happened. Deleting a missing one is no error.
+    async fn delete_refund_intent(&self, refund: &RefundId) -> StoreResult<()>;
+    /// Sets when the repair asks about an intent next, releasing any lease.
+    async fn reschedule_refund_intent(&self, refund: &RefundId, next_check_at: Timestamp) -> StoreResult<()>;
+    /// Leases refund intents due for the repair (`next_check_at` ≤ `now`) to the caller until
+    /// `lease_until`, so that one node asks about each.
+    async fn claim_refund_intents(
+        &self,
+        now: Timestamp,
+        lease_now: Timestamp,
+        lease_until: Timestamp,
+        limit: u64,
+    ) -> StoreResult<Vec<connectors::RefundIntent>>;
 }
 
 pub type DynStore = Arc<dyn Store>;

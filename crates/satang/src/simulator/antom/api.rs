@@ -48,6 +48,10 @@ pub async fn handle(State(sim): State<SimState>, uri: Uri, headers: HeaderMap, b
     }
 
     let mut value = carry_out(&sim, api, &client_id, &body);
+    let slow_answer = sim.faults().slow_answer_ms;
+    if slow_answer > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(slow_answer)).await;
+    }
 
     let unknown = {
         let mut f = sim.faults();

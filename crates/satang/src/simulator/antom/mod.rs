@@ -63,6 +63,9 @@ pub struct SimConfig {
 pub struct Faults {
     /// Every API answer waits this long first.
     pub slow_ms: u64,
+    /// Every API call is carried out, then its answer waits this long (Antom acted, the caller has not
+    /// heard yet: the window a crash of the caller falls into).
+    pub slow_answer_ms: u64,
     /// The next N calls answer HTTP 500 without doing anything.
     pub http_500: u32,
     /// The next N calls are carried out but answer `U` / `UNKNOWN_EXCEPTION`.
@@ -76,12 +79,15 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// `slow:MS`, `5xx:N`, `u:N`, `bad-signature:N`, `drop-notify`, `refuse-refund:CODE`.
+    /// `slow:MS`, `slow-answer:MS`, `5xx:N`, `u:N`, `bad-signature:N`, `drop-notify`, `refuse-refund:CODE`.
     pub fn apply(&mut self, spec: &str) -> Result<(), String> {
         let (name, arg) = spec.split_once(':').unwrap_or((spec, ""));
         let n = || arg.parse::<u32>().map_err(|_| format!("--fault {spec}: expected {name}:N"));
         match name {
             "slow" => self.slow_ms = arg.parse().map_err(|_| format!("--fault {spec}: expected slow:MS"))?,
+            "slow-answer" => {
+                self.slow_answer_ms = arg.parse().map_err(|_| format!("--fault {spec}: expected slow-answer:MS"))?
+            }
             "5xx" => self.http_500 = n()?,
             "u" => self.unknown = n()?,
             "bad-signature" => self.bad_signature = n()?,
@@ -89,7 +95,7 @@ impl Faults {
             "refuse-refund" if !arg.is_empty() => self.refuse_refund = Some(arg.to_string()),
             _ => {
                 return Err(format!(
-                    "--fault {spec}: expected slow:MS, 5xx:N, u:N, bad-signature:N, drop-notify or refuse-refund:CODE"
+                    "--fault {spec}: expected slow:MS, slow-answer:MS, 5xx:N, u:N, bad-signature:N, drop-notify or refuse-refund:CODE"
                 ));
             }
         }

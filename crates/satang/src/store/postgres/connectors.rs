@@ -1,11 +1,11 @@
-//! `connectors`, `provider_calls`, `payment_attempts` (see [`crate::store::connectors`]).
+//! `connectors`, `provider_calls`, `payment_attempts`, `refund_intents` (see [`crate::store::connectors`]).
 
-use satang_domain::{AccountId, ChargeId, Timestamp};
+use satang_domain::{AccountId, ChargeId, RefundId, Timestamp};
 use tokio_postgres::Row;
 
 use super::{PgStore, bad_id, json_err, pg_err};
 use crate::connector::ProviderCall;
-use crate::store::connectors::{AttemptState, ConnectorRecord, PaymentAttempt};
+use crate::store::connectors::{AttemptState, ConnectorRecord, PaymentAttempt, RefundIntent};
 use crate::store::{StoreError, StoreResult};
 
 pub(super) async fn set(store: &PgStore, r: &ConnectorRecord) -> StoreResult<()> {
@@ -207,4 +207,85 @@ pub(super) async fn claim_checks(
 pub(super) async fn count(store: &PgStore) -> StoreResult<u64> {
     let row = store.client().await?.query_one("select count(*) from connectors", &[]).await.map_err(pg_err)?;
     Ok(row.get::<_, i64>(0).max(0) as u64)
+}
+
+const INTENT_COLUMNS: &str = "refund_id, charge_id, amount, metadata, created_at, next_check_at";
+
+fn intent(r: &Row) -> StoreResult<RefundIntent> {
+    Ok(RefundIntent {
+        refund: r.get::<_, &str>(0).parse().map_err(bad_id)?,
+        charge: r.get::<_, &str>(1).parse().map_err(bad_id)?,
+        amount: r.get(2),
+        metadata: serde_json::from_str(r.get(3)).map_err(json_err)?,
+        created_at: Timestamp::from_unix(r.get(4)),
+        next_check_at: Timestamp::from_unix(r.get(5)),
+    })
+}
+
+pub(super) async fn insert_refund_intent(store: &PgStore, i: &RefundIntent) -> StoreResult<()> {
+    let metadata = serde_json::to_string(&i.metadata).map_err(json_err)?;
+    store
+        .client()
+        .await?
+        .execute(
+            &format!("insert into refund_intents ({INTENT_COLUMNS}) values ($1, $2, $3, $4, $5, $6)"),
+            &[
+                &i.refund.as_str(),
+                &i.charge.as_str(),
+                &i.amount,
+                &metadata,
+                &i.created_at.unix(),
+                &i.next_check_at.unix(),
+            ],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(())
+}
+
+pub(super) async fn delete_refund_intent(store: &PgStore, refund: &RefundId) -> StoreResult<()> {
+    store
+        .client()
+        .await?
+        .execute("delete from refund_intents where refund_id = $1", &[&refund.as_str()])
+        .await
+        .map_err(pg_err)?;
+    Ok(())
+}
+
+pub(super) async fn reschedule_refund_intent(store: &PgStore, refund: &RefundId, next: Timestamp) -> StoreResult<()> {
+    store
+        .client()
+        .await?
+        .execute(
+            "update refund_intents set next_check_at = $2, lease_until = 0 where refund_id = $1",
+            &[&refund.as_str(), &next.unix()],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(())
+}
+
+pub(super) async fn claim_refund_intents(
+    store: &PgStore,
+    now: Timestamp,
+    lease_now: Timestamp,
+    lease_until: Timestamp,
+    limit: u64,
+) -> StoreResult<Vec<RefundIntent>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = store
+        .client()
+        .await?
+        .query(
+            &format!(
+                "update refund_intents set lease_until = $3 where refund_id in (select refund_id from \
+                 refund_intents where next_check_at <= $1 and lease_until <= $2 \
+                 order by next_check_at limit $4 for update skip locked) returning {INTENT_COLUMNS}"
+            ),
+            &[&now.unix(), &lease_now.unix(), &lease_until.unix(), &limit],
+        )
+        .await
+        .map_err(pg_err)?;
+    rows.iter().map(intent).collect()
 }

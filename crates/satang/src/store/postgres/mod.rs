@@ -24,7 +24,7 @@
 //! | [`webhooks`] | `webhook_endpoints`, `webhook_signing`, claiming `webhook_deliveries`, `webhook_attempts` |
 //! | [`lists`]    | `list_count_deltas` and `list_counts` (housekeeping folds them), and the paging every scoped list shares |
 //! | [`idempotency`] | `idempotency_keys`: a request's key, recorded in its effect's transaction |
-//! | [`connectors`] | `connectors`, `provider_calls`, `payment_attempts`: live acquirers |
+//! | [`connectors`] | `connectors`, `provider_calls`, `payment_attempts`, `refund_intents`: live acquirers |
 //!
 //! A new concern gets a new module beside these and one-line forwarders in the impl below.
 
@@ -408,5 +408,27 @@ impl Store for PgStore {
         limit: u64,
     ) -> StoreResult<Vec<crate::store::connectors::PaymentAttempt>> {
         connectors::claim_checks(self, now, lease_now, lease_until, limit).await
+    }
+    async fn insert_refund_intent(&self, intent: &crate::store::connectors::RefundIntent) -> StoreResult<()> {
+        connectors::insert_refund_intent(self, intent).await
+    }
+    async fn delete_refund_intent(&self, refund: &satang_domain::RefundId) -> StoreResult<()> {
+        connectors::delete_refund_intent(self, refund).await
+    }
+    async fn reschedule_refund_intent(
+        &self,
+        refund: &satang_domain::RefundId,
+        next_check_at: Timestamp,
+    ) -> StoreResult<()> {
+        connectors::reschedule_refund_intent(self, refund, next_check_at).await
+    }
+    async fn claim_refund_intents(
+        &self,
+        now: Timestamp,
+        lease_now: Timestamp,
+        lease_until: Timestamp,
+        limit: u64,
+    ) -> StoreResult<Vec<crate::store::connectors::RefundIntent>> {
+        connectors::claim_refund_intents(self, now, lease_now, lease_until, limit).await
     }
 }

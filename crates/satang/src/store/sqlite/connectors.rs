@@ -1,11 +1,11 @@
-//! `connectors`, `provider_calls`, `payment_attempts` (see [`crate::store::connectors`]).
+//! `connectors`, `provider_calls`, `payment_attempts`, `refund_intents` (see [`crate::store::connectors`]).
 
 use rusqlite::{OptionalExtension, Row, params};
-use satang_domain::{AccountId, ChargeId, Timestamp};
+use satang_domain::{AccountId, ChargeId, RefundId, Timestamp};
 
 use super::{SqliteStore, json_err, sql_err};
 use crate::connector::ProviderCall;
-use crate::store::connectors::{AttemptState, ConnectorRecord, PaymentAttempt};
+use crate::store::connectors::{AttemptState, ConnectorRecord, PaymentAttempt, RefundIntent};
 use crate::store::{StoreError, StoreResult};
 
 pub(super) async fn set(store: &SqliteStore, r: &ConnectorRecord) -> StoreResult<()> {
@@ -249,4 +249,102 @@ pub(super) async fn count(store: &SqliteStore) -> StoreResult<u64> {
                 .map_err(sql_err)
         })
         .await
+}
+
+const INTENT_COLUMNS: &str = "refund_id, charge_id, amount, metadata, created_at, next_check_at";
+
+fn intent(r: &Row<'_>) -> rusqlite::Result<(String, String, i64, String, i64, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+}
+
+fn to_intent(
+    (refund, charge, amount, metadata, created, next): (String, String, i64, String, i64, i64),
+) -> StoreResult<RefundIntent> {
+    Ok(RefundIntent {
+        refund: refund.parse().map_err(|_| StoreError::Other(anyhow::anyhow!("bad refund id {refund}")))?,
+        charge: charge.parse().map_err(|_| StoreError::Other(anyhow::anyhow!("bad charge id {charge}")))?,
+        amount,
+        metadata: serde_json::from_str(&metadata).map_err(json_err)?,
+        created_at: Timestamp::from_unix(created),
+        next_check_at: Timestamp::from_unix(next),
+    })
+}
+
+pub(super) async fn insert_refund_intent(store: &SqliteStore, i: &RefundIntent) -> StoreResult<()> {
+    let metadata = serde_json::to_string(&i.metadata).map_err(json_err)?;
+    let i = i.clone();
+    store
+        .write(move |c| {
+            c.execute(
+                &format!("insert into refund_intents ({INTENT_COLUMNS}) values (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![
+                    i.refund.as_str(),
+                    i.charge.as_str(),
+                    i.amount,
+                    metadata,
+                    i.created_at.unix(),
+                    i.next_check_at.unix()
+                ],
+            )
+            .map(|_| ())
+            .map_err(sql_err)
+        })
+        .await
+}
+
+pub(super) async fn delete_refund_intent(store: &SqliteStore, refund: &RefundId) -> StoreResult<()> {
+    let refund = refund.clone();
+    store
+        .write(move |c| {
+            c.execute("delete from refund_intents where refund_id = ?1", params![refund.as_str()])
+                .map(|_| ())
+                .map_err(sql_err)
+        })
+        .await
+}
+
+pub(super) async fn reschedule_refund_intent(
+    store: &SqliteStore,
+    refund: &RefundId,
+    next: Timestamp,
+) -> StoreResult<()> {
+    let refund = refund.clone();
+    store
+        .write(move |c| {
+            c.execute(
+                "update refund_intents set next_check_at = ?2, lease_until = 0 where refund_id = ?1",
+                params![refund.as_str(), next.unix()],
+            )
+            .map(|_| ())
+            .map_err(sql_err)
+        })
+        .await
+}
+
+pub(super) async fn claim_refund_intents(
+    store: &SqliteStore,
+    now: Timestamp,
+    lease_now: Timestamp,
+    lease_until: Timestamp,
+    limit: u64,
+) -> StoreResult<Vec<RefundIntent>> {
+    let rows = store
+        .write(move |c| {
+            let rows: Vec<_> = c
+                .prepare_cached(&format!(
+                    "select {INTENT_COLUMNS} from refund_intents where next_check_at <= ?1 and lease_until <= ?2 \
+                     order by next_check_at limit ?3"
+                ))
+                .and_then(|mut st| st.query_map(params![now.unix(), lease_now.unix(), limit as i64], intent)?.collect())
+                .map_err(sql_err)?;
+            let mut st =
+                c.prepare_cached("update refund_intents set lease_until = ?2 where refund_id = ?1").map_err(sql_err)?;
+            for r in &rows {
+                let r: &(String, String, i64, String, i64, i64) = r;
+                st.execute(params![r.0, lease_until.unix()]).map_err(sql_err)?;
+            }
+            Ok(rows)
+        })
+        .await?;
+    rows.into_iter().map(to_intent).collect()
 }
