@@ -193,7 +193,8 @@ pub async fn repair(app: &App, intent: &RefundIntent) -> Result<bool, ApiError> 
         Ok(RefundState::Succeeded { .. }) => {
             match book(app, ChargeRef::Unscoped(intent.charge.clone()), intent).await {
                 Ok(_) => {
-                    tracing::info!(charge.id = %intent.charge, refund.id = %intent.refund, "refund booked by the repair");
+                    tracing::info!(charge.id = %intent.charge, refund.id = %intent.refund,
+                        "refund booked by the repair");
                     drop_intent(app, &intent.refund).await;
                     Ok(true)
                 }
