@@ -3,6 +3,8 @@
 //! same database. Every acknowledged charge and refund is there; every refund Antom made (the simulator's
 //! own record) is booked exactly once, with one `refund.create` event, by the refund-intent repair at
 //! start; and the ledger balances: the balance is the sum of the transactions. On SQLite and PostgreSQL.
+//! Also: the request path and another node's repair racing end in one refund; a refund whose outcome
+//! stayed unknown (503) is booked by the repair once Antom answers.
 
 mod common;
 
@@ -277,4 +279,35 @@ async fn the_request_path_and_the_repair_book_one_refund_on_postgres_with_two_no
     let refund_events = events["data"].as_array().unwrap().iter().filter(|e| e["key"] == "refund.create").count();
     assert_eq!(refund_events, 1, "{events}");
     assert_eq!(all(&a.url, &skey, "/transactions").await.len(), 2, "one payment entry, one refund entry");
+}
+
+/// Antom refunds but every answer is `U`: the merchant gets a 503 naming the refund ID and nothing is
+/// booked; once Antom answers again, the next start's repair books that refund, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_refund_is_booked_by_the_repair_on_sqlite() {
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", db_dir.path().join("live.db").display());
+    let (_dir, sim, skey) = live_account(&db).await;
+    let node = Server::start("127.0.0.1:0", &db, &ENV).unwrap();
+    let id = paid_charge(&node.url, &skey, &sim).await;
+    sim.sim.set_faults(Faults { unknown: 100, ..Faults::default() });
+    let (status, e) = post(&node.url, &skey, &format!("/charges/{id}/refunds"), &[("amount", "1500")]).await.unwrap();
+    assert_eq!((status, e["object"].as_str(), e["code"].as_str()), (503, Some("error"), Some("service_unavailable")));
+    let at_antom = sim.sim.refunds_of(&format!("{id}_1"));
+    assert_eq!(at_antom.len(), 1, "Antom refunded");
+    let sent = at_antom[0].refund_request_id.clone();
+    assert!(e["message"].as_str().unwrap().contains(&sent), "the 503 names the refund: {e}");
+    assert_eq!(get(&node.url, &skey, &format!("/charges/{id}/refunds")).await["total"], 0, "nothing booked yet");
+    sim.sim.set_faults(Faults::default());
+    drop(node);
+    let node = Server::start("127.0.0.1:0", &db, &ENV).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(&node.url, &skey, &format!("/charges/{id}/refunds")).await["total"] != 1 {
+        assert!(Instant::now() < deadline, "the repair never booked the refund");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refunds = get(&node.url, &skey, &format!("/charges/{id}/refunds")).await;
+    assert_eq!(refunds["data"][0]["id"], sent.as_str());
+    assert_eq!(refunds["data"][0]["amount"], 1500);
+    assert_eq!(get(&node.url, &skey, &format!("/charges/{id}")).await["refunded_amount"], 1500);
 }

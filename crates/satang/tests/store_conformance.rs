@@ -360,7 +360,8 @@ async fn the_story_on_postgres() {
     story(store).await;
 }
 
-/// Connectors, the provider-call log and payment attempts (migration 0007), on both backends.
+/// Connectors, the provider-call log and payment attempts (migration 0007), refund intents (0008), on both
+/// backends.
 async fn connector_story(store: DynStore) {
     use satang::connector::{Handoff, ProviderCall};
     use satang::store::connectors::{AttemptState, ConnectorRecord, PaymentAttempt};

@@ -40,7 +40,7 @@ pub struct AntomSimArgs {
     /// Multiplies Antom's notification retry schedule (0/2m/10m/10m/1h/2h/6h/15h), e.g. 0.001 for tests.
     #[arg(long, default_value_t = 1.0)]
     pub notify_scale: f64,
-    /// A fault: slow:MS, 5xx:N, u:N, bad-signature:N, drop-notify, refuse-refund:CODE (repeatable).
+    /// A fault: slow:MS, slow-answer:MS, 5xx:N, u:N, bad-signature:N, drop-notify, refuse-refund:CODE (repeatable).
     #[arg(long = "fault")]
     pub faults: Vec<String>,
 }

@@ -5,14 +5,15 @@
 //! would refuse costs no call. Antom's refusals (`REFUND_AMOUNT_EXCEED`, `REFUND_WINDOW_EXCEED`, …) are
 //! `failed_refund` errors and leave nothing behind. An unknown outcome (`U` after retries, a timeout) is
 //! resolved with `inquiryRefund`, never by guessing: found → booked; not found → nothing happened, try
-//! again; still unknown → 503 naming the refund ID, nothing booked.
+//! again; still unknown → 503 naming the refund ID, nothing booked yet (the repair below books it if
+//! Antom confirms it later).
 //!
 //! **Crash window.** Antom refunded and satang died before booking (or the outcome stayed unknown).
 //! A refund intent (`refund_intents`: refund ID, charge, amount, metadata) is written in its own
 //! transaction *before* the call, and deleted once the refund is booked or known not to have happened.
-//! The repair ([`repair_due`], run at start (every intent) and periodically (intents older than
-//! [`FIRST_CHECK_SECONDS`]) by [`super::run_checks`], each intent leased
-//! to one node) asks `inquiryRefund` about each intent left behind:
+//! The repair ([`repair_due`], run by [`super::run_checks`] at a node's start for every intent and then
+//! periodically for intents older than [`FIRST_CHECK_SECONDS`], each intent leased to one node) asks
+//! `inquiryRefund` about each intent left behind:
 //!
 //! | answer | what the repair does |
 //! |---|---|
@@ -118,8 +119,8 @@ pub async fn refund(
             _ => {
                 tracing::error!(charge.id = %id, refund.id = %refund_id, "refund outcome unknown at the acquirer");
                 break Err(unavailable(format!(
-                    "the outcome of refund {refund_id} at the acquirer is not known yet; nothing was booked (see \
-                     GET /charges/{id}/provider_calls)"
+                    "the outcome of refund {refund_id} at the acquirer is not known yet; nothing is booked now, and \
+                     satang books it under this ID if the acquirer confirms it (see GET /charges/{id}/provider_calls)"
                 )));
             }
         }
@@ -193,7 +194,8 @@ pub async fn repair(app: &App, intent: &RefundIntent) -> Result<bool, ApiError> 
         Ok(RefundState::Succeeded { .. }) => {
             match book(app, ChargeRef::Unscoped(intent.charge.clone()), intent).await {
                 Ok(_) => {
-                    tracing::info!(charge.id = %intent.charge, refund.id = %intent.refund, "refund booked by the repair");
+                    tracing::info!(charge.id = %intent.charge, refund.id = %intent.refund,
+                        "refund booked by the repair");
                     drop_intent(app, &intent.refund).await;
                     Ok(true)
                 }

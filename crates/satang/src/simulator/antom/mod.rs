@@ -296,3 +296,18 @@ fn router(sim: SimState) -> Router {
     }
     r.route("/wallet/{payment_id}", axum::routing::get(wallet::page).post(wallet::decide)).with_state(sim)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Faults;
+
+    #[test]
+    fn fault_specs_parse() {
+        let mut f = Faults::default();
+        f.apply("slow-answer:2500").unwrap();
+        f.apply("u:2").unwrap();
+        assert_eq!(f, Faults { slow_answer_ms: 2500, unknown: 2, ..Faults::default() });
+        let e = f.apply("slow-answer:soon").unwrap_err();
+        assert!(e.contains("slow-answer:MS"), "{e}");
+    }
+}
