@@ -8,6 +8,7 @@
 //! | [`error`] | Omise error objects and HTTP statuses |
 //! | [`wire`] | response objects in Omise's shape |
 //! | [`sources`], [`charges`], [`refunds`], [`transactions`], [`events`], [`capability`] | handlers |
+//! | [`search`] | `GET /search` (Omise's Search API) |
 //! | [`webhooks`] | the admin API for webhook endpoints (beyond Omise) |
 //! | [`idempotency`] | `Idempotency-Key` on every POST and PATCH (beyond Omise) |
 
@@ -20,6 +21,7 @@ pub mod events;
 pub mod idempotency;
 pub mod params;
 pub mod refunds;
+pub mod search;
 pub mod sources;
 pub mod transactions;
 pub mod version;
@@ -60,6 +62,7 @@ pub fn router() -> Router<AppState> {
         .route("/charges/{id}/refunds", post(refunds::create_refund).get(refunds::list_charge_refunds))
         .route("/charges/{id}/refunds/{refund}", get(refunds::retrieve_refund))
         .route("/refunds", get(refunds::list_refunds))
+        .route("/search", get(search::search))
         .route("/transactions", get(transactions::list_transactions))
         .route("/transactions/{id}", get(transactions::retrieve_transaction))
         .route("/balance", get(transactions::retrieve_balance))

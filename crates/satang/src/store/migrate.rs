@@ -28,6 +28,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 4, "0004_list_order"),
     migration!("sqlite", 5, "0005_list_counts"),
     migration!("sqlite", 6, "0006_idempotency"),
+    migration!("sqlite", 10, "0010_dashboard"),
 ];
 
 /// PostgreSQL's steps: the same tables as SQLite's, in PostgreSQL types.
@@ -38,6 +39,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 4, "0004_list_order"),
     migration!("postgres", 5, "0005_list_counts"),
     migration!("postgres", 6, "0006_idempotency"),
+    migration!("postgres", 10, "0010_dashboard"),
 ];
 
 #[cfg(test)]

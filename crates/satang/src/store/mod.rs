@@ -12,6 +12,7 @@
 pub mod idempotency;
 pub mod migrate;
 pub mod postgres;
+pub mod search;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -367,6 +368,11 @@ pub trait Store: Send + Sync + 'static {
         q: ListQuery,
     ) -> StoreResult<Page<RefundRecord>>;
     async fn get_refund(&self, scope: &Scope, charge: &ChargeId, id: &RefundId) -> StoreResult<RefundRecord>;
+
+    /// Charges matching a search ([`search`]), in (created_at, insertion) order; `total` counts all matches.
+    async fn search_charges(&self, scope: &Scope, q: &search::SearchQuery) -> StoreResult<Page<Charge>>;
+    /// Refunds matching a search: each word is the refund's or its charge's ID.
+    async fn search_refunds(&self, scope: &Scope, q: &search::SearchQuery) -> StoreResult<Page<RefundRecord>>;
 
     async fn list_transactions(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<LedgerEntry>>;
     async fn get_transaction(&self, scope: &Scope, id: &TransactionId) -> StoreResult<LedgerEntry>;

@@ -14,6 +14,7 @@ mod idempotency;
 mod money;
 mod pages;
 mod refunds;
+mod search;
 mod sources;
 mod webhooks;
 mod wire;

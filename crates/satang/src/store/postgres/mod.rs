@@ -35,6 +35,7 @@ mod ledger;
 mod lists;
 mod notify;
 mod pool;
+mod search;
 mod webhooks;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ use tokio_postgres::error::SqlState;
 use self::notify::{listen, notifier};
 pub use self::pool::PgOptions;
 use super::migrate::POSTGRES;
+use super::search::SearchQuery;
 use super::*;
 
 pub struct PgStore {
@@ -227,6 +229,14 @@ impl Store for PgStore {
 
     async fn due_charges(&self, now: Timestamp, limit: u64) -> StoreResult<Vec<ChargeId>> {
         charges::due_charges(self, now, limit).await
+    }
+
+    async fn search_charges(&self, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<Charge>> {
+        search::search_charges(self, scope, q).await
+    }
+
+    async fn search_refunds(&self, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<RefundRecord>> {
+        search::search_refunds(self, scope, q).await
     }
 
     async fn list_refunds(

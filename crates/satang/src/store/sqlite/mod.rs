@@ -25,6 +25,7 @@ mod events;
 mod idempotency;
 mod ledger;
 mod lists;
+mod search;
 mod webhooks;
 mod writer;
 
@@ -44,6 +45,7 @@ pub(crate) use self::charges::source_from;
 pub use self::writer::MAX_BATCH;
 use self::writer::{READERS, Readers, WriteJob, writer_loop};
 use super::migrate::{Migration, SQLITE};
+use super::search::SearchQuery;
 use super::*;
 
 const BUSY_TIMEOUT_MS: u64 = 10_000;
@@ -243,6 +245,14 @@ impl Store for SqliteStore {
         q: ListQuery,
     ) -> StoreResult<Page<StoredEvent>> {
         events::list_events(self, scope, charge, q).await
+    }
+
+    async fn search_charges(&self, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<Charge>> {
+        search::search_charges(self, scope, q).await
+    }
+
+    async fn search_refunds(&self, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<RefundRecord>> {
+        search::search_refunds(self, scope, q).await
     }
 
     async fn list_refunds(
