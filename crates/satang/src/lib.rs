@@ -12,6 +12,7 @@
 //! | [`app`] | the state shared by handlers, pages and background tasks |
 //! | [`api`] | the Omise REST API: routes, params, auth, versions, errors, wire objects |
 //! | [`pages`] | the payer's pages at `authorize_uri` |
+//! | [`dashboard`] | the merchant dashboard at `/dashboard`: users, sessions, pages |
 //! | [`ops`] | charge operations shared by the API, the pages and the sweeper |
 //! | [`accounts`] | merchant accounts and API keys |
 //! | [`connector`] | live acquirers: the `Connector` trait, Antom (Alipay+), its simulator |
@@ -28,6 +29,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod connector;
+pub mod dashboard;
 pub mod http;
 pub mod ops;
 pub mod pages;

@@ -26,6 +26,7 @@ pub fn http_service(app: AppState, limiter: Arc<Limiter>) -> NormalizePath<Route
     let router = api::router()
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), api::idempotency::layer))
         .merge(pages::router())
+        .merge(crate::dashboard::router())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(limiter, ratelimit::limit))

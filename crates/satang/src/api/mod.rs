@@ -140,7 +140,7 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         tracing::Span::none()
     };
     let started = std::time::Instant::now();
-    let page = req.uri().path().starts_with("/pay");
+    let page = req.uri().path().starts_with("/pay") || req.uri().path().starts_with("/dashboard");
     let served = REQUEST_ID.scope(request_id.clone(), async {
         match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await {
             Ok(res) => res,

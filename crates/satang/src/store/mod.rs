@@ -14,6 +14,7 @@ pub mod migrate;
 pub mod postgres;
 pub mod search;
 pub mod sqlite;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -421,6 +422,24 @@ pub trait Store: Send + Sync + 'static {
         charge: Option<&ChargeId>,
         q: ListQuery,
     ) -> StoreResult<Page<StoredEvent>>;
+
+    /// Writes a dashboard user and its audit row together; an email already taken is refused.
+    async fn create_user(&self, user: &users::User, audit: &users::AuditEntry) -> StoreResult<()>;
+    /// The user with this (lowercased) email.
+    async fn find_user(&self, email: &str) -> StoreResult<Option<users::User>>;
+    async fn create_session(&self, session: &users::Session) -> StoreResult<()>;
+    /// The session whose cookie hashes to `token_hash`, with its user, if it has not expired by `now`.
+    async fn find_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(users::Session, users::User)>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    async fn record_login(&self, email: &str, ok: bool, at: Timestamp) -> StoreResult<()>;
+    /// Failed logins for this email since `since`.
+    async fn failed_logins_since(&self, email: &str, since: Timestamp) -> StoreResult<u64>;
+    /// The account's audit log, newest first.
+    async fn list_audit(&self, account: &AccountId, limit: u64) -> StoreResult<Vec<users::AuditEntry>>;
 
     /// The response recorded under an `Idempotency-Key` of this scope no earlier than `since`
     /// (see [`idempotency`]: writes record their key themselves, in their transaction).

@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod charges;
+mod dashboard;
 mod events;
 mod expiry;
 mod helpers;

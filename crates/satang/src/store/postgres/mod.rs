@@ -36,6 +36,7 @@ mod lists;
 mod notify;
 mod pool;
 mod search;
+mod users;
 mod webhooks;
 
 use std::sync::Arc;
@@ -229,6 +230,42 @@ impl Store for PgStore {
 
     async fn due_charges(&self, now: Timestamp, limit: u64) -> StoreResult<Vec<ChargeId>> {
         charges::due_charges(self, now, limit).await
+    }
+
+    async fn create_user(&self, user: &super::users::User, audit: &super::users::AuditEntry) -> StoreResult<()> {
+        users::create_user(self, user, audit).await
+    }
+
+    async fn find_user(&self, email: &str) -> StoreResult<Option<super::users::User>> {
+        users::find_user(self, email).await
+    }
+
+    async fn create_session(&self, session: &super::users::Session) -> StoreResult<()> {
+        users::create_session(self, session).await
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(super::users::Session, super::users::User)>> {
+        users::find_session(self, token_hash, now).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        users::delete_session(self, token_hash).await
+    }
+
+    async fn record_login(&self, email: &str, ok: bool, at: Timestamp) -> StoreResult<()> {
+        users::record_login(self, email, ok, at).await
+    }
+
+    async fn failed_logins_since(&self, email: &str, since: Timestamp) -> StoreResult<u64> {
+        users::failed_logins_since(self, email, since).await
+    }
+
+    async fn list_audit(&self, account: &AccountId, limit: u64) -> StoreResult<Vec<super::users::AuditEntry>> {
+        users::list_audit(self, account, limit).await
     }
 
     async fn search_charges(&self, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<Charge>> {

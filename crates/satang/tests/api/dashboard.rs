@@ -1,0 +1,250 @@
+//! The dashboard over real HTTP: no page without a session, login with CSRF and a rate limit, cookie
+//! flags, no session fixation, logout, the test/live switch, the charge list and its search, and the
+//! audit row of `user create`.
+
+use std::collections::HashMap;
+
+use reqwest::Method;
+use reqwest::StatusCode;
+use satang::dashboard::auth;
+use satang::store::users::Role;
+use serde_json::json;
+
+use crate::helpers::{Res, TestApp, spawn_app};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser: cookies by name, sent back on every request.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: HashMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Browser { app, cookies: HashMap::new() }
+    }
+
+    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Res {
+        let mut req = self.app.client.request(method, format!("{}{}", self.app.base, path));
+        let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !jar.is_empty() {
+            req = req.header("cookie", jar.join("; "));
+        }
+        if let Some(f) = form {
+            req = req.form(f);
+        }
+        let res = self.app.send(req).await;
+        for sc in res.headers.get_all("set-cookie") {
+            let sc = sc.to_str().unwrap();
+            let (kv, _) = sc.split_once(';').unwrap_or((sc, ""));
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() || sc.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), v.to_string());
+            }
+        }
+        res
+    }
+
+    async fn get(&mut self, path: &str) -> Res {
+        self.send(Method::GET, path, None).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Res {
+        self.send(Method::POST, path, Some(form)).await
+    }
+
+    /// The login page's form token, then a login.
+    async fn login(&mut self, email: &str, password: &str) -> Res {
+        let page = self.get("/dashboard/login").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let csrf = hidden(&page.text, "csrf");
+        self.post("/dashboard/login", &[("csrf", &csrf), ("email", email), ("password", password)]).await
+    }
+}
+
+/// The value of the first hidden input with this name.
+fn hidden(html: &str, name: &str) -> String {
+    let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no {name} in {html}"));
+    let rest = &html[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+fn location(res: &Res) -> &str {
+    res.headers.get("location").map(|v| v.to_str().unwrap()).unwrap_or("")
+}
+
+async fn user(app: &TestApp, email: &str, role: Role) {
+    let account = app.acct.id.parse().unwrap();
+    auth::create_user(&app.store, &account, email, role, PASSWORD, app.state.now()).await.expect("user");
+}
+
+#[tokio::test]
+async fn no_page_without_a_session() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    for path in ["/dashboard", "/dashboard?q=x"] {
+        let r = b.get(path).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(location(&r), "/dashboard/login");
+    }
+    b.cookies.insert("satang_session".into(), "forged".into());
+    assert_eq!(location(&b.get("/dashboard").await), "/dashboard/login");
+    let r = b.post("/dashboard/logout", &[("csrf", "x")]).await;
+    assert_eq!(location(&r), "/dashboard/login");
+    // The login page is a page, with the payer pages' headers, not an API error.
+    let r = b.get("/dashboard/login").await;
+    assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(r.headers["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn login_sets_a_fresh_strict_session_and_logout_ends_it() {
+    let app = spawn_app().await;
+    user(&app, "Som@Shop.Example", Role::Admin).await;
+    let charge = app.create_charge("alipay", 100_000, "THB").await;
+    let id = charge["id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+
+    // No form token: refused, and no session.
+    let r = b.post("/dashboard/login", &[("email", "som@shop.example"), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!b.cookies.contains_key("satang_session"));
+    // Wrong password.
+    let r = b.login("som@shop.example", "wrong password!").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.text.contains("id=\"login-error\""));
+    assert!(!b.cookies.contains_key("satang_session"));
+
+    // A cookie planted before login is not the session after it.
+    b.cookies.insert("satang_session".into(), "planted".into());
+    let r = b.login("SOM@shop.example ", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(location(&r), "/dashboard");
+    let set = r.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>();
+    let session = set.iter().find(|c| c.starts_with("satang_session=")).unwrap();
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/dashboard", "Max-Age=43200"] {
+        assert!(session.contains(flag), "{session}");
+    }
+    assert!(!session.contains("Secure"), "plain http public URL: {session}");
+    let token = b.cookies["satang_session"].clone();
+    assert_ne!(token, "planted");
+    assert!(token.len() >= 32);
+
+    let page = b.get("/dashboard").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains(id), "the charge is listed");
+    assert!(page.text.contains("som@shop.example"));
+    assert!(page.text.contains("id=\"mode\""), "the mode is always shown");
+
+    // Logout needs the session's token.
+    let r = b.post("/dashboard/logout", &[("csrf", "not-it")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(b.get("/dashboard").await.status, StatusCode::OK);
+    let csrf = hidden(&page.text, "csrf");
+    let r = b.post("/dashboard/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(location(&r), "/dashboard/login");
+    // The old cookie, replayed, is dead.
+    b.cookies.insert("satang_session".into(), token);
+    assert_eq!(location(&b.get("/dashboard").await), "/dashboard/login");
+}
+
+#[tokio::test]
+async fn failed_logins_are_limited_per_email() {
+    let app = spawn_app().await;
+    user(&app, "owner@shop.example", Role::Owner).await;
+    let mut b = Browser::new(&app);
+    for _ in 0..auth::MAX_FAILED_LOGINS {
+        assert_eq!(b.login("owner@shop.example", "guess guess guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password is refused, without a session.
+    let r = b.login("owner@shop.example", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(!b.cookies.contains_key("satang_session"));
+    // Once the window has passed, the right password works again.
+    app.clock.advance(auth::LOGIN_WINDOW_SECS + 1);
+    assert_eq!(b.login("owner@shop.example", PASSWORD).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn sessions_expire() {
+    let app = spawn_app().await;
+    user(&app, "v@shop.example", Role::Viewer).await;
+    let mut b = Browser::new(&app);
+    assert_eq!(b.login("v@shop.example", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get("/dashboard").await.status, StatusCode::OK);
+    app.clock.advance(auth::SESSION_SECS + 1);
+    assert_eq!(location(&b.get("/dashboard").await), "/dashboard/login");
+}
+
+#[tokio::test]
+async fn the_list_searches_switches_mode_and_pages() {
+    let app = spawn_app().await;
+    user(&app, "v@shop.example", Role::Viewer).await;
+    let src = app.create_source("alipay", 100_000, "THB").await;
+    let tagged = app
+        .post_json(
+            "/charges",
+            app.skey(),
+            json!({"amount": 100_000, "currency": "THB", "source": src["id"], "metadata": {"order": "INV-4410"},
+                   "return_uri": "https://shop.example/done"}),
+        )
+        .await
+        .ok();
+    let tagged = tagged["id"].as_str().unwrap().to_string();
+    let mut others = Vec::new();
+    for _ in 0..26 {
+        others.push(app.create_charge("alipay", 100_000, "THB").await["id"].as_str().unwrap().to_string());
+    }
+    let mut b = Browser::new(&app);
+    b.login("v@shop.example", PASSWORD).await;
+
+    let r = b.get("/dashboard?q=INV-4410").await;
+    assert!(r.text.contains(&tagged));
+    assert!(!r.text.contains(&others[0]));
+    let r = b.get("/dashboard?status=successful").await;
+    assert!(r.text.contains("id=\"no-charges\""));
+    // 27 charges: two pages, newest first.
+    let first = b.get("/dashboard").await;
+    assert!(first.text.contains(&others[25]) && !first.text.contains(&tagged));
+    assert!(first.text.contains("href=\"/dashboard?page=2\""));
+    let second = b.get("/dashboard?page=2").await;
+    assert!(second.text.contains(&tagged));
+
+    // Live mode: another scope, marked on the page.
+    let csrf = hidden(&first.text, "csrf");
+    let r = b.post("/dashboard/mode", &[("csrf", &csrf), ("to", "live")]).await;
+    assert_eq!(location(&r), "/dashboard");
+    let live = b.get("/dashboard").await;
+    assert!(live.text.contains("<body class=\"live\">"));
+    assert!(live.text.contains("id=\"no-charges\""));
+    // Without the token the switch is refused.
+    let r = b.post("/dashboard/mode", &[("to", "test")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Thai.
+    let th = b.get("/dashboard?lang=th").await;
+    assert!(th.text.contains("<html lang=\"th\">") && th.text.contains("โหมดใช้งานจริง"));
+}
+
+#[tokio::test]
+async fn creating_a_user_is_audited_and_emails_are_unique() {
+    let app = spawn_app().await;
+    user(&app, "a@shop.example", Role::Owner).await;
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let err = auth::create_user(&app.store, &account, "A@shop.example", Role::Viewer, PASSWORD, app.state.now())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let short = auth::create_user(&app.store, &account, "b@shop.example", Role::Viewer, "short", app.state.now()).await;
+    assert!(short.is_err());
+    let log = app.store.list_audit(&account, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].actor.as_str(), log[0].action.as_str()), ("cli", "user.create"));
+    assert_eq!(log[0].detail, "a@shop.example as owner");
+    let stored = app.store.find_user("a@shop.example").await.unwrap().unwrap();
+    assert!(stored.password_hash.starts_with("$argon2id$") && !stored.password_hash.contains(PASSWORD));
+}
