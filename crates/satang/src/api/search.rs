@@ -199,7 +199,7 @@ fn range<T: Clone>(v: &str, parse: impl Fn(&str) -> Option<T>, name: &str) -> Re
 
 /// A decimal amount in major units (`1000`, `10.5`) in subunits, if it has no more decimals than the
 /// currency has subunit digits.
-fn major_to_subunits(s: &str, exponent: u32) -> Option<i64> {
+pub fn major_to_subunits(s: &str, exponent: u32) -> Option<i64> {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;

@@ -4,6 +4,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`auth`] | passwords, login and its rate limit, sessions, CSRF, roles |
+//! | [`charge`] | a charge's page: amounts, refunds and the refund form, events and deliveries, test actions |
 //! | [`i18n`] | the dashboard's words |
 //! | this file | routes and pages: login, logout, the test/live switch, the charge list and its search |
 //!
@@ -13,6 +14,7 @@
 //! Search API's query ([`crate::store::search`]).
 
 pub mod auth;
+pub mod charge;
 pub mod i18n;
 
 use askama::Template;
@@ -42,6 +44,9 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/logout", post(logout))
         .route("/dashboard/mode", post(switch_mode))
         .route("/dashboard", get(charges_page))
+        .route("/dashboard/charges/{id}", get(charge::charge_page))
+        .route("/dashboard/charges/{id}/refund", post(charge::refund))
+        .route("/dashboard/charges/{id}/settle", post(charge::settle))
 }
 
 // ---------------------------------------------------------------------------------------------------------

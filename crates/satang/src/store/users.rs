@@ -65,3 +65,16 @@ pub struct AuditEntry {
     pub detail: String,
     pub created_at: Timestamp,
 }
+
+tokio::task_local! {
+    /// The audit row of the dashboard action being served, if any. As with `Idempotency-Key`
+    /// ([`super::idempotency`]), a task-local rather than a parameter: the operations (`ops.rs`) are shared
+    /// with the API, the payer pages and the sweeper, which write no audit row. `update_charge` inserts it
+    /// in the charge's own transaction, so a refund without its audit row (or the reverse) cannot exist.
+    pub static PENDING_AUDIT: AuditEntry;
+}
+
+/// The pending audit row of the current task, if any.
+pub fn pending_audit() -> Option<AuditEntry> {
+    PENDING_AUDIT.try_with(|a| a.clone()).ok()
+}

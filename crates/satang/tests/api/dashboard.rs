@@ -248,3 +248,115 @@ async fn creating_a_user_is_audited_and_emails_are_unique() {
     let stored = app.store.find_user("a@shop.example").await.unwrap().unwrap();
     assert!(stored.password_hash.starts_with("$argon2id$") && !stored.password_hash.contains(PASSWORD));
 }
+
+/// A successful THB 1,000.00 charge and a browser logged in with this role.
+async fn paid_and_logged_in<'a>(app: &'a TestApp, email: &str, role: Role) -> (String, Browser<'a>) {
+    user(app, email, role).await;
+    let id = app.create_charge("alipay", 100_000, "THB").await["id"].as_str().unwrap().to_string();
+    app.mark_as_paid(&id).await;
+    let mut b = Browser::new(app);
+    assert_eq!(b.login(email, PASSWORD).await.status, StatusCode::SEE_OTHER);
+    (id, b)
+}
+
+#[tokio::test]
+async fn an_admin_refunds_from_the_charge_page_and_it_is_audited() {
+    let app = spawn_app().await;
+    let (id, mut b) = paid_and_logged_in(&app, "admin@shop.example", Role::Admin).await;
+    let page = b.get(&format!("/dashboard/charges/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    // The rules before trying: what remains, until when; and the fee breakdown.
+    assert!(page.text.contains("id=\"remaining\">THB 1,000.00<"), "{}", page.text);
+    assert!(page.text.contains("id=\"deadline\""));
+    assert!(page.text.contains("charge.complete"));
+    let csrf = hidden(&page.text, "csrf");
+
+    // Without the token: refused, nothing refunded.
+    let r = b.post(&format!("/dashboard/charges/{id}/refund"), &[("amount", "100")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.charge(&id).await["refunded_amount"], 0);
+
+    let r = b.post(&format!("/dashboard/charges/{id}/refund"), &[("csrf", &csrf), ("amount", "250.50")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(app.charge(&id).await["refunded_amount"], 25_050);
+    let after = b.get(location(&r)).await;
+    assert!(after.text.contains("id=\"notice\""));
+    assert!(after.text.contains("id=\"remaining\">THB 749.50<"));
+    // Too much: the domain's message, shown on the page, nothing written.
+    let r = b.post(&format!("/dashboard/charges/{id}/refund"), &[("csrf", &csrf), ("amount", "800")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text.contains("id=\"action-error\""));
+    assert_eq!(app.charge(&id).await["refunded_amount"], 25_050);
+
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let log = app.store.list_audit(&account, 10).await.unwrap();
+    assert_eq!((log[0].actor.as_str(), log[0].action.as_str()), ("admin@shop.example", "charge.refund"));
+    assert_eq!(log[0].detail, format!("{id} 25050 subunits of THB"));
+    assert_eq!(log.iter().filter(|e| e.action == "charge.refund").count(), 1, "the refused refund left no row");
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_refund() {
+    let app = spawn_app().await;
+    let (id, mut b) = paid_and_logged_in(&app, "viewer@shop.example", Role::Viewer).await;
+    let page = b.get(&format!("/dashboard/charges/{id}")).await;
+    assert!(page.text.contains("id=\"read-only\""));
+    assert!(!page.text.contains("id=\"refund\""));
+    let csrf = hidden(&page.text, "csrf");
+    let r = b.post(&format!("/dashboard/charges/{id}/refund"), &[("csrf", &csrf), ("amount", "100")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.charge(&id).await["refunded_amount"], 0);
+}
+
+#[tokio::test]
+async fn another_accounts_charge_is_not_found() {
+    let app = spawn_app().await;
+    let (_, mut b) = paid_and_logged_in(&app, "admin@shop.example", Role::Admin).await;
+    let other = app.other_account().await;
+    let src = app
+        .post_json("/sources", &other.test_public_key, json!({"type": "alipay", "amount": 100_000, "currency": "THB"}))
+        .await
+        .ok();
+    let theirs = app
+        .post_json(
+            "/charges",
+            &other.test_secret_key,
+            json!({"amount": 100_000, "currency": "THB", "source": src["id"], "return_uri": "https://shop.example/r"}),
+        )
+        .await
+        .ok();
+    let theirs = theirs["id"].as_str().unwrap();
+    let page = b.get("/dashboard").await;
+    let csrf = hidden(&page.text, "csrf");
+    assert_eq!(b.get(&format!("/dashboard/charges/{theirs}")).await.status, StatusCode::NOT_FOUND);
+    let r = b.post(&format!("/dashboard/charges/{theirs}/settle"), &[("csrf", &csrf), ("outcome", "paid")]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/charges/{theirs}"), &other.test_secret_key).await.ok()["status"], "pending");
+    assert_eq!(b.get("/dashboard/charges/chrg_test_nonsense").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn test_mode_buttons_settle_a_pending_charge() {
+    let app = spawn_app().await;
+    user(&app, "owner@shop.example", Role::Owner).await;
+    let mut b = Browser::new(&app);
+    b.login("owner@shop.example", PASSWORD).await;
+    let a = app.create_charge("alipay", 100_000, "THB").await["id"].as_str().unwrap().to_string();
+    let f = app.create_charge("alipay", 100_000, "THB").await["id"].as_str().unwrap().to_string();
+    let page = b.get(&format!("/dashboard/charges/{a}")).await;
+    assert!(page.text.contains("id=\"mark-paid\""));
+    let csrf = hidden(&page.text, "csrf");
+    b.post(&format!("/dashboard/charges/{a}/settle"), &[("csrf", &csrf), ("outcome", "paid")]).await;
+    assert_eq!(app.charge(&a).await["status"], "successful");
+    b.post(
+        &format!("/dashboard/charges/{f}/settle"),
+        &[("csrf", &csrf), ("outcome", "failed"), ("failure_code", "insufficient_fund")],
+    )
+    .await;
+    let c = app.charge(&f).await;
+    assert_eq!((c["status"].as_str(), c["failure_code"].as_str()), (Some("failed"), Some("insufficient_fund")));
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let actions: Vec<String> =
+        app.store.list_audit(&account, 10).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions[..2], ["charge.failed".to_string(), "charge.paid".to_string()]);
+}
