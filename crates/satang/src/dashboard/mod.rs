@@ -6,6 +6,7 @@
 //! | [`auth`] | passwords, login and its rate limit, sessions, CSRF, roles |
 //! | [`charge`] | a charge's page: amounts, refunds and the refund form, events and deliveries, test actions |
 //! | [`i18n`] | the dashboard's words |
+//! | [`webhooks`] | webhook endpoints (add, remove, roll), the delivery log, redeliver |
 //! | this file | routes and pages: login, logout, the test/live switch, the charge list and its search |
 //!
 //! Every page but the login page needs a session (else a 303 to `/dashboard/login`); every form carries
@@ -16,6 +17,7 @@
 pub mod auth;
 pub mod charge;
 pub mod i18n;
+pub mod webhooks;
 
 use askama::Template;
 use axum::Router;
@@ -47,6 +49,10 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/charges/{id}", get(charge::charge_page))
         .route("/dashboard/charges/{id}/refund", post(charge::refund))
         .route("/dashboard/charges/{id}/settle", post(charge::settle))
+        .route("/dashboard/webhooks", get(webhooks::page).post(webhooks::add))
+        .route("/dashboard/webhooks/{id}/roll", post(webhooks::roll))
+        .route("/dashboard/webhooks/{id}/remove", post(webhooks::remove))
+        .route("/dashboard/events/{id}/redeliver", post(webhooks::redeliver))
 }
 
 // ---------------------------------------------------------------------------------------------------------

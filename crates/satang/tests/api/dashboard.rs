@@ -360,3 +360,63 @@ async fn test_mode_buttons_settle_a_pending_charge() {
         app.store.list_audit(&account, 10).await.unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(actions[..2], ["charge.failed".to_string(), "charge.paid".to_string()]);
 }
+
+#[tokio::test]
+async fn webhook_endpoints_are_added_rolled_and_removed_with_audit() {
+    let app = spawn_app().await;
+    user(&app, "admin@shop.example", Role::Admin).await;
+    user(&app, "viewer@shop.example", Role::Viewer).await;
+    let mut b = Browser::new(&app);
+    b.login("admin@shop.example", PASSWORD).await;
+    let page = b.get("/dashboard/webhooks").await;
+    assert!(page.text.contains("id=\"no-endpoints\""));
+    let csrf = hidden(&page.text, "csrf");
+    let r = b.post("/dashboard/webhooks", &[("csrf", &csrf), ("url", "not a url")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let receiver = crate::helpers::Receiver::start().await;
+    let hook = receiver.url("/hooks");
+    let r = b.post("/dashboard/webhooks", &[("csrf", &csrf), ("url", &hook)]).await;
+    assert_eq!(location(&r), "/dashboard/webhooks", "{}", r.text);
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let eps = app.store.list_endpoints(&account, Some(false)).await.unwrap();
+    assert_eq!(eps.len(), 1);
+    let (ep, before) = (eps[0].id.to_string(), eps[0].secret.clone());
+
+    let r = b.post(&format!("/dashboard/webhooks/{ep}/roll"), &[("csrf", &csrf)]).await;
+    assert_eq!(location(&r), "/dashboard/webhooks");
+    let rolled = app.store.get_endpoint(&ep.parse().unwrap()).await.unwrap();
+    assert_ne!(rolled.secret, before);
+    assert_eq!(rolled.previous_secret.as_deref(), Some(before.as_str()));
+    let page = b.get("/dashboard/webhooks").await;
+    assert!(page.text.contains(&rolled.secret) && page.text.contains("previous secret valid until"));
+
+    // A viewer sees neither the secret nor the buttons, and cannot roll.
+    let mut v = Browser::new(&app);
+    v.login("viewer@shop.example", PASSWORD).await;
+    let vp = v.get("/dashboard/webhooks").await;
+    assert!(!vp.text.contains(&rolled.secret) && !vp.text.contains("class=\"roll\""));
+    let vcsrf = hidden(&vp.text, "csrf");
+    assert_eq!(
+        v.post(&format!("/dashboard/webhooks/{ep}/roll"), &[("csrf", &vcsrf)]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.store.get_endpoint(&ep.parse().unwrap()).await.unwrap().secret, rolled.secret);
+
+    let r = b.post(&format!("/dashboard/webhooks/{ep}/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(location(&r), "/dashboard/webhooks");
+    assert!(app.store.list_endpoints(&account, None).await.unwrap().is_empty());
+    let actions: Vec<String> =
+        app.store.list_audit(&account, 10).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(
+        actions[..3],
+        ["webhook_endpoint.delete", "webhook_endpoint.roll_secret", "webhook_endpoint.create"].map(String::from)
+    );
+    // An event is listed with a redeliver button, and redelivering works.
+    let c = app.create_charge("alipay", 100_000, "THB").await;
+    let page = b.get("/dashboard/webhooks").await;
+    assert!(page.text.contains("charge.create"));
+    let ev = app.get(&format!("/charges/{}/events", c["id"].as_str().unwrap()), app.skey()).await.ok();
+    let ev = ev["data"][0]["id"].as_str().unwrap().to_string();
+    let r = b.post(&format!("/dashboard/events/{ev}/redeliver"), &[("csrf", &csrf)]).await;
+    assert_eq!(location(&r), "/dashboard/webhooks");
+}
