@@ -32,6 +32,7 @@ pub struct Words {
     pub next: &'static str,
     pub page_of: &'static str,
     pub signed_in_as: &'static str,
+    pub webhooks: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -70,6 +71,7 @@ static EN: Words = Words {
     next: "Next",
     page_of: "Page",
     signed_in_as: "Signed in as",
+    webhooks: "Webhooks",
 };
 
 static TH: Words = Words {
@@ -101,4 +103,5 @@ static TH: Words = Words {
     next: "ถัดไป",
     page_of: "หน้า",
     signed_in_as: "เข้าสู่ระบบในชื่อ",
+    webhooks: "เว็บฮุค",
 };
