@@ -33,6 +33,8 @@ pub struct Words {
     pub page_of: &'static str,
     pub signed_in_as: &'static str,
     pub webhooks: &'static str,
+    pub money: &'static str,
+    pub audit: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -72,6 +74,8 @@ static EN: Words = Words {
     page_of: "Page",
     signed_in_as: "Signed in as",
     webhooks: "Webhooks",
+    money: "Money",
+    audit: "Audit log",
 };
 
 static TH: Words = Words {
@@ -104,4 +108,6 @@ static TH: Words = Words {
     page_of: "หน้า",
     signed_in_as: "เข้าสู่ระบบในชื่อ",
     webhooks: "เว็บฮุค",
+    money: "การเงิน",
+    audit: "บันทึกการเปลี่ยนแปลง",
 };

@@ -6,6 +6,7 @@
 //! | [`auth`] | passwords, login and its rate limit, sessions, CSRF, roles |
 //! | [`charge`] | a charge's page: amounts, refunds and the refund form, events and deliveries, test actions |
 //! | [`i18n`] | the dashboard's words |
+//! | [`money`] | balance, transactions, streamed CSV export, the owner's audit log |
 //! | [`webhooks`] | webhook endpoints (add, remove, roll), the delivery log, redeliver |
 //! | this file | routes and pages: login, logout, the test/live switch, the charge list and its search |
 //!
@@ -17,6 +18,7 @@
 pub mod auth;
 pub mod charge;
 pub mod i18n;
+pub mod money;
 pub mod webhooks;
 
 use askama::Template;
@@ -53,6 +55,9 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/webhooks/{id}/roll", post(webhooks::roll))
         .route("/dashboard/webhooks/{id}/remove", post(webhooks::remove))
         .route("/dashboard/events/{id}/redeliver", post(webhooks::redeliver))
+        .route("/dashboard/money", get(money::page))
+        .route("/dashboard/export", get(money::export))
+        .route("/dashboard/audit", get(money::audit))
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -420,3 +420,58 @@ async fn webhook_endpoints_are_added_rolled_and_removed_with_audit() {
     let r = b.post(&format!("/dashboard/events/{ev}/redeliver"), &[("csrf", &csrf)]).await;
     assert_eq!(location(&r), "/dashboard/webhooks");
 }
+
+#[tokio::test]
+async fn money_page_csv_export_and_the_owners_audit_log() {
+    let app = spawn_app().await;
+    let (id, mut b) = paid_and_logged_in(&app, "owner@shop.example", Role::Owner).await;
+    let src = app.create_source("alipay", 50_000, "THB").await;
+    let tricky = app
+        .post_json(
+            "/charges",
+            app.skey(),
+            json!({"amount": 50_000, "currency": "THB", "source": src["id"], "description": "=cmd, \"quoted\"",
+                   "return_uri": "https://shop.example/done"}),
+        )
+        .await
+        .ok();
+    let page = b.get("/dashboard/money").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let net = app.charge(&id).await["net"].as_i64().unwrap();
+    assert!(net < 100_000 && net > 90_000);
+    let shown = format!("<li><strong>THB {}.{:02}</strong></li>", net / 100, net % 100);
+    assert!(page.text.contains(&shown), "the balance is the charge's net {shown}: {}", page.text);
+    assert!(page.text.contains("credit"));
+
+    let today = app.charge(&id).await["created_at"].as_str().unwrap()[..10].to_string();
+    let csv = b.get(&format!("/dashboard/export?kind=charges&from={today}&to={today}")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(csv.headers["content-disposition"].to_str().unwrap().contains("charges-test-"));
+    let lines: Vec<&str> = csv.text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], "id,created,status,currency,amount,fee,fee_vat,net,refunded,method,description,metadata");
+    assert_eq!(lines.len(), 3, "{}", csv.text);
+    assert!(lines[1].starts_with(&format!("{id},")) && lines[1].contains(",successful,THB,100000,"));
+    assert!(lines[2].contains(tricky["id"].as_str().unwrap()));
+    assert!(lines[2].contains("\"'=cmd, \"\"quoted\"\"\""), "{}", lines[2]);
+    let none = b.get("/dashboard/export?kind=charges&from=2000-01-01&to=2000-01-31").await;
+    assert_eq!(none.text.split("\r\n").filter(|l| !l.is_empty()).count(), 1);
+    let tx = b.get(&format!("/dashboard/export?kind=transactions&from={today}&to={today}")).await;
+    assert!(tx.text.contains(&format!(",credit,THB,{net},{id}")), "{}", tx.text);
+    assert_eq!(b.get("/dashboard/export?kind=charges&from=x&to=y").await.status, StatusCode::BAD_REQUEST);
+
+    // The owner reads the audit log; an admin may not.
+    let log = b.get("/dashboard/audit").await;
+    assert_eq!(log.status, StatusCode::OK);
+    assert!(log.text.contains("user.create") && log.text.contains("owner@shop.example as owner"));
+    user(&app, "admin@shop.example", Role::Admin).await;
+    let mut a = Browser::new(&app);
+    a.login("admin@shop.example", PASSWORD).await;
+    assert_eq!(a.get("/dashboard/audit").await.status, StatusCode::FORBIDDEN);
+    // No export without a session.
+    let mut anon = Browser::new(&app);
+    assert_eq!(
+        location(&anon.get("/dashboard/export?kind=charges&from=2000-01-01&to=2000-01-02").await),
+        "/dashboard/login"
+    );
+}

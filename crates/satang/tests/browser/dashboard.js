@@ -114,6 +114,14 @@ async function main() {
   assert.notStrictEqual(await page.textContent('.secret'), before);
   await shot(page, 'en-05-webhooks.png');
 
+  // Money and the audit log (the owner's).
+  await page.click('#nav-money');
+  assert.ok(await page.isVisible('#balances'));
+  await shot(page, 'en-09-money.png');
+  await page.click('#nav-audit');
+  assert.ok((await page.textContent('#audit')).includes('charge.refund'));
+  await shot(page, 'en-10-audit.png');
+
   // Thai.
   await page.goto(BASE + '/dashboard?lang=th');
   assert.strictEqual(await page.getAttribute('html', 'lang'), 'th');
@@ -122,6 +130,10 @@ async function main() {
   await shot(page, 'th-03-charge.png');
   await page.goto(BASE + '/dashboard/webhooks');
   await shot(page, 'th-05-webhooks.png');
+  await page.goto(BASE + '/dashboard/money');
+  await shot(page, 'th-09-money.png');
+  await page.goto(BASE + '/dashboard/audit');
+  await shot(page, 'th-10-audit.png');
 
   // Live mode is marked on every page.
   await page.click('#mode-switch');
