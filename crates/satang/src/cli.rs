@@ -45,6 +45,9 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Roll API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Configure an account's live acquirer (Antom), or make keys for it.
     #[command(subcommand)]
     Connector(connector::ConnectorCommand),
@@ -169,6 +172,23 @@ pub enum WebhookCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make a new secret key for one mode and print it (once); the old one keeps working for the overlap.
+    Roll {
+        /// The account ID (`acct_…`).
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_enum)]
+        mode: Mode,
+        /// Hours the old secret key keeps working (0 to 168).
+        #[arg(long, default_value = "24")]
+        overlap_hours: i64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create a dashboard user of an account. Without `--password-stdin` a random password is made and
     /// printed, once; give it to the user.
@@ -249,6 +269,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(db) => {
             db.open().await?;
             println!("migrations applied to {}", store::redact_url(&db.url));
+            Ok(())
+        }
+        Command::Key(KeyCommand::Roll { account, mode, overlap_hours, database }) => {
+            let account: satang_domain::AccountId =
+                account.parse().map_err(|_| anyhow::anyhow!("{account} is not an account ID"))?;
+            let store = database.open().await?;
+            let overlap =
+                overlap_hours.checked_mul(3600).ok_or_else(|| anyhow::anyhow!("--overlap-hours is too large"))?;
+            let key =
+                accounts::roll_secret_key(&store, &account, mode.live(), overlap, "cli", SystemClock.now()).await?;
+            println!("new secret key (shown only now): {key}");
+            println!("the previous secret key keeps working for {overlap_hours} hours");
             Ok(())
         }
         Command::User(UserCommand::Create { account, email, role, password_stdin, database }) => {

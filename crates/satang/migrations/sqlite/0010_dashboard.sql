@@ -69,3 +69,7 @@ create table audit_log (
     created_at  integer not null
 );
 create index audit_log_by_account on audit_log (account_id, seq);
+
+-- Key rolls (`satang key roll`, the dashboard's keys page): a rolled secret key keeps working until
+-- expires_at, then is refused; null never expires.
+alter table api_keys add column expires_at integer;

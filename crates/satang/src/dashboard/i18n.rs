@@ -35,6 +35,7 @@ pub struct Words {
     pub webhooks: &'static str,
     pub money: &'static str,
     pub audit: &'static str,
+    pub keys: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -76,6 +77,7 @@ static EN: Words = Words {
     webhooks: "Webhooks",
     money: "Money",
     audit: "Audit log",
+    keys: "Keys",
 };
 
 static TH: Words = Words {
@@ -110,4 +112,5 @@ static TH: Words = Words {
     webhooks: "เว็บฮุค",
     money: "การเงิน",
     audit: "บันทึกการเปลี่ยนแปลง",
+    keys: "คีย์",
 };

@@ -6,6 +6,7 @@
 //! | [`auth`] | passwords, login and its rate limit, sessions, CSRF, roles |
 //! | [`charge`] | a charge's page: amounts, refunds and the refund form, events and deliveries, test actions |
 //! | [`i18n`] | the dashboard's words |
+//! | [`keys`] | API keys: public keys to copy, the owner's secret-key roll with overlap |
 //! | [`money`] | balance, transactions, streamed CSV export, the owner's audit log |
 //! | [`webhooks`] | webhook endpoints (add, remove, roll), the delivery log, redeliver |
 //! | this file | routes and pages: login, logout, the test/live switch, the charge list and its search |
@@ -18,6 +19,7 @@
 pub mod auth;
 pub mod charge;
 pub mod i18n;
+pub mod keys;
 pub mod money;
 pub mod webhooks;
 
@@ -56,6 +58,8 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/webhooks/{id}/remove", post(webhooks::remove))
         .route("/dashboard/events/{id}/redeliver", post(webhooks::redeliver))
         .route("/dashboard/money", get(money::page))
+        .route("/dashboard/keys", get(keys::page))
+        .route("/dashboard/keys/roll", post(keys::roll))
         .route("/dashboard/export", get(money::export))
         .route("/dashboard/audit", get(money::audit))
 }

@@ -69,6 +69,19 @@ pub struct KeyGrant {
     pub kind: KeyKind,
     /// The account's default `Omise-Version` for this key's mode.
     pub api_version: String,
+    /// After a roll, when this key stops working.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A key as the dashboard lists it: never a secret key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub kind: KeyKind,
+    pub livemode: bool,
+    pub hint: String,
+    pub public_key: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -319,8 +332,21 @@ pub trait Store: Send + Sync + 'static {
     async fn create_account(&self, account: NewAccount) -> StoreResult<()>;
     async fn count_accounts(&self) -> StoreResult<u64>;
     async fn get_account(&self, id: &AccountId) -> StoreResult<Account>;
-    /// The grant of the key whose SHA-256 is `hash`, if any.
+    /// The grant of the key whose SHA-256 is `hash`, if any (expired or not: the caller compares
+    /// `expires_at` with its clock).
     async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyGrant>>;
+    /// The account's keys, oldest first.
+    async fn list_keys(&self, account: &AccountId) -> StoreResult<Vec<KeyInfo>>;
+    /// Adds `new` (a secret key of its mode) and makes the mode's other live secret keys expire at
+    /// `old_until` (or earlier, if they already expire sooner), with the audit row, in one transaction.
+    async fn roll_secret_key(
+        &self,
+        account: &AccountId,
+        new: &KeyRecord,
+        now: Timestamp,
+        old_until: Timestamp,
+        audit: &users::AuditEntry,
+    ) -> StoreResult<()>;
 
     /// The account's own fee schedule for a method and currency, if the operator set one.
     async fn fee_schedule(

@@ -475,3 +475,43 @@ async fn money_page_csv_export_and_the_owners_audit_log() {
         "/dashboard/login"
     );
 }
+
+#[tokio::test]
+async fn an_owner_rolls_the_secret_key_and_the_old_one_works_for_the_overlap() {
+    let app = spawn_app().await;
+    user(&app, "owner@shop.example", Role::Owner).await;
+    user(&app, "admin@shop.example", Role::Admin).await;
+    let old = app.skey().to_string();
+    assert_eq!(app.get("/account", &old).await.status, StatusCode::OK, "cached before the roll");
+    let mut b = Browser::new(&app);
+    b.login("owner@shop.example", PASSWORD).await;
+    let page = b.get("/dashboard/keys").await;
+    assert!(page.text.contains(app.pkey()), "the public key is shown to copy");
+    assert!(!page.text.contains(&old), "never a secret key");
+    let csrf = hidden(&page.text, "csrf");
+    let r = b.post("/dashboard/keys/roll", &[("csrf", &csrf), ("overlap_hours", "2")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let at = r.text.find("<code class=\"id\">").expect("the new key is shown") + 17;
+    let new = r.text[at..at + r.text[at..].find('<').unwrap()].to_string();
+    assert!(new.starts_with("skey_test_") && new != old);
+    assert!(!b.get("/dashboard/keys").await.text.contains(&new), "shown only once");
+
+    assert_eq!(app.get("/account", &new).await.status, StatusCode::OK);
+    assert_eq!(app.get("/account", &old).await.status, StatusCode::OK, "the overlap");
+    app.clock.advance(2 * 3600 + 1);
+    app.get("/account", &old).await.err(401, "authentication_failure");
+    assert_eq!(app.get("/account", &new).await.status, StatusCode::OK);
+
+    // Only an owner rolls; the audit log says who.
+    let mut a = Browser::new(&app);
+    a.login("admin@shop.example", PASSWORD).await;
+    let acsrf = hidden(&a.get("/dashboard/keys").await.text, "csrf");
+    assert_eq!(
+        a.post("/dashboard/keys/roll", &[("csrf", &acsrf), ("overlap_hours", "2")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let log = app.store.list_audit(&account, 10).await.unwrap();
+    assert_eq!((log[0].actor.as_str(), log[0].action.as_str()), ("owner@shop.example", "key.roll"));
+    assert!(!log[0].detail.contains(&new));
+}

@@ -284,6 +284,21 @@ impl Store for SqliteStore {
         users::list_audit(self, account, limit).await
     }
 
+    async fn list_keys(&self, account: &AccountId) -> StoreResult<Vec<KeyInfo>> {
+        accounts::list_keys(self, account).await
+    }
+
+    async fn roll_secret_key(
+        &self,
+        account: &AccountId,
+        new: &KeyRecord,
+        now: Timestamp,
+        old_until: Timestamp,
+        audit: &super::users::AuditEntry,
+    ) -> StoreResult<()> {
+        accounts::roll_secret_key(self, account, new, now, old_until, audit).await
+    }
+
     async fn search_charges(&self, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<Charge>> {
         search::search_charges(self, scope, q).await
     }
