@@ -118,6 +118,8 @@ async function main() {
   await page.click('#nav-money');
   assert.ok(await page.isVisible('#balances'));
   await shot(page, 'en-09-money.png');
+  await page.click('#nav-keys');
+  await shot(page, 'en-11-keys.png');
   await page.click('#nav-audit');
   assert.ok((await page.textContent('#audit')).includes('charge.refund'));
   await shot(page, 'en-10-audit.png');
@@ -134,6 +136,8 @@ async function main() {
   await shot(page, 'th-09-money.png');
   await page.goto(BASE + '/dashboard/audit');
   await shot(page, 'th-10-audit.png');
+  await page.goto(BASE + '/dashboard/keys');
+  await shot(page, 'th-11-keys.png');
 
   // Live mode is marked on every page.
   await page.click('#mode-switch');
