@@ -413,15 +413,22 @@ impl Charge {
     /// Refunds `amount` subunits. The checks and the append happen on one value, and the store applies
     /// this inside the transaction that holds the charge, so concurrent refunds cannot over-refund.
     pub fn refund(&mut self, amount: i64, metadata: Map<String, Value>, now: Timestamp) -> Result<Refund, RefundError> {
+        let id = RefundId::generate(self.livemode());
+        self.refund_as(id, amount, metadata, now)
+    }
+
+    /// The same, with an ID chosen beforehand: a live refund is sent to the acquirer under its ID (the
+    /// acquirer's idempotency key) before it is booked.
+    pub fn refund_as(
+        &mut self,
+        id: RefundId,
+        amount: i64,
+        metadata: Map<String, Value>,
+        now: Timestamp,
+    ) -> Result<Refund, RefundError> {
         let amount = self.check_refund(amount, now)?;
         let live = self.livemode();
-        let refund = Refund {
-            id: RefundId::generate(live),
-            amount,
-            transaction: TransactionId::generate(live),
-            metadata,
-            created_at: now,
-        };
+        let refund = Refund { id, amount, transaction: TransactionId::generate(live), metadata, created_at: now };
         self.refunds.push(refund.clone());
         Ok(refund)
     }

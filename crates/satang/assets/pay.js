@@ -25,6 +25,22 @@
   if (handoff) {
     setTimeout(function () { window.location.assign(handoff.getAttribute('data-app-url')); }, 800);
   }
+  // The time left to pay, counting down.
+  var countdown = document.getElementById('countdown');
+  if (countdown) {
+    var deadline = Date.parse(countdown.getAttribute('data-expires'));
+    var template = countdown.getAttribute('data-template') || '{}';
+    var two = function (n) { return (n < 10 ? '0' : '') + n; };
+    var tick = function () {
+      var left = Math.max(0, Math.floor((deadline - Date.now()) / 1000));
+      var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600);
+      var m = Math.floor(left % 3600 / 60), s = left % 60;
+      var text = (d > 0 ? d + 'd ' : '') + (d > 0 || h > 0 ? h + ':' : '') + two(m) + ':' + two(s);
+      countdown.textContent = template.replace('{}', text);
+      if (left > 0) { setTimeout(tick, 1000); }
+    };
+    if (!isNaN(deadline)) { tick(); }
+  }
   // One submission per form: a second click does nothing.
   var forms = document.querySelectorAll('form.outcomes');
   Array.prototype.forEach.call(forms, function (form) {

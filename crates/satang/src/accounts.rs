@@ -35,7 +35,10 @@ pub fn new_key(kind: KeyKind, livemode: bool) -> (String, KeyRecord) {
         KeyKind::Secret => "skey",
     };
     let mode = if livemode { "" } else { "test_" };
-    let key = format!("{prefix}_{mode}{}", random_base36(19));
+    key_record(format!("{prefix}_{mode}{}", random_base36(19)), kind, livemode)
+}
+
+fn key_record(key: String, kind: KeyKind, livemode: bool) -> (String, KeyRecord) {
     let hint = format!("{}…", &key[..key.len() - 15]);
     let record = KeyRecord {
         hash: hash_key(&key),
@@ -49,9 +52,44 @@ pub fn new_key(kind: KeyKind, livemode: bool) -> (String, KeyRecord) {
 
 /// Builds a new account and its four keys.
 pub fn new_account(name: &str, now: Timestamp) -> (NewAccount, CreatedAccount) {
+    let test = (new_key(KeyKind::Public, false), new_key(KeyKind::Secret, false));
+    build_account(name, now, test)
+}
+
+/// The test keys `satang serve --dev` gives its demo account unless `SATANG_DEV_PUBLIC_KEY` /
+/// `SATANG_DEV_SECRET_KEY` say otherwise: fixed, so a developer's `.env` keeps working across restarts.
+pub const DEV_PUBLIC_KEY: &str = "pkey_test_satangdevpublickey1";
+pub const DEV_SECRET_KEY: &str = "skey_test_satangdevsecretkey1";
+
+/// A demo account whose test keys are the ones given (`serve --dev`); its live keys are random and never
+/// shown. Only test keys are accepted: a developer's server must never take live money.
+pub fn dev_account(
+    name: &str,
+    now: Timestamp,
+    public_key: &str,
+    secret_key: &str,
+) -> anyhow::Result<(NewAccount, CreatedAccount)> {
+    for (key, prefix, var) in
+        [(public_key, "pkey_test_", "SATANG_DEV_PUBLIC_KEY"), (secret_key, "skey_test_", "SATANG_DEV_SECRET_KEY")]
+    {
+        let rest = key.strip_prefix(prefix).ok_or_else(|| {
+            anyhow::anyhow!("serve --dev runs in test mode only: {var} must be a test key ({prefix}…)")
+        })?;
+        if rest.len() < 8 || rest.len() > 64 || !rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            anyhow::bail!("{var} must be {prefix} followed by 8 to 64 letters, digits or underscores");
+        }
+    }
+    let test = (
+        key_record(public_key.to_string(), KeyKind::Public, false),
+        key_record(secret_key.to_string(), KeyKind::Secret, false),
+    );
+    Ok(build_account(name, now, test))
+}
+
+type KeyPair = ((String, KeyRecord), (String, KeyRecord));
+
+fn build_account(name: &str, now: Timestamp, ((tp, tp_rec), (ts, ts_rec)): KeyPair) -> (NewAccount, CreatedAccount) {
     let id = AccountId::generate(true);
-    let (tp, tp_rec) = new_key(KeyKind::Public, false);
-    let (ts, ts_rec) = new_key(KeyKind::Secret, false);
     let (lp, lp_rec) = new_key(KeyKind::Public, true);
     let (ls, ls_rec) = new_key(KeyKind::Secret, true);
     let record = NewAccount {
@@ -127,5 +165,18 @@ mod tests {
             assert!(!k.hint.contains(&shown.test_secret_key[12..]));
         }
         assert_eq!(rec.keys[1].hash, hash_key(&shown.test_secret_key));
+    }
+
+    #[test]
+    fn dev_accounts_take_only_test_keys() {
+        let (rec, shown) = dev_account("Dev", Timestamp::EPOCH, DEV_PUBLIC_KEY, DEV_SECRET_KEY).unwrap();
+        assert_eq!(shown.test_secret_key, DEV_SECRET_KEY);
+        assert_eq!(rec.keys[1].hash, hash_key(DEV_SECRET_KEY));
+        assert!(!shown.live_secret_key.contains("test"));
+        let live = dev_account("Dev", Timestamp::EPOCH, DEV_PUBLIC_KEY, "skey_5abcdefghijklmnopqr");
+        assert!(live.unwrap_err().to_string().contains("test mode only"));
+        let live = dev_account("Dev", Timestamp::EPOCH, "pkey_5abcdefghijklmnopqr", DEV_SECRET_KEY);
+        assert!(live.is_err());
+        assert!(dev_account("Dev", Timestamp::EPOCH, DEV_PUBLIC_KEY, "skey_test_x").is_err());
     }
 }

@@ -15,8 +15,14 @@ pub struct App {
     /// Where payers and merchants reach this gateway (`authorize_uri` is built from it), no trailing slash.
     pub public_url: String,
     pub keys: KeyCache,
+    /// Each account's live acquirer (see [`crate::connector`]).
+    pub connectors: crate::connector::registry::Registry,
     /// Which addresses webhooks may reach (`--allow-private-webhooks`).
     pub webhook_policy: Policy,
+    /// Turns true when the server starts shutting down, so long-lived responses (event streams) end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
+    /// The served requests, for `GET /logs/stream`.
+    pub request_log: crate::api::request_log::RequestLog,
 }
 
 pub type AppState = Arc<App>;
@@ -28,7 +34,10 @@ impl App {
             clock,
             public_url: public_url.trim_end_matches('/').to_string(),
             keys: KeyCache::default(),
+            connectors: crate::connector::registry::Registry::from_env(),
             webhook_policy: Policy::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
+            request_log: Default::default(),
         })
     }
 

@@ -1,4 +1,5 @@
-//! The background work of a node: the webhook delivery worker and the expiry sweeper. `satang serve` runs
+//! The background work of a node: the webhook delivery worker, the expiry sweeper and the periodic
+//! inquiry of live orders handed to an acquirer ([`crate::live::run_checks`]). `satang serve` runs
 //! it beside the API (unless `--no-worker`); `satang worker` runs only this, so API and worker nodes scale
 //! separately. Both tasks are safe to run on any number of nodes at once.
 
@@ -23,7 +24,8 @@ pub fn start(app: AppState, sweep_interval: Duration, config: WorkerConfig) -> a
     let worker = Worker::new(app.clone(), config)?;
     let tasks = vec![
         tokio::spawn(worker.clone().run(stopped.clone())),
-        tokio::spawn(sweeper::run(app, sweep_interval, stopped)),
+        tokio::spawn(sweeper::run(app.clone(), sweep_interval, stopped.clone())),
+        tokio::spawn(crate::live::run_checks(app, sweep_interval, stopped)),
     ];
     Ok(Background { stop, tasks, worker })
 }

@@ -14,13 +14,17 @@ use crate::background;
 use crate::config::{DatabaseArgs, ServeArgs, WorkerArgs};
 use crate::startup::{Application, shutdown_signal};
 use crate::store;
-use crate::store::WebhookEndpoint;
+use crate::store::{CheckoutSettings, WebhookEndpoint};
 use crate::webhooks;
+
+/// `satang --version`: the release and the Omise API versions it speaks (the first is the default).
+pub const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (Omise API versions 2019-05-29, 2017-11-02, 2015-11-17, 2014-07-27)");
 
 #[derive(Debug, Parser)]
 #[command(
     name = "satang",
-    version,
+    version = VERSION,
     about = "A self-hostable, Omise-compatible payment gateway for Alipay and Alipay HK"
 )]
 pub struct Cli {
@@ -31,6 +35,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway (API and payer pages).
+    #[command(
+        after_help = "Examples:\n  satang serve --dev                      # a developer's laptop: temporary database, fixed test keys\n  satang serve --database sqlite:satang.db --public-url https://pay.example.com --metrics-listen 127.0.0.1:9090"
+    )]
     Serve(ServeArgs),
     /// Run only the background work: webhook deliveries and the expiry sweeper.
     Worker(WorkerArgs),
@@ -54,6 +61,13 @@ pub enum Command {
     /// Run a simulator of an acquirer, for tests and for trying live mode on one machine.
     #[command(subcommand)]
     Simulator(connector::SimulatorCommand),
+    /// Forward the account's events to your app as signed webhooks, as they happen.
+    Listen(crate::devtools::listen::ListenArgs),
+    /// Make an event happen in test mode (a charge completed, failed or expired, a refund).
+    Trigger(crate::devtools::trigger::TriggerArgs),
+    /// Follow the account's API requests as they are served.
+    #[command(subcommand)]
+    Logs(crate::devtools::logs::LogsCommand),
     /// Measure throughput, latency, memory and growth against baselines (`satang bench seed` fills a database).
     Bench(crate::bench::BenchArgs),
     /// Copy a SQLite database to a file while satang serves (PostgreSQL: use pg_dump; see README).
@@ -246,14 +260,47 @@ pub enum AccountCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Set how the account's checkout meets browsers and payers. Options not given keep their value.
+    SetCheckout {
+        /// The account ID (`acct_…`).
+        #[arg(long)]
+        account: String,
+        /// Web origins allowed to use the public key from a browser, comma-separated
+        /// (`https://shop.example,https://www.shop.example`), or `any` (the default).
+        #[arg(long)]
+        allowed_origins: Option<String>,
+        /// The shop's home page, linked from payer pages (`none` to remove).
+        #[arg(long)]
+        shop_url: Option<String>,
+        /// An https image URL shown beside the merchant's name on payer pages (`none` to remove).
+        #[arg(long)]
+        logo_url: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Account(AccountCommand::SetCheckout { account, allowed_origins, shop_url, logo_url, database }) => {
+            let account = parse_account(&account)?;
+            let store = database.open().await?;
+            let current = store.get_account(&account).await?.checkout;
+            let s = checkout_args(current, allowed_origins.as_deref(), shop_url.as_deref(), logo_url.as_deref())?;
+            store.set_checkout_settings(&account, &s).await?;
+            let origins = if s.allowed_origins.is_empty() { "any".to_string() } else { s.allowed_origins.join(", ") };
+            println!("{account}: allowed origins {origins}");
+            println!("  shop URL: {}", s.shop_url.as_deref().unwrap_or("none"));
+            println!("  logo URL: {}", s.logo_url.as_deref().unwrap_or("none"));
+            Ok(())
+        }
         Command::Serve(args) => serve(args).await,
         Command::Worker(args) => worker(args).await,
         Command::Webhook(cmd) => webhook(cmd).await,
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Listen(args) => crate::devtools::listen::run(args).await,
+        Command::Trigger(args) => crate::devtools::trigger::run(args).await,
+        Command::Logs(cmd) => crate::devtools::logs::run(cmd).await,
         Command::Backup { to, force, database, json } => {
             let done = tokio::task::spawn_blocking(move || crate::backup::backup(&database, &to, force)).await??;
             print_copied("backed up", &done, json);
@@ -335,6 +382,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Applies `set-checkout`'s options to the current settings, validating each.
+pub fn checkout_args(
+    mut current: CheckoutSettings,
+    allowed_origins: Option<&str>,
+    shop_url: Option<&str>,
+    logo_url: Option<&str>,
+) -> anyhow::Result<CheckoutSettings> {
+    if let Some(list) = allowed_origins {
+        current.allowed_origins = if list.trim().eq_ignore_ascii_case("any") {
+            Vec::new()
+        } else {
+            list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(origin).collect::<anyhow::Result<_>>()?
+        };
+    }
+    let url = |flag: &str, v: &str| -> anyhow::Result<Option<String>> {
+        let v = v.trim();
+        if v.eq_ignore_ascii_case("none") || v.is_empty() {
+            return Ok(None);
+        }
+        let u = reqwest::Url::parse(v).map_err(|e| anyhow::anyhow!("--{flag} {v}: {e}"))?;
+        if !matches!(u.scheme(), "http" | "https") {
+            anyhow::bail!("--{flag} {v} must be an http or https URL");
+        }
+        Ok(Some(u.to_string()))
+    };
+    if let Some(v) = shop_url {
+        current.shop_url = url("shop-url", v)?;
+    }
+    if let Some(v) = logo_url {
+        current.logo_url = url("logo-url", v)?;
+    }
+    Ok(current)
+}
+
+/// A web origin as browsers send it in `Origin`: scheme, host and port only (`https://shop.example`).
+fn origin(s: &str) -> anyhow::Result<String> {
+    let u = reqwest::Url::parse(s).map_err(|e| anyhow::anyhow!("--allowed-origins {s}: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        anyhow::bail!("--allowed-origins {s}: an origin is http(s)://host[:port]");
+    }
+    let o = u.origin().ascii_serialization();
+    if o.trim_end_matches('/') != s.trim_end_matches('/') {
+        anyhow::bail!("--allowed-origins {s}: an origin has no path, query or user; did you mean {o}?");
+    }
+    Ok(o)
+}
+
 /// Validates `set-fee`'s arguments against the registry before anything is written.
 fn fee_args(
     account: &str,
@@ -385,15 +479,32 @@ fn print_account(a: &accounts::CreatedAccount, with_live: bool) {
     println!("  (secret keys are stored only as hashes: keep them now, they cannot be shown again)");
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    // --dev: a database in a temporary directory, removed when this returns.
+    let mut dev_dir = None;
+    if args.dev {
+        let dir = tempfile::Builder::new().prefix("satang-dev-").tempdir()?;
+        args.database.url = format!("sqlite:{}", dir.path().join("satang.db").display());
+        dev_dir = Some(dir);
+    }
     let store = args.database.open().await?;
     tracing::info!(database = %store::redact_url(&args.database.url), backend = store.backend(), "database ready");
-    if store.count_accounts().await? == 0 {
+    if args.dev {
+        let (record, shown) =
+            accounts::dev_account("Demo Shop", SystemClock.now(), &args.dev_public_key, &args.dev_secret_key)?;
+        store.create_account(record).await?;
+        println!("satang dev mode: temporary database, test mode only, webhooks and payer pages on");
+        println!("account {} ({})", shown.id, shown.name);
+        println!("  test public key: {}", shown.test_public_key);
+        println!("  test secret key: {}", shown.test_secret_key);
+        println!("  (fixed across restarts; set SATANG_DEV_PUBLIC_KEY / SATANG_DEV_SECRET_KEY to use others)");
+    } else if store.count_accounts().await? == 0 {
         let (record, shown) = accounts::new_account("Demo Shop", SystemClock.now());
         store.create_account(record).await?;
         println!("No account existed, so a demo account was created. Its test keys:");
         print_account(&shown, false);
     }
+    require_master_key(&store).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let stop = shutdown_signal();
     let tls = match (&args.http.tls_cert, &args.http.tls_key) {
@@ -423,6 +534,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ));
         println!("redirecting http://{addr} to {public}");
     }
+    if let Some(addr) = args.metrics_listen {
+        let bound = crate::metrics::serve(addr, app.state()).await?;
+        println!("metrics on http://{bound}/metrics");
+    }
     tracing::info!(listen = %app.addr(), public_url = %public, "satang is serving");
     println!("satang listening on {scheme}://{} (public URL {public})", app.addr());
     let work = if args.no_worker {
@@ -434,12 +549,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(w) = work {
         w.stop().await;
     }
+    drop(dev_dir);
     served
+}
+
+/// `serve` and `worker` talk to the accounts' acquirers: once any account has a connector they need the
+/// master key that opens its private key, and say how to make one.
+async fn require_master_key(store: &store::DynStore) -> anyhow::Result<()> {
+    if let Err(e) = crate::connector::vault::MasterKey::from_env()
+        && store.count_connectors().await? > 0
+    {
+        anyhow::bail!("accounts have live connectors, and {e}");
+    }
+    Ok(())
 }
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let stop = shutdown_signal();
     let store = args.database.open().await?;
+    require_master_key(&store).await?;
     let app = App::new(store, Arc::new(SystemClock), &args.public_url);
     let app = App::with_webhook_policy(app, args.background.webhook_policy());
     let work = background::start(app, args.background.sweep_interval(), args.background.worker_config())?;
@@ -571,6 +699,13 @@ async fn webhook(cmd: WebhookCommand) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_lists_every_api_version_satang_speaks() {
+        use crate::api::version::ApiVersion;
+        let listed: Vec<&str> = ApiVersion::ALL.iter().map(|v| v.as_str()).collect();
+        assert!(VERSION.ends_with(&format!("(Omise API versions {})", listed.join(", "))), "{VERSION}");
+    }
 
     #[test]
     fn the_command_line_definition_is_consistent() {

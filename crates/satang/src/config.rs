@@ -59,6 +59,24 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub http: HttpArgs,
+
+    /// Serve Prometheus metrics at `http://ADDR/metrics` on this address (its own port, away from the API).
+    /// Off when not given.
+    #[arg(long, env = "SATANG_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Developer mode: a temporary SQLite database (gone when satang stops; --database is ignored), and a
+    /// demo account whose test keys are fixed and printed on every start. Test mode only.
+    #[arg(long, env = "SATANG_DEV")]
+    pub dev: bool,
+
+    /// With --dev: the demo account's public key (e.g. a team's shared `pkey_test_…`).
+    #[arg(long, env = "SATANG_DEV_PUBLIC_KEY", default_value = crate::accounts::DEV_PUBLIC_KEY)]
+    pub dev_public_key: String,
+
+    /// With --dev: the demo account's secret key (e.g. a team's shared `skey_test_…`); never a live key.
+    #[arg(long, env = "SATANG_DEV_SECRET_KEY", default_value = crate::accounts::DEV_SECRET_KEY, hide_env_values = true)]
+    pub dev_secret_key: String,
 }
 
 /// Connection limits, timeouts and TLS of `satang serve` (see [`crate::http`]).
@@ -141,7 +159,7 @@ pub struct BackgroundArgs {
     pub sweep_interval: u64,
 
     /// Webhook sends in flight at most per receiving URL.
-    #[arg(long, env = "SATANG_WEBHOOK_PER_ENDPOINT", default_value_t = 16)]
+    #[arg(long, env = "SATANG_WEBHOOK_PER_ENDPOINT", default_value_t = 64)]
     pub webhook_per_endpoint: usize,
 
     /// Webhook sends in flight at most in all.

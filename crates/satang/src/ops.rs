@@ -75,6 +75,10 @@ pub async fn create_charge(app: &App, scope: &Scope, mut input: ChargeInput) -> 
     let fees = fee_schedule(app, scope, &source).await?;
     let req = input.with_source(source);
     let charge = Charge::create(scope.account.clone(), req, fees, scope.livemode, now).map_err(violations)?;
+    if scope.livemode {
+        // No pending charge that can never be paid: a live charge needs the account's acquirer.
+        crate::live::require_connector(app, &scope.account, charge.source.method.name).await?;
+    }
     let json = charge_json(app, &charge, now).map_err(|e| ApiError::internal(e.into()))?;
     // One serialization serves as the charge's document and as its charge.create snapshot.
     let doc = serde_json::to_string(&charge).map_err(|e| ApiError::internal(e.into()))?;
@@ -87,6 +91,7 @@ pub async fn create_charge(app: &App, scope: &Scope, mut input: ChargeInput) -> 
         webhook_urls: charge.webhook_endpoints.clone(),
     };
     app.store.create_charge(scope, &charge, doc, new_source, vec![event]).await?;
+    crate::metrics::charge(&charge);
     Ok((charge, json))
 }
 
@@ -114,6 +119,7 @@ pub async fn settle(app: &App, which: ChargeRef, outcome: PayerOutcome) -> Resul
             }),
         )
         .await?;
+    crate::metrics::charge(&charge);
     settled(&charge)?;
     Ok(charge)
 }
@@ -127,8 +133,12 @@ pub fn settled(charge: &Charge) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /charges/:id/expire`.
+/// `POST /charges/:id/expire`. A live charge's open order is cancelled at the acquirer first.
 pub async fn expire(app: &App, scope: &Scope, id: &ChargeId) -> Result<Charge, ApiError> {
+    if scope.livemode {
+        app.store.get_charge(scope, id).await?;
+        crate::live::cancel_open_order(app, id).await?;
+    }
     let now = app.now();
     app.store
         .update_charge(
@@ -139,6 +149,7 @@ pub async fn expire(app: &App, scope: &Scope, id: &ChargeId) -> Result<Charge, A
             }),
         )
         .await
+        .inspect(crate::metrics::charge)
         .map_err(|e| match e {
             StoreError::Refused(Refusal::Transition(t)) => {
                 ApiError::bad_request(t.to_string()).with_code("failed_expire")
@@ -185,7 +196,23 @@ pub struct Swept {
 /// commits them in a few group commits rather than one `fsync` each.
 pub async fn expire_due(app: &App, limit: u64) -> Result<Swept, ApiError> {
     let now = app.now();
-    let due = app.store.due_charges(now, limit).await?;
+    let mut due = app.store.due_charges(now, limit).await?;
+    // Live charges: their acquirer's order is cancelled first; one that cannot be cancelled now (the
+    // acquirer unreachable) waits for the next round rather than expire while it could still be paid.
+    let mut kept = Vec::with_capacity(due.len());
+    for id in due.drain(..) {
+        if !id.is_live() {
+            kept.push(id);
+            continue;
+        }
+        match crate::live::cancel_open_order(app, &id).await {
+            Ok(()) => kept.push(id),
+            Err(e) => {
+                tracing::warn!(charge.id = %id, error.message = %e.message, "order not cancelled; expiring later")
+            }
+        }
+    }
+    let due = kept;
     let updates = due.iter().map(|id| {
         // Set only when this transaction did the expiring (another node may have got there first).
         let did = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -198,7 +225,15 @@ pub async fn expire_due(app: &App, limit: u64) -> Result<Swept, ApiError> {
                 snapshot_events(c, &keys, now)
             }),
         );
-        async move { update.await.map(|_| did.load(std::sync::atomic::Ordering::SeqCst)) }
+        async move {
+            update.await.map(|c| {
+                let did = did.load(std::sync::atomic::Ordering::SeqCst);
+                if did {
+                    crate::metrics::charge(&c);
+                }
+                did
+            })
+        }
     });
     let mut swept = Swept { due: due.len(), ..Swept::default() };
     let mut first_error = None;
@@ -249,13 +284,30 @@ pub async fn refund(
     amount: i64,
     metadata: Map<String, Value>,
 ) -> Result<(Charge, satang_domain::Refund), ApiError> {
+    if scope.livemode {
+        // The acquirer refunds first (see `live::refunds`), then the refund is booked under the same ID.
+        return crate::live::refunds::refund(app, scope, id, amount, metadata).await;
+    }
+    book_refund(app, scope, id, satang_domain::RefundId::generate(false), amount, metadata).await
+}
+
+/// Books a refund under `refund_id` (the domain's checks, the refund row, its ledger entry and event, in
+/// the transaction that holds the charge).
+pub async fn book_refund(
+    app: &App,
+    scope: &Scope,
+    id: &ChargeId,
+    refund_id: satang_domain::RefundId,
+    amount: i64,
+    metadata: Map<String, Value>,
+) -> Result<(Charge, satang_domain::Refund), ApiError> {
     let now = app.now();
     let charge = app
         .store
         .update_charge(
             ChargeRef::Scoped(scope.clone(), id.clone()),
             Box::new(move |c: &mut Charge| {
-                let r = c.refund(amount, metadata.clone(), now)?;
+                let r = c.refund_as(refund_id.clone(), amount, metadata.clone(), now)?;
                 let rec = crate::store::RefundRecord { charge: c.id.clone(), currency: c.currency, refund: r };
                 let data =
                     serde_json::to_string(&rec).map_err(|e| Refusal::Other(format!("cannot snapshot refund: {e}")))?;

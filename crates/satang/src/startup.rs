@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::HeaderName;
+use axum::routing::get;
 use satang_domain::Clock;
 use tokio::net::TcpListener;
 use tower::Layer as _;
@@ -16,6 +17,7 @@ use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 
 use crate::api;
 use crate::app::{App, AppState};
+use crate::checkout;
 use crate::http::ratelimit::{self, Limiter, RateLimits};
 use crate::http::{ServerLimits, tls};
 use crate::pages;
@@ -26,12 +28,17 @@ pub fn http_service(app: AppState, limiter: Arc<Limiter>) -> NormalizePath<Route
     let router = api::router()
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), api::idempotency::layer))
         .merge(pages::router())
+        .merge(crate::live::routes::router())
+        .route("/omise.js", get(checkout::omise_js::serve))
         .merge(crate::dashboard::router())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(limiter, ratelimit::limit))
-        .layer(axum::middleware::from_fn(api::request_context))
+        // Inside the request context, so a panic's 500 carries the request's ID; CORS outside the panic
+        // catcher, so a browser reads even that answer.
         .layer(CatchPanicLayer::custom(api::panic_response))
+        .layer(axum::middleware::from_fn(checkout::cors::layer))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), api::request_context))
         .with_state(app);
     NormalizePathLayer::trim_trailing_slash().layer(router)
 }
@@ -114,6 +121,11 @@ impl Application {
     /// Serves until `shutdown` resolves, then finishes the requests in flight (at most for
     /// [`api::REQUEST_TIMEOUT`]).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let app = self.app.clone();
+        let shutdown = async move {
+            shutdown.await;
+            app.stopping.send_replace(true);
+        };
         let service = http_service(self.app, Limiter::new(self.rate, self.client_ip_header));
         crate::http::serve(self.listener, service, self.limits, self.tls, shutdown, api::REQUEST_TIMEOUT).await
     }

@@ -521,3 +521,79 @@ async fn the_simulator_command_serves_with_keys_from_keygen() {
     let _ = child.wait();
     assert_eq!(outcome.unwrap().state, PaymentState::Open);
 }
+
+/// `satang connector set / show / remove`, as an operator runs them.
+#[test]
+fn connector_set_show_remove() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_satang");
+    let db = format!("sqlite:{}", dir.path().join("s.db").display());
+    let keys_dir = dir.path().join("keys");
+    let run = |args: &[&str], master: Option<&str>| {
+        let mut c = Command::new(bin);
+        c.args(args).env_remove("SATANG_MASTER_KEY").env_remove("SATANG_DATABASE_URL");
+        if let Some(m) = master {
+            c.env("SATANG_MASTER_KEY", m);
+        }
+        c.output().unwrap()
+    };
+    assert!(run(&["connector", "keygen", "--out", keys_dir.to_str().unwrap()], None).status.success());
+    let created = run(&["account", "create", "--name", "Shop", "--database", &db, "--json"], None);
+    let account: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let account = account["id"].as_str().unwrap().to_string();
+    let private = keys_dir.join("merchant_private.pem");
+    let public = keys_dir.join("antom_public.pem");
+    let set = |endpoint: &str, master: Option<&str>| {
+        run(
+            &[
+                "connector",
+                "set",
+                "--account",
+                &account,
+                "--provider",
+                "antom",
+                "--client-id",
+                "SANDBOX_5YEZ",
+                "--private-key-file",
+                private.to_str().unwrap(),
+                "--antom-public-key-file",
+                public.to_str().unwrap(),
+                "--endpoint",
+                endpoint,
+                "--database",
+                &db,
+                "--json",
+            ],
+            master,
+        )
+    };
+    let master = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let no_master = set("http://127.0.0.1:9090", None);
+    assert!(!no_master.status.success());
+    let msg = String::from_utf8_lossy(&no_master.stderr);
+    assert!(msg.contains("SATANG_MASTER_KEY") && msg.contains("openssl rand -base64 32"), "{msg}");
+    let remote_http = set("http://203.0.113.5:9090", Some(master));
+    assert!(!remote_http.status.success());
+    assert!(String::from_utf8_lossy(&remote_http.stderr).contains("loopback"));
+
+    let ok = set("http://127.0.0.1:9090", Some(master));
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let shown = run(&["connector", "show", "--account", &account, "--database", &db, "--json"], None);
+    assert!(shown.status.success());
+    let text = String::from_utf8_lossy(&shown.stdout).to_string();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["client_id"], "SANDBOX_5YEZ");
+    assert_eq!(v["sandbox"], true);
+    assert_eq!(v["endpoint"], "http://127.0.0.1:9090");
+    let private_pem = std::fs::read_to_string(&private).unwrap();
+    let middle = private_pem.lines().nth(5).unwrap();
+    assert!(!text.contains("PRIVATE") && !text.contains(middle), "no secret in show: {text}");
+    // Nor in the database file in clear.
+    let mut raw = std::fs::read(dir.path().join("s.db")).unwrap();
+    raw.extend(std::fs::read(dir.path().join("s.db-wal")).unwrap_or_default());
+    assert!(!raw.windows(middle.len()).any(|w| w == middle.as_bytes()), "the private key is stored encrypted");
+
+    assert!(run(&["connector", "remove", "--account", &account, "--database", &db], None).status.success());
+    assert!(!run(&["connector", "show", "--account", &account, "--database", &db], None).status.success());
+}

@@ -399,3 +399,60 @@ async fn backup_while_serving_and_restore() {
     ]);
     assert!(!ok && err.contains("cannot be restored"), "{err}");
 }
+
+/// `account set-checkout`: the origin allow-list a running server enforces at once, the shop's URL, and
+/// refusals of what is not an origin.
+#[tokio::test]
+async fn account_set_checkout_limits_the_origins_of_the_public_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("satang.db").display());
+    let acct = create_account(&db, "Origin Shop");
+    let id = acct["id"].as_str().unwrap().to_string();
+    let set = |args: &[&str]| {
+        Command::new(common::satang_bin())
+            .args(["account", "set-checkout", "--account", &id, "--database", &db])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let bad = set(&["--allowed-origins", "https://shop.example/cart"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("did you mean https://shop.example"));
+
+    let server = Server::start("127.0.0.1:0", &db, &[]).unwrap();
+    let create = |origin: &'static str| {
+        let url = format!("{}/sources/", server.url);
+        let key = acct["test_public_key"].as_str().unwrap().to_string();
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .basic_auth(key, None::<&str>)
+                .header("origin", origin)
+                .json(&serde_json::json!({"type": "alipay_hk", "amount": 150000, "currency": "SGD"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(create("https://anyone.example").await, 200, "any origin by default");
+    let out = set(&[
+        "--allowed-origins",
+        "https://shop.example, http://localhost:8000",
+        "--shop-url",
+        "https://shop.example/",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("https://shop.example, http://localhost:8000"), "{text}");
+    assert!(text.contains("shop URL: https://shop.example/"), "{text}");
+    assert_eq!(create("https://shop.example").await, 200);
+    assert_eq!(create("http://localhost:8000").await, 200);
+    assert_eq!(create("https://anyone.example").await, 403);
+    // Options not given keep their value; `any` lifts the limit.
+    let out = set(&["--allowed-origins", "any"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("allowed origins any") && text.contains("shop URL: https://shop.example/"), "{text}");
+    assert_eq!(create("https://anyone.example").await, 200);
+}

@@ -109,6 +109,16 @@ async fn story(store: DynStore) {
     assert!(store.find_key(&accounts::hash_key("skey_test_nope")).await.unwrap().is_none());
     assert!(store.find_key(&shown.test_secret_key).await.unwrap().is_none(), "keys are not stored in clear");
 
+    // A commit that writes an event bumps the events signal (what `GET /events/stream` waits on).
+    let mut woken = store.events_signal().subscribe();
+    woken.mark_unchanged();
+    let (third, _) = account(&store).await;
+    new_charge(&store, &third, 10_000, vec![]).await;
+    tokio::time::timeout(std::time::Duration::from_secs(5), woken.changed())
+        .await
+        .expect("the events signal is bumped after the commit")
+        .unwrap();
+
     // Sources: one charge per source, even when two race for it.
     let src = source("alipay_hk", 150_000, "SGD", false);
     store.insert_source(&scope, &src).await.unwrap();
@@ -326,6 +336,14 @@ async fn story(store: DynStore) {
     }
     // Only the Alipay HK charge (7 days, not 24 hours) is left, due later.
     assert_eq!(store.due_charges(t(10_000_000), 1_000).await.unwrap(), vec![used.id.clone()]);
+
+    // The outbox as /metrics reports it: a new delivery adds one, queued when its event was written.
+    let (depth, _) = store.outbox_stats().await.unwrap();
+    let (fourth, _) = account(&store).await;
+    let c = charge(&fourth, source("alipay", 10_000, "THB", false), vec!["https://hooks.example/a".into()]);
+    store.create_charge(&fourth, &c, doc(&c), true, vec![event(&c, EventKey::ChargeCreate, t(-5_000))]).await.unwrap();
+    let (after, oldest) = store.outbox_stats().await.unwrap();
+    assert_eq!((after, oldest), (depth + 1, Some(t(-5_000))), "the oldest is the new one, queued earliest");
 }
 
 #[tokio::test]
@@ -340,4 +358,104 @@ async fn the_story_on_postgres() {
     let Some(db) = common::pg_or_skip().await else { return };
     let store = satang::store::open(&db.url).await.unwrap();
     story(store).await;
+}
+
+/// Connectors, the provider-call log and payment attempts (migration 0007), on both backends.
+async fn connector_story(store: DynStore) {
+    use satang::connector::{Handoff, ProviderCall};
+    use satang::store::connectors::{AttemptState, ConnectorRecord, PaymentAttempt};
+    let (scope, _) = account(&store).await;
+    let record = ConnectorRecord {
+        account: scope.account.clone(),
+        provider: "antom".into(),
+        client_id: "SANDBOX_1".into(),
+        endpoint: "http://127.0.0.1:9090".into(),
+        key_version: 2,
+        merchant_key_sealed: "c2VhbGVk".into(),
+        provider_public_key: "-----BEGIN PUBLIC KEY-----".into(),
+        updated_at: t(0),
+    };
+    assert!(store.get_connector(&scope.account).await.unwrap().is_none());
+    store.set_connector(&record).await.unwrap();
+    assert_eq!(store.get_connector(&scope.account).await.unwrap(), Some(record.clone()));
+    let replaced = ConnectorRecord { client_id: "2188".into(), key_version: 3, ..record.clone() };
+    store.set_connector(&replaced).await.unwrap();
+    assert_eq!(store.get_connector(&scope.account).await.unwrap(), Some(replaced));
+    let stranger = ConnectorRecord { account: satang_domain::AccountId::generate(true), ..record.clone() };
+    assert!(matches!(store.set_connector(&stranger).await, Err(StoreError::NotFound { .. })));
+    assert!(store.remove_connector(&scope.account).await.unwrap());
+    assert!(!store.remove_connector(&scope.account).await.unwrap());
+    assert!(store.get_connector(&scope.account).await.unwrap().is_none());
+
+    let c = new_charge(&store, &scope, 10_000, vec![]).await;
+    let call = |endpoint: &str, n: u32| ProviderCall {
+        endpoint: endpoint.into(),
+        request_id: format!("{}_1", c.id),
+        attempt: n,
+        http_status: Some(200),
+        result_code: Some("SUCCESS".into()),
+        result_status: Some("S".into()),
+        latency_ms: 12,
+        error: None,
+        at: t(n as i64),
+    };
+    store.record_provider_calls(&c.id, &[call("payments/pay", 1), call("payments/pay", 2)]).await.unwrap();
+    store.record_provider_calls(&c.id, &[call("payments/inquiryPayment", 1)]).await.unwrap();
+    let calls = store.list_provider_calls(&c.id).await.unwrap();
+    let names: Vec<_> = calls.iter().map(|c| (c.endpoint.as_str(), c.attempt)).collect();
+    assert_eq!(names, [("payments/pay", 1), ("payments/pay", 2), ("payments/inquiryPayment", 1)]);
+
+    let first = PaymentAttempt {
+        request_id: format!("{}_1", c.id),
+        charge: c.id.clone(),
+        attempt: 1,
+        provider: "antom".into(),
+        handoff: None,
+        state: AttemptState::Opening,
+        created_at: t(0),
+        next_check_at: t(60),
+    };
+    assert!(store.insert_payment_attempt(&first).await.unwrap());
+    assert!(!store.insert_payment_attempt(&first).await.unwrap(), "the same request id once");
+    let same_number = PaymentAttempt { request_id: "other".into(), ..first.clone() };
+    assert!(!store.insert_payment_attempt(&same_number).await.unwrap(), "one attempt per number per charge");
+    let open = PaymentAttempt {
+        state: AttemptState::Open,
+        handoff: Some(Handoff {
+            payment_id: Some("2026".into()),
+            normal_url: Some("http://x".into()),
+            ..Handoff::default()
+        }),
+        ..first.clone()
+    };
+    store.update_payment_attempt(&open).await.unwrap();
+    assert_eq!(store.payment_attempt(&first.request_id).await.unwrap(), Some(open.clone()));
+    let second =
+        PaymentAttempt { request_id: format!("{}_2", c.id), attempt: 2, next_check_at: t(120), ..first.clone() };
+    assert!(store.insert_payment_attempt(&second).await.unwrap());
+    assert_eq!(store.latest_payment_attempt(&c.id).await.unwrap().unwrap().attempt, 2);
+
+    // Claims: due and unleased only, each to one caller until its lease runs out.
+    assert!(store.claim_payment_checks(t(59), t(0), t(30), 10).await.unwrap().is_empty());
+    let claimed = store.claim_payment_checks(t(200), t(0), t(30), 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(store.claim_payment_checks(t(200), t(10), t(40), 10).await.unwrap().is_empty(), "leased");
+    assert_eq!(store.claim_payment_checks(t(200), t(31), t(60), 10).await.unwrap().len(), 2, "lease ran out");
+    store.update_payment_attempt(&PaymentAttempt { state: AttemptState::Closed, ..open }).await.unwrap();
+    let left = store.claim_payment_checks(t(200), t(100), t(130), 10).await.unwrap();
+    assert_eq!(left.iter().map(|a| a.attempt).collect::<Vec<_>>(), [2], "closed attempts are not asked about");
+}
+
+#[tokio::test]
+async fn connectors_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = satang::store::open(&format!("sqlite:{}", dir.path().join("s.db").display())).await.unwrap();
+    connector_story(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_on_postgres() {
+    let Some(db) = common::pg_or_skip().await else { return };
+    let store = satang::store::open(&db.url).await.unwrap();
+    connector_story(store).await;
 }

@@ -5,6 +5,11 @@
 //! mode; handlers get a [`Caller`] and never see the key. Known keys are cached in memory by hash, so the
 //! hot path does no database read; an unknown key is looked up each time, so an account created by
 //! `satang account create` on the same database works at once.
+//!
+//! A request from a browser (it carries `Origin`) is held to the checkout's rules (src/checkout): a secret
+//! key there is refused whatever the route, as anyone who opens the page could read it; a public key is
+//! checked against the account's origin allow-list, read from the database on each such request so a
+//! change made with `satang account set-checkout` applies at once.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -99,20 +104,56 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
     let requested = parts.headers.get("omise-version").and_then(|v| v.to_str().ok()).and_then(ApiVersion::parse);
     let default_version = ApiVersion::parse(&grant.api_version).unwrap_or(ApiVersion::DEFAULT);
     let version = requested.unwrap_or(default_version);
-    Ok(Caller {
-        scope: Scope { account: grant.account, livemode: grant.livemode },
-        kind: grant.kind,
-        account_name: grant.account_name,
-        version,
-        default_version,
-    })
+    let scope = Scope { account: grant.account, livemode: grant.livemode };
+    if state.request_log.wanted() {
+        super::request_log::note_caller(&scope);
+    }
+    Ok(Caller { scope, kind: grant.kind, account_name: grant.account_name, version, default_version })
+}
+
+/// The web origin of a browser's request, if it came from one.
+fn browser_origin(parts: &Parts) -> Option<&str> {
+    parts.headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("(not readable)"))
+}
+
+/// The checkout's rules for a request from a browser (see the module docs).
+async fn check_browser(caller: &Caller, origin: &str, state: &AppState) -> Result<(), ApiError> {
+    match caller.kind {
+        KeyKind::Secret => Err(ApiError::authentication(
+            "authentication failed: a secret key (skey_…) was sent from a web page; anyone who opens the page \
+             can read it and take over the account. Use the public key (pkey_…) in the browser, keep the secret \
+             key on your server, and roll it if this page was public",
+        )),
+        KeyKind::Public => {
+            let account = state.store.get_account(&caller.scope.account).await?;
+            if account.checkout.allows_origin(origin) {
+                Ok(())
+            } else {
+                Err(ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!(
+                        "this public key may not be used from {origin}: the account allows only its own shop's origins"
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+async fn authenticate_browser_aware(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let caller = authenticate(parts, state).await?;
+    if let Some(origin) = browser_origin(parts) {
+        check_browser(&caller, origin, state).await?;
+    }
+    Ok(caller)
 }
 
 impl FromRequestParts<AppState> for AnyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(parts, state).await.map(AnyKey)
+        authenticate_browser_aware(parts, state).await.map(AnyKey)
     }
 }
 
@@ -120,7 +161,7 @@ impl FromRequestParts<AppState> for SecretKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let caller = authenticate(parts, state).await?;
+        let caller = authenticate_browser_aware(parts, state).await?;
         match caller.kind {
             KeyKind::Secret => Ok(SecretKey(caller)),
             KeyKind::Public => Err(ApiError::authentication(

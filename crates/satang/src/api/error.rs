@@ -4,7 +4,7 @@
 //! This is the one place that decides HTTP statuses. Official clients detect errors by `object == "error"`
 //! (python, ruby, php, node) or by a non-200 status (go, java), so both always hold. Internal faults are
 //! logged here, once, with the request ID; the client gets a generic message and never a database or
-//! provider message.
+//! provider message. Every error body carries the request's `request_id` (beyond Omise).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,12 +21,19 @@ pub struct ApiError {
     pub cause: Option<anyhow::Error>,
 }
 
+/// The code of an error response, left in its extensions for the request log (`satang logs tail`).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 #[derive(Serialize)]
 struct ErrorObject<'a> {
     object: &'static str,
     location: String,
     code: &'a str,
     message: &'a str,
+    /// The request's ID (also its `X-Request-Id` header and in every log line of it), for a merchant to
+    /// quote to the operator. Beyond Omise; clients ignore fields they do not know.
+    request_id: String,
 }
 
 impl ApiError {
@@ -96,6 +103,7 @@ impl ApiError {
             location: format!("https://www.omise.co/api-errors#{}", self.code.replace('_', "-")),
             code: self.code,
             message: &self.message,
+            request_id: super::current_request_id(),
         };
         serde_json::to_vec(&obj).unwrap_or_else(|_| b"{\"object\":\"error\"}".to_vec())
     }
@@ -110,11 +118,10 @@ impl std::fmt::Display for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Some(cause) = &self.cause {
-            let request_id = super::REQUEST_ID.try_with(|id| id.clone()).unwrap_or_default();
+            // The request's ID is added to the line by the log format ([`crate::telemetry`]).
             // `{:#}` prints the cause chain on one line; `?` would add a backtrace per failed request
             // whenever RUST_BACKTRACE is set, flooding the log during an outage.
             tracing::error!(
-                request.id = %request_id,
                 http.status = self.status.as_u16(),
                 error.code = self.code,
                 error.cause_chain = %format_args!("{cause:#}"),
@@ -122,6 +129,7 @@ impl IntoResponse for ApiError {
             );
         }
         let mut res = (self.status, self.body()).into_response();
+        res.extensions_mut().insert(ErrorCode(self.code));
         let h = res.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));

@@ -10,6 +10,9 @@
 //! | [`sources`], [`charges`], [`refunds`], [`transactions`], [`events`], [`capability`] | handlers |
 //! | [`search`] | `GET /search` (Omise's Search API) |
 //! | [`webhooks`] | the admin API for webhook endpoints (beyond Omise) |
+//! | [`openapi`] | `GET /openapi.json`, every route in one table, checked against the code by tests |
+//! | [`request_log`] | `GET /logs/stream`, the account's served requests (beyond Omise) |
+//! | [`stream`] | `GET /events/stream`, the account's events as server-sent events (beyond Omise) |
 //! | [`idempotency`] | `Idempotency-Key` on every POST and PATCH (beyond Omise) |
 
 pub mod account;
@@ -19,10 +22,13 @@ pub mod charges;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod openapi;
 pub mod params;
 pub mod refunds;
+pub mod request_log;
 pub mod search;
 pub mod sources;
+pub mod stream;
 pub mod transactions;
 pub mod version;
 pub mod webhooks;
@@ -67,6 +73,8 @@ pub fn router() -> Router<AppState> {
         .route("/transactions/{id}", get(transactions::retrieve_transaction))
         .route("/balance", get(transactions::retrieve_balance))
         .route("/events", get(events::list_events))
+        .route("/events/stream", get(stream::stream_events))
+        .route("/logs/stream", get(request_log::tail))
         .route("/events/{id}", get(events::retrieve_event))
         .route("/events/{id}/redeliver", post(events::redeliver_event))
         .route("/webhook_endpoints", post(webhooks::create_endpoint).get(webhooks::list_endpoints))
@@ -78,6 +86,7 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(account::retrieve_account))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi::serve_document))
 }
 
 /// Liveness: the process answers HTTP.
@@ -118,23 +127,39 @@ pub async fn method_not_allowed(req: Request) -> ApiError {
 }
 
 tokio::task_local! {
-    /// The ID of the request being served, for the one log line an internal error writes.
+    /// The ID of the request being served: in its `X-Request-Id` header, its error body and every log line
+    /// written while it is served ([`crate::telemetry`]).
     pub static REQUEST_ID: String;
 }
 
-/// Gives every request an ID (echoed as `X-Request-Id`, and in any error it logs), a debug-level tracing
-/// span without keys or bodies, and a time limit. The span is debug-level because the fmt subscriber
-/// formats an enabled span's fields on every request, which the create-charge profile showed at several
-/// percent; `SATANG_LOG=satang=debug` turns it on.
-pub async fn request_context(req: Request, next: Next) -> Response {
-    let request_id = satang_domain::id::random_base36(20);
+/// The ID of the request being served, or a fresh one for a refusal made outside any request (a connection
+/// over the cap, a malformed head), so every error body has one.
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(|id| id.clone()).unwrap_or_else(|_| new_request_id())
+}
+
+fn new_request_id() -> String {
+    format!("req_{}", satang_domain::id::random_base36(20))
+}
+
+/// Gives every request an ID (echoed as `X-Request-Id`, in error bodies and in every log line written while
+/// it is served), a debug-level tracing span without keys or bodies, and a time limit. The span is
+/// debug-level because the fmt subscriber formats an enabled span's fields on every request, which the
+/// create-charge profile showed at several percent; `SATANG_LOG=satang=debug` turns it on. The request ID
+/// reaches log lines through a task-local the log formatter reads, which costs nothing when nothing logs.
+pub async fn request_context(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let request_id = new_request_id();
+    let logged = app.request_log.wanted().then(|| (req.method().to_string(), req.uri().path().to_string()));
+    let measured = crate::metrics::enabled().then(|| {
+        let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str()).unwrap_or("unmatched").to_string();
+        (route, req.method().to_string())
+    });
     let span = if tracing::enabled!(tracing::Level::DEBUG) {
         let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
         tracing::debug_span!(
             "request",
             http.method = %req.method(),
             http.route = route.as_deref().unwrap_or("-"),
-            request.id = %request_id,
         )
     } else {
         tracing::Span::none()
@@ -142,18 +167,45 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let page = req.uri().path().starts_with("/pay") || req.uri().path().starts_with("/dashboard");
     let served = REQUEST_ID.scope(request_id.clone(), async {
-        match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await {
+        let run = request_log::CALLER_SCOPE.scope(std::cell::OnceCell::new(), async {
+            let res = tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await;
+            (res, request_log::CALLER_SCOPE.with(|c| c.get().cloned()))
+        });
+        let (res, caller) = run.await;
+        let mut res = match res {
             Ok(res) => res,
             Err(_) => ApiError::timed_out(REQUEST_TIMEOUT).into_response(),
+        };
+        if !page && res.status().is_client_error() && !is_json(&res) {
+            res = as_omise_error(res).await;
         }
+        span.in_scope(|| {
+            tracing::debug!(
+                http.status = res.status().as_u16(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "done"
+            )
+        });
+        if let Some((route, method)) = measured {
+            crate::metrics::request(&route, &method, res.status().as_u16(), started.elapsed().as_secs_f64());
+        }
+        if let (Some((method, path)), Some(scope)) = (logged, caller)
+            && path != request_log::PATH
+        {
+            app.request_log.publish(request_log::RequestRecord {
+                scope,
+                time: app.now().iso(),
+                method,
+                path,
+                status: res.status().as_u16(),
+                latency_ms: started.elapsed().as_millis() as u64,
+                request_id: request_id.clone(),
+                error_code: res.extensions().get::<error::ErrorCode>().map(|c| c.0),
+            });
+        }
+        res
     });
     let mut res = served.await;
-    if !page && res.status().is_client_error() && !is_json(&res) {
-        res = as_omise_error(res).await;
-    }
-    span.in_scope(|| {
-        tracing::debug!(http.status = res.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "done")
-    });
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert("x-request-id", v);
     }

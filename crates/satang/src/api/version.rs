@@ -96,7 +96,11 @@ impl Reply {
     /// The body [`Reply::new`] answers with (also what an `Idempotency-Key` records).
     pub fn render<T: Serialize>(version: ApiVersion, object: &T) -> Result<Vec<u8>, serde_json::Error> {
         if version == ApiVersion::V2019_05_29 {
-            serde_json::to_vec(object)
+            // A charge is ~1.5 KB and a list page of 20 ~30 KB: start big enough that the buffer is rarely
+            // regrown and copied (memmove showed in the list profile).
+            let mut body = Vec::with_capacity(8 * 1024);
+            serde_json::to_writer(&mut body, object)?;
+            Ok(body)
         } else {
             serde_json::to_value(object).and_then(|mut v| {
                 version.adapt(&mut v);

@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use crate::connector::antom::sign;
+use crate::config::DatabaseArgs;
+use crate::connector::antom::{client, sign};
+use crate::connector::vault::MasterKey;
 use crate::simulator::antom::{Faults, SimConfig, Simulator};
+use crate::store::connectors::ConnectorRecord;
 
 #[derive(Debug, Subcommand)]
 pub enum SimulatorCommand {
@@ -52,6 +55,50 @@ pub enum ConnectorCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Configure the account's live mode: its live charges are paid through this acquirer. The private
+    /// key is stored encrypted with SATANG_MASTER_KEY.
+    Set {
+        #[arg(long)]
+        account: String,
+        /// The acquirer: `antom` (Alipay+, for alipay and alipay_hk).
+        #[arg(long)]
+        provider: String,
+        /// The client id Antom gave the merchant; one starting `SANDBOX_` uses Antom's sandbox paths.
+        #[arg(long)]
+        client_id: String,
+        /// The merchant's private key: PKCS#8 PEM, RSA 2048.
+        #[arg(long)]
+        private_key_file: PathBuf,
+        /// Antom's public key: SPKI PEM.
+        #[arg(long)]
+        antom_public_key_file: PathBuf,
+        /// Antom's host; http:// only for a loopback host (a simulator).
+        #[arg(long, default_value = crate::connector::antom::client::DEFAULT_ENDPOINT)]
+        endpoint: String,
+        /// The version of the merchant's key registered with Antom.
+        #[arg(long, default_value_t = 1)]
+        key_version: u32,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the account's connector, without secrets.
+    Show {
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the account's connector: its live charges are refused from then on.
+    Remove {
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 pub async fn simulator(cmd: SimulatorCommand) -> anyhow::Result<()> {
@@ -88,6 +135,98 @@ fn read(path: &Path) -> anyhow::Result<String> {
 pub async fn connector(cmd: ConnectorCommand) -> anyhow::Result<()> {
     match cmd {
         ConnectorCommand::Keygen { out } => keygen(&out),
+        ConnectorCommand::Set {
+            account,
+            provider,
+            client_id,
+            private_key_file,
+            antom_public_key_file,
+            endpoint,
+            key_version,
+            database,
+            json,
+        } => {
+            let account: satang_domain::AccountId = account.parse().map_err(|e| anyhow::anyhow!("--account: {e}"))?;
+            if provider != "antom" {
+                anyhow::bail!("--provider {provider}: the only provider is antom");
+            }
+            let client_id = client_id.trim().to_string();
+            if client_id.is_empty() || client_id.len() > 64 || !client_id.bytes().all(|b| b.is_ascii_graphic()) {
+                anyhow::bail!("--client-id must be 1 to 64 printable characters");
+            }
+            let private_pem = read(&private_key_file)?;
+            sign::private_key_from_pem(&private_pem).map_err(|e| anyhow::anyhow!("--private-key-file: {e}"))?;
+            let public_pem = read(&antom_public_key_file)?;
+            sign::public_key_from_pem(&public_pem).map_err(|e| anyhow::anyhow!("--antom-public-key-file: {e}"))?;
+            let endpoint = endpoint.trim_end_matches('/').to_string();
+            client::check_endpoint(&endpoint).map_err(|e| anyhow::anyhow!("--endpoint {e}"))?;
+            let master = MasterKey::from_env()?;
+            let record = ConnectorRecord {
+                merchant_key_sealed: master.seal(account.as_str(), private_pem.as_bytes())?,
+                account,
+                provider,
+                client_id,
+                endpoint,
+                key_version,
+                provider_public_key: public_pem,
+                updated_at: satang_domain::Clock::now(&satang_domain::SystemClock),
+            };
+            let store = database.open().await?;
+            store.set_connector(&record).await?;
+            print_connector(&record, json);
+            Ok(())
+        }
+        ConnectorCommand::Show { account, database, json } => {
+            let account: satang_domain::AccountId = account.parse().map_err(|e| anyhow::anyhow!("--account: {e}"))?;
+            let store = database.open().await?;
+            match store.get_connector(&account).await? {
+                Some(r) => {
+                    print_connector(&r, json);
+                    Ok(())
+                }
+                None => anyhow::bail!("account {account} has no connector: its live charges are refused"),
+            }
+        }
+        ConnectorCommand::Remove { account, database } => {
+            let account: satang_domain::AccountId = account.parse().map_err(|e| anyhow::anyhow!("--account: {e}"))?;
+            let store = database.open().await?;
+            if store.remove_connector(&account).await? {
+                println!("removed the connector of {account}: its live charges are refused from now on");
+                Ok(())
+            } else {
+                anyhow::bail!("account {account} has no connector")
+            }
+        }
+    }
+}
+
+/// What `set` and `show` print: never the private key, sealed or not.
+pub fn connector_json(r: &ConnectorRecord) -> serde_json::Value {
+    use sha2::Digest as _;
+    let fingerprint = hex::encode(sha2::Sha256::digest(r.provider_public_key.trim().as_bytes()));
+    serde_json::json!({
+        "account": r.account,
+        "provider": r.provider,
+        "client_id": r.client_id,
+        "endpoint": r.endpoint,
+        "sandbox": crate::connector::antom::wire::is_sandbox(&r.client_id),
+        "key_version": r.key_version,
+        "methods": ["alipay", "alipay_hk"],
+        "antom_public_key_sha256": fingerprint,
+        "updated_at": r.updated_at.iso(),
+    })
+}
+
+fn print_connector(r: &ConnectorRecord, json: bool) {
+    let v = connector_json(r);
+    if json {
+        println!("{v}");
+    } else {
+        println!("connector of {} ({}): client id {}", r.account, r.provider, r.client_id);
+        println!("  endpoint {}{}", r.endpoint, if v["sandbox"] == true { " (sandbox paths)" } else { "" });
+        println!("  key version {}, methods alipay, alipay_hk", r.key_version);
+        println!("  Antom public key sha256 {}", v["antom_public_key_sha256"].as_str().unwrap_or(""));
+        println!("  merchant private key: stored encrypted");
     }
 }
 

@@ -11,6 +11,8 @@
 //! can show what was asked of the acquirer and what it said.
 
 pub mod antom;
+pub mod registry;
+pub mod vault;
 
 use async_trait::async_trait;
 use satang_domain::{FailureCode, Timestamp};
@@ -65,6 +67,9 @@ pub struct Handoff {
     pub scheme_url: Option<String>,
     /// What a QR code on satang's own page encodes.
     pub code_value: Option<String>,
+    /// The device the order was opened for: a retry of the same request must send the same one.
+    #[serde(default)]
+    pub terminal: Option<Terminal>,
 }
 
 /// What became of a payment, as far as the acquirer says.
@@ -191,6 +196,11 @@ pub trait Connector: Send + Sync {
     fn provider(&self) -> &'static str;
     /// Whether it can take charges of this satang method.
     fn offers(&self, method: &str) -> bool;
+    /// The longest an order may stay open at the acquirer; a charge that lives longer gets a new order
+    /// (attempt) when the payer comes back after it closed.
+    fn max_order_seconds(&self) -> i64 {
+        i64::MAX
+    }
     async fn pay(&self, order: &PayOrder, calls: &mut Vec<ProviderCall>) -> Result<PayOutcome, ConnectorError>;
     async fn inquire(&self, request_id: &str, calls: &mut Vec<ProviderCall>) -> Result<PaymentState, ConnectorError>;
     async fn cancel(&self, request_id: &str, calls: &mut Vec<ProviderCall>) -> Result<CancelOutcome, ConnectorError>;

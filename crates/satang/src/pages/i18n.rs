@@ -3,6 +3,7 @@
 
 use axum::http::HeaderMap;
 use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
+use satang_domain::FailureCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -70,6 +71,21 @@ impl Lang {
     }
 }
 
+/// Why a wallet payment failed, in the payer's words (the API's `failure_message` is Omise's, which talks
+/// about cards).
+pub fn failure_reason(code: FailureCode, lang: Lang) -> &'static str {
+    match (code, lang) {
+        (FailureCode::PaymentRejected, Lang::En) => "The wallet declined this payment.",
+        (FailureCode::PaymentRejected, Lang::Th) => "วอลเล็ตปฏิเสธการชำระเงินนี้",
+        (FailureCode::FailedProcessing, Lang::En) => "The payment could not be processed.",
+        (FailureCode::FailedProcessing, Lang::Th) => "ระบบไม่สามารถดำเนินการชำระเงินนี้ได้",
+        (FailureCode::InvalidAccount, Lang::En) => "No wallet account that can make this payment was found.",
+        (FailureCode::InvalidAccount, Lang::Th) => "ไม่พบบัญชีวอลเล็ตที่ใช้ชำระเงินนี้ได้",
+        (FailureCode::InsufficientFund, Lang::En) => "The wallet's balance is not enough for this payment.",
+        (FailureCode::InsufficientFund, Lang::Th) => "ยอดเงินในวอลเล็ตไม่เพียงพอสำหรับการชำระเงินนี้",
+    }
+}
+
 /// A cookie's value from the request.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -100,6 +116,7 @@ pub struct Texts {
     pub waiting: &'static str,
     pub check_status: &'static str,
     pub open_wallet_here: &'static str,
+    pub open_wallet_page: &'static str,
     pub handoff_title: &'static str,
     pub handoff_body: &'static str,
     pub open_app: &'static str,
@@ -117,6 +134,19 @@ pub struct Texts {
     pub forbidden_body: &'static str,
     pub live_title: &'static str,
     pub live_body: &'static str,
+    pub live_unavailable_title: &'static str,
+    pub live_unavailable_body: &'static str,
+    pub reference: &'static str,
+    pub paid_at: &'static str,
+    pub paid_next: &'static str,
+    pub failed_next: &'static str,
+    pub expired_next: &'static str,
+    pub receipt_paid_next: &'static str,
+    pub receipt_unpaid_next: &'static str,
+    pub qr_fallback: &'static str,
+    pub noscript_hint: &'static str,
+    /// The countdown's words; `{}` is the time left.
+    pub time_left: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -128,15 +158,16 @@ pub static EN: Texts = Texts {
     pay_before: "Pay before",
     test_banner: "Test mode: no real money moves. Choose how this payment ends.",
     pay_button: "Pay",
-    fail_label: "Or make the payment fail with:",
+    fail_label: "Or make the payment fail, as the wallet would, with:",
     fail_button: "Fail the payment",
-    leave_button: "Leave without paying (the charge expires later)",
+    leave_button: "Back to the shop without paying",
     checkout_title: "Alipay checkout",
     scan_title: "Scan to pay with AlipayHK",
     scan_steps: "Open the AlipayHK app on your phone, tap Scan, and point it at this QR code.",
     waiting: "Waiting for your payment. This page moves on by itself once you have paid.",
     check_status: "I have paid",
     open_wallet_here: "No phone at hand? Open the simulated wallet in this browser",
+    open_wallet_page: "No phone at hand? Pay on the wallet's page in this browser",
     handoff_title: "Continue in the AlipayHK app",
     handoff_body: "We are opening the AlipayHK app so you can confirm the payment.",
     open_app: "Open AlipayHK",
@@ -153,9 +184,20 @@ pub static EN: Texts = Texts {
     forbidden_title: "This form has expired",
     forbidden_body: "Reload the payment page and try again.",
     live_title: "Payment not available",
-    live_body: "This live payment cannot be completed here: no wallet connector is configured on this gateway.",
+    live_body: "This payment cannot be made here yet, and you were not charged. Go back to the shop to choose another way to pay.",
+    live_unavailable_title: "The wallet cannot be reached",
+    live_unavailable_body: "The payment could not be started just now. Nothing has been charged: reload this page in a moment.",
+    reference: "Reference",
+    paid_at: "Paid on",
+    paid_next: "The shop has been told of your payment. Return to the shop to see your order.",
+    failed_next: "You were not charged. Go back to the shop to try again or to choose another way to pay.",
+    expired_next: "The time to pay ran out and you were not charged. Go back to the shop to start again.",
+    receipt_paid_next: "Done. The page on your computer moves on by itself; you can close this page.",
+    receipt_unpaid_next: "You were not charged. Continue on your computer.",
+    qr_fallback: "This payment was made for the AlipayHK app on a phone. Scan this code with AlipayHK on your phone to pay.",
+    noscript_hint: "After paying on your phone, press “I have paid”.",
+    time_left: "{} left",
 };
-
 pub static TH: Texts = Texts {
     lang_name: "ภาษาไทย",
     merchant: "ร้านค้า",
@@ -167,13 +209,14 @@ pub static TH: Texts = Texts {
     pay_button: "ชำระเงิน",
     fail_label: "หรือจำลองการชำระเงินไม่สำเร็จด้วยเหตุผล:",
     fail_button: "ชำระเงินไม่สำเร็จ",
-    leave_button: "ออกโดยไม่ชำระเงิน (รายการจะหมดอายุภายหลัง)",
+    leave_button: "กลับไปยังร้านค้าโดยไม่ชำระเงิน",
     checkout_title: "หน้าชำระเงินอาลีเพย์",
     scan_title: "สแกนเพื่อชำระเงินด้วย AlipayHK",
     scan_steps: "เปิดแอปพลิเคชัน AlipayHK บนมือถือ แตะสแกน แล้วสแกนคิวอาร์โค้ดนี้",
     waiting: "กำลังรอการชำระเงิน หน้านี้จะไปต่อเองเมื่อชำระเงินเรียบร้อยแล้ว",
     check_status: "ฉันชำระเงินแล้ว",
     open_wallet_here: "ไม่มีโทรศัพท์? เปิดวอลเล็ตจำลองในเบราว์เซอร์นี้",
+    open_wallet_page: "ไม่มีโทรศัพท์? ชำระเงินผ่านหน้าเว็บของวอลเล็ตในเบราว์เซอร์นี้",
     handoff_title: "ดำเนินการต่อในแอป AlipayHK",
     handoff_body: "ระบบกำลังเปิดแอป AlipayHK เพื่อให้คุณยืนยันการชำระเงิน",
     open_app: "เปิด AlipayHK",
@@ -190,9 +233,20 @@ pub static TH: Texts = Texts {
     forbidden_title: "แบบฟอร์มนี้หมดอายุแล้ว",
     forbidden_body: "กรุณาโหลดหน้าชำระเงินใหม่แล้วลองอีกครั้ง",
     live_title: "ไม่สามารถชำระเงินได้",
-    live_body: "ยังไม่สามารถชำระเงินจริงรายการนี้ได้ เนื่องจากเกตเวย์นี้ยังไม่ได้ตั้งค่าการเชื่อมต่อวอลเล็ต",
+    live_body: "ยังไม่สามารถชำระเงินรายการนี้ได้ที่นี่ และคุณยังไม่ถูกตัดเงิน กลับไปยังร้านค้าเพื่อเลือกวิธีชำระเงินอื่น",
+    live_unavailable_title: "ไม่สามารถติดต่อวอลเล็ตได้",
+    live_unavailable_body: "ไม่สามารถเริ่มการชำระเงินได้ในขณะนี้ และยังไม่มีการตัดเงิน กรุณาโหลดหน้านี้ใหม่อีกครั้งในอีกสักครู่",
+    reference: "หมายเลขอ้างอิง",
+    paid_at: "ชำระเมื่อ",
+    paid_next: "ร้านค้าได้รับแจ้งการชำระเงินแล้ว กลับไปยังร้านค้าเพื่อดูคำสั่งซื้อของคุณ",
+    failed_next: "คุณยังไม่ถูกตัดเงิน กลับไปยังร้านค้าเพื่อลองอีกครั้งหรือเลือกวิธีชำระเงินอื่น",
+    expired_next: "หมดเวลาชำระเงินและคุณยังไม่ถูกตัดเงิน กลับไปยังร้านค้าเพื่อเริ่มใหม่",
+    receipt_paid_next: "เรียบร้อย หน้าจอบนคอมพิวเตอร์ของคุณจะไปต่อเอง คุณปิดหน้านี้ได้เลย",
+    receipt_unpaid_next: "คุณยังไม่ถูกตัดเงิน ดำเนินการต่อบนคอมพิวเตอร์ของคุณ",
+    qr_fallback: "รายการนี้สร้างไว้สำหรับแอป AlipayHK บนมือถือ สแกนคิวอาร์โค้ดนี้ด้วย AlipayHK บนมือถือเพื่อชำระเงิน",
+    noscript_hint: "เมื่อชำระเงินบนมือถือแล้ว กด “ฉันชำระเงินแล้ว”",
+    time_left: "เหลือเวลา {}",
 };
-
 #[cfg(test)]
 mod tests {
     use super::*;

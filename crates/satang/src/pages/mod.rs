@@ -1,16 +1,23 @@
 //! The payer's side, served at `authorize_uri` (`/pay/<charge id>/<token>`): what the seeds show the payer.
 //!
 //! * Alipay (`redirect`): a checkout page like Alipay's.
-//! * Alipay HK (`app_redirect`): on a desktop (`platform_type` WEB, or none with a desktop browser) a QR code
+//! * AlipayHK (`app_redirect`): on a desktop (`platform_type` WEB, or none with a desktop browser) a QR code
 //!   whose URL opens the wallet's confirm page on a phone, while the desktop page polls the charge's status
-//!   and moves on to `return_uri` by itself; on a phone (IOS / ANDROID, or none with a phone's browser) a
-//!   hand-off to the wallet app, with the page itself as the fallback.
+//!   and moves on to `return_uri` by itself (the phone ends on the wallet's receipt); on a phone (IOS /
+//!   ANDROID, or none with a phone's browser) a hand-off to the wallet app, with the page itself as the
+//!   fallback. An IOS / ANDROID charge opened on a desktop shows the QR code: the app cannot open there.
+//!
+//! Payer wording, not card or developer wording: final pages say whether the payer was charged and what to
+//! do next, a payment shows its reference and time, times are in the payer's zone ([`local_time`]), the
+//! merchant's name comes first, and no page is a dead end (live charges without a connector link back to
+//! the shop). The Chromium test audits every page with axe-core.
 //!
 //! In test mode the wallet is simulated here: its confirm page lets the payer pay or fail with any of the
 //! seed's failure codes, or leave the charge to expire. The choice goes through [`ops::settle`], the same
 //! transition, events and transaction as `mark_as_paid` / `mark_as_failed`, then the browser is sent (303)
-//! to `return_uri`. Live charges are handed to a wallet connector; until one is configured their page says
-//! so and offers no buttons.
+//! to `return_uri`. Live charges are handed to the account's acquirer ([`crate::live`]): the page shows
+//! the acquirer's QR code or app hand-off instead, offers no simulated outcomes, and when the acquirer
+//! cannot be reached says so and links back to the shop.
 //!
 //! Safety: the URL's token (32 random base36 characters) is the payer's only credential and is compared in
 //! constant time; outcome forms carry a CSRF token that must match a `SameSite=Strict` cookie set with the
@@ -22,6 +29,7 @@
 //! value is the QR code's SVG, which satang generates.
 
 pub mod i18n;
+pub mod local_time;
 
 use askama::Template;
 use axum::Router;
@@ -34,17 +42,20 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::ops::{self, PayerOutcome};
-use crate::store::ChargeRef;
-use i18n::{Lang, Texts, cookie};
+use crate::store::{ChargeRef, CheckoutSettings};
+use i18n::{Lang, Texts, cookie, failure_reason};
 
 const CSS: &str = include_str!("../../assets/pay.css");
 const JS: &str = include_str!("../../assets/pay.js");
+const ICON: &str = include_str!("../../assets/icon.svg");
 const CSRF_COOKIE: &str = "satang_csrf";
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/pay-assets/pay.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/pay-assets/pay.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
+        .route("/pay-assets/icon.svg", get(|| async { asset("image/svg+xml", ICON) }))
+        .route("/favicon.ico", get(|| async { asset("image/svg+xml", ICON) }))
         .route("/pay/{charge}/{token}", get(authorize_page).post(submit_outcome))
         .route("/pay/{charge}/{token}/wallet", get(wallet_page))
         .route("/pay/{charge}/{token}/app", get(app_page))
@@ -78,6 +89,8 @@ pub fn screen_for(charge: &Charge, user_agent: &str) -> Screen {
         Flow::Redirect => Screen::Checkout,
         Flow::AppRedirect => match charge.source.platform_type {
             Some(PlatformType::Web) => Screen::Qr,
+            // Made for a phone but opened on a computer: the app cannot open here, so the QR code.
+            Some(PlatformType::Ios | PlatformType::Android) if !is_mobile(user_agent) => Screen::Qr,
             Some(PlatformType::Ios | PlatformType::Android) => Screen::Handoff,
             None if is_mobile(user_agent) => Screen::Handoff,
             None => Screen::Qr,
@@ -95,6 +108,11 @@ struct Common {
     t: &'static Texts,
     title: String,
     test: bool,
+    /// The shop the payer is paying, first in the top bar (none on pages without a charge).
+    merchant: Option<String>,
+    logo_url: Option<String>,
+    /// The shop's home page: the merchant's name links to it.
+    shop_url: Option<String>,
 }
 
 impl Common {
@@ -106,7 +124,39 @@ impl Common {
             t: lang.texts(),
             title: title.to_string(),
             test,
+            merchant: None,
+            logo_url: None,
+            shop_url: None,
         }
+    }
+
+    fn shop(mut self, shop: &Shop) -> Self {
+        self.title = format!("{} · {}", self.title, shop.name);
+        self.merchant = Some(shop.name.clone());
+        self.logo_url = shop.checkout.logo_url.clone();
+        self.shop_url = shop.checkout.shop_url.clone();
+        self
+    }
+}
+
+/// The merchant as payers see it.
+struct Shop {
+    name: String,
+    checkout: CheckoutSettings,
+}
+
+impl Shop {
+    /// Where "back to the shop" goes: the charge's `return_uri`, else the shop's home page.
+    fn back_link(&self, charge: &Charge) -> Option<String> {
+        charge.return_uri.clone().or_else(|| self.checkout.shop_url.clone())
+    }
+}
+
+async fn shop_of(app: &AppState, charge: &Charge) -> Shop {
+    // A lookup failure only loses the name and the links, never the page.
+    match app.store.get_account(&charge.account).await {
+        Ok(a) => Shop { name: a.name, checkout: a.checkout },
+        Err(_) => Shop { name: String::new(), checkout: CheckoutSettings::default() },
     }
 }
 
@@ -117,7 +167,11 @@ struct Summary {
     method: &'static str,
     pending: bool,
     expires_iso: String,
-    expires_display: String,
+    /// The deadline in the payer's time and the zone's name.
+    expires_display: (String, String),
+    /// Shown once the payer has paid: the charge ID and when.
+    reference: Option<String>,
+    paid_display: Option<(String, String)>,
 }
 
 struct FailureChoice {
@@ -133,6 +187,7 @@ struct CheckoutPage {
     action: String,
     csrf: String,
     failures: Vec<FailureChoice>,
+    via_qr: bool,
 }
 
 #[derive(Template)]
@@ -144,6 +199,8 @@ struct WalletPage {
     csrf: String,
     failures: Vec<FailureChoice>,
     app: bool,
+    /// Opened by scanning a computer's QR code: the outcome ends on a receipt here, not at the shop.
+    via_qr: bool,
 }
 
 #[derive(Template)]
@@ -155,6 +212,8 @@ struct QrPage {
     return_uri: String,
     wallet_url: String,
     qr_svg: String,
+    /// The charge was made for a phone's app and opened on a computer.
+    app_fallback: bool,
 }
 
 #[derive(Template)]
@@ -174,7 +233,10 @@ struct FinalPage {
     status: &'static str,
     heading: &'static str,
     reason: Option<&'static str>,
-    return_uri: Option<String>,
+    next: &'static str,
+    back: Option<String>,
+    /// The wallet's receipt on the phone that scanned a computer's QR code.
+    receipt: bool,
 }
 
 #[derive(Template)]
@@ -183,6 +245,7 @@ struct MessagePage {
     c: Common,
     heading: &'static str,
     body: &'static str,
+    back: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -197,7 +260,7 @@ fn security_headers(res: &mut Response) {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; \
              base-uri 'none'; frame-ancestors 'none'",
         ),
     );
@@ -229,7 +292,23 @@ fn message(
     body: fn(&Texts) -> &'static str,
 ) -> Response {
     let t = lang.texts();
-    html(status, MessagePage { c: Common::new(lang, heading(t), false), heading: heading(t), body: body(t) })
+    html(
+        status,
+        MessagePage { c: Common::new(lang, heading(t), false), heading: heading(t), body: body(t), back: None },
+    )
+}
+
+/// A live charge's page while no wallet connector is configured: never a dead end, it links back to the shop.
+async fn live_page(app: &AppState, charge: &Charge, lang: Lang, status: StatusCode) -> Response {
+    let t = lang.texts();
+    let shop = shop_of(app, charge).await;
+    let page = MessagePage {
+        c: Common::new(lang, t.live_title, false).shop(&shop),
+        heading: t.live_title,
+        body: t.live_body,
+        back: shop.back_link(charge),
+    };
+    html(status, page)
 }
 
 fn not_found(lang: Lang) -> Response {
@@ -239,6 +318,8 @@ fn not_found(lang: Lang) -> Response {
 #[derive(Deserialize, Default)]
 struct PageQuery {
     lang: Option<String>,
+    /// `qr`: the wallet page was opened by scanning a computer's QR code.
+    via: Option<String>,
 }
 
 /// The language, and the cookie that remembers an explicit choice.
@@ -271,39 +352,35 @@ async fn load(app: &AppState, charge: &str, token: &str) -> Option<Charge> {
     token_matches(&c.authorize_token, token).then_some(c)
 }
 
+/// The wallet's name as payers know it: one spelling, "AlipayHK", as its app writes it.
 fn method_name(charge: &Charge, lang: Lang) -> &'static str {
     match (charge.source.method.name, lang) {
         ("alipay", Lang::Th) => "อาลีเพย์ (Alipay)",
+        ("alipay_hk", _) => "AlipayHK",
         _ => charge.source.method.display_name,
     }
 }
 
-async fn summary(app: &AppState, charge: &Charge, lang: Lang) -> Summary {
-    // The account's name is what the payer knows the shop by; a lookup failure only loses the name.
-    let merchant = app.store.get_account(&charge.account).await.map(|a| a.name).unwrap_or_default();
-    let iso = charge.expires_at.iso();
+fn summary(shop: &Shop, charge: &Charge, lang: Lang) -> Summary {
+    let paid_at = match &charge.status {
+        ChargeStatus::Successful { paid_at, .. } => Some(*paid_at),
+        _ => None,
+    };
     Summary {
-        merchant,
+        merchant: shop.name.clone(),
         amount: charge.currency.format(charge.amount),
         description: charge.description.clone(),
         method: method_name(charge, lang),
         pending: matches!(charge.status, ChargeStatus::Pending),
-        expires_display: iso.replacen('T', " ", 1).replace('Z', " UTC"),
-        expires_iso: iso,
+        expires_display: local_time::parts(charge.expires_at, charge.currency, lang),
+        expires_iso: charge.expires_at.iso(),
+        reference: paid_at.map(|_| charge.id.to_string()),
+        paid_display: paid_at.map(|t| local_time::parts(t, charge.currency, lang)),
     }
 }
 
 fn failure_choices(lang: Lang) -> Vec<FailureChoice> {
-    FailureCode::ALL
-        .iter()
-        .map(|f| FailureChoice {
-            code: f.as_str(),
-            label: match lang {
-                Lang::En => f.message(),
-                Lang::Th => f.message_th(),
-            },
-        })
-        .collect()
+    FailureCode::ALL.iter().map(|f| FailureChoice { code: f.as_str(), label: failure_reason(*f, lang) }).collect()
 }
 
 fn pay_path(charge: &Charge) -> String {
@@ -314,27 +391,33 @@ fn user_agent(headers: &HeaderMap) -> &str {
     headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-/// The page a final charge shows, wherever the payer opens it.
-async fn final_page(app: &AppState, charge: &Charge, lang: Lang) -> Response {
+/// The page a final charge shows, wherever the payer opens it: whether they were charged, and what to do
+/// next. On the phone that scanned a computer's QR code (`receipt`) it is the wallet's receipt, which sends
+/// the payer back to the computer rather than to the shop.
+async fn final_page(app: &AppState, charge: &Charge, lang: Lang, receipt: bool) -> Response {
     let t = lang.texts();
-    let (heading, reason) = match &charge.status {
-        ChargeStatus::Successful { .. } => (t.paid_title, None),
-        ChargeStatus::Failed { failure_code, .. } => (
-            t.failed_title,
-            Some(match lang {
-                Lang::En => failure_code.message(),
-                Lang::Th => failure_code.message_th(),
-            }),
-        ),
-        ChargeStatus::Expired { .. } | ChargeStatus::Pending => (t.expired_title, None),
+    let (heading, reason, next) = match &charge.status {
+        ChargeStatus::Successful { .. } => (t.paid_title, None, t.paid_next),
+        ChargeStatus::Failed { failure_code, .. } => {
+            (t.failed_title, Some(failure_reason(*failure_code, lang)), t.failed_next)
+        }
+        ChargeStatus::Expired { .. } | ChargeStatus::Pending => (t.expired_title, None, t.expired_next),
     };
+    let next = match (receipt, &charge.status) {
+        (false, _) => next,
+        (true, ChargeStatus::Successful { .. }) => t.receipt_paid_next,
+        (true, _) => t.receipt_unpaid_next,
+    };
+    let shop = shop_of(app, charge).await;
     let page = FinalPage {
-        c: Common::new(lang, heading, !charge.livemode()),
-        s: summary(app, charge, lang).await,
+        c: Common::new(lang, heading, !charge.livemode()).shop(&shop),
+        s: summary(&shop, charge, lang),
         status: charge.status.name(),
         heading,
         reason,
-        return_uri: charge.return_uri.clone(),
+        next,
+        back: if receipt { None } else { shop.back_link(charge) },
+        receipt,
     };
     html(StatusCode::OK, page)
 }
@@ -379,28 +462,30 @@ async fn authorize_page(
 
 async fn render_payer_entry(app: &AppState, charge: &Charge, lang: Lang, headers: &HeaderMap) -> Response {
     if charge.status.is_final() {
-        return final_page(app, charge, lang).await;
+        return final_page(app, charge, lang, false).await;
     }
     if charge.livemode() {
-        return message(StatusCode::OK, lang, |t| t.live_title, |t| t.live_body);
+        return live_entry(app, charge, lang, headers).await;
     }
     let t = lang.texts();
-    let s = summary(app, charge, lang).await;
+    let shop = shop_of(app, charge).await;
+    let s = summary(&shop, charge, lang);
     let base = format!("{}{}", app.public_url, pay_path(charge));
     match screen_for(charge, user_agent(headers)) {
         Screen::Checkout => {
             let (csrf, set) = csrf_for(headers, charge);
             let page = CheckoutPage {
-                c: Common::new(lang, t.checkout_title, true),
+                c: Common::new(lang, t.checkout_title, true).shop(&shop),
                 s,
                 action: pay_path(charge),
                 csrf,
                 failures: failure_choices(lang),
+                via_qr: false,
             };
             with_cookies(app, html(StatusCode::OK, page), set)
         }
         Screen::Qr => {
-            let wallet_url = format!("{base}/wallet");
+            let wallet_url = format!("{base}/wallet?via=qr");
             let qr_svg = match qrcode::QrCode::new(wallet_url.as_bytes()) {
                 Ok(code) => {
                     code.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build()
@@ -408,21 +493,89 @@ async fn render_payer_entry(app: &AppState, charge: &Charge, lang: Lang, headers
                 Err(_) => String::new(),
             };
             let page = QrPage {
-                c: Common::new(lang, t.scan_title, true),
+                c: Common::new(lang, t.scan_title, true).shop(&shop),
                 s,
                 status_url: format!("{}/status", pay_path(charge)),
                 return_uri: charge.return_uri.clone().unwrap_or_default(),
                 wallet_url,
                 qr_svg,
+                app_fallback: charge.source.platform_type.is_some_and(|p| p != PlatformType::Web),
             };
             html(StatusCode::OK, page)
         }
         Screen::Handoff => {
             let page = HandoffPage {
-                c: Common::new(lang, t.handoff_title, true),
+                c: Common::new(lang, t.handoff_title, true).shop(&shop),
                 s,
                 app_url: format!("{base}/app"),
                 wallet_url: format!("{base}/wallet"),
+            };
+            html(StatusCode::OK, page)
+        }
+    }
+}
+
+/// A live charge's entry: the acquirer's order, opened on the first visit (see [`crate::live::handoff`]).
+/// Alipay HK: on a desktop, the QR of the order's code value, the page polling the charge's status; on a
+/// phone, a hand-off to the wallet app (`applinkUrl`, else `schemeUrl`), with the acquirer's `normalUrl`
+/// as the browser fallback. Alipay (redirect flow): forwarded to the wallet's page (`normalUrl`; on a
+/// phone the app link first).
+async fn live_entry(app: &AppState, charge: &Charge, lang: Lang, headers: &HeaderMap) -> Response {
+    use crate::connector::Terminal;
+    use crate::live::handoff::{LivePage, open};
+    let h = match open(app, charge, user_agent(headers)).await {
+        LivePage::Open(h) => h,
+        LivePage::Final(c) => return final_page(app, c.as_ref(), lang, false).await,
+        LivePage::Unavailable => {
+            let t = lang.texts();
+            let shop = shop_of(app, charge).await;
+            let page = MessagePage {
+                c: Common::new(lang, t.live_unavailable_title, false).shop(&shop),
+                heading: t.live_unavailable_title,
+                body: t.live_unavailable_body,
+                back: shop.back_link(charge),
+            };
+            return html(StatusCode::SERVICE_UNAVAILABLE, page);
+        }
+    };
+    let normal = h.normal_url.clone().unwrap_or_default();
+    let phone = !matches!(h.terminal, None | Some(Terminal::Web));
+    if charge.source.method.flow == Flow::Redirect && !normal.is_empty() {
+        // Alipay (redirect flow): the payer goes to the wallet's own page, as Antom advises for WEB and WAP
+        // (on a phone through the app link when there is one).
+        let to = if phone { h.applink_url.clone().unwrap_or_else(|| normal.clone()) } else { normal.clone() };
+        let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
+        security_headers(&mut res);
+        return res;
+    }
+    let t = lang.texts();
+    let shop = shop_of(app, charge).await;
+    let s = summary(&shop, charge, lang);
+    match h.terminal.unwrap_or(Terminal::Web) {
+        Terminal::Web => {
+            let code = h.code_value.clone().unwrap_or_else(|| normal.clone());
+            let qr_svg = match qrcode::QrCode::new(code.as_bytes()) {
+                Ok(q) => q.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build(),
+                Err(_) => String::new(),
+            };
+            let page = QrPage {
+                c: Common::new(lang, t.scan_title, false).shop(&shop),
+                s,
+                status_url: format!("{}/status", pay_path(charge)),
+                return_uri: charge.return_uri.clone().unwrap_or_default(),
+                wallet_url: normal,
+                qr_svg,
+                app_fallback: false,
+            };
+            html(StatusCode::OK, page)
+        }
+        Terminal::Wap(_) | Terminal::App(_) => {
+            let app_url = h.applink_url.clone().or_else(|| h.scheme_url.clone()).unwrap_or_else(|| normal.clone());
+            let page = HandoffPage {
+                c: Common::new(lang, t.handoff_title, false).shop(&shop),
+                s,
+                app_url,
+                wallet_url: normal,
             };
             html(StatusCode::OK, page)
         }
@@ -459,20 +612,24 @@ async fn wallet(
 ) -> Response {
     let (lang, remember) = language(&q, &headers);
     let Some(charge) = load(&app, &charge, &token).await else { return not_found(lang) };
+    let via_qr = !is_app && q.via.as_deref() == Some("qr");
     if charge.status.is_final() {
-        return with_cookies(&app, final_page(&app, &charge, lang).await, remember);
+        return with_cookies(&app, final_page(&app, &charge, lang, via_qr).await, remember);
     }
     if charge.livemode() {
-        return message(StatusCode::OK, lang, |t| t.live_title, |t| t.live_body);
+        // The simulated wallet is test mode's; a live payer pays in the acquirer's wallet.
+        return Redirect::to(&pay_path(&charge)).into_response();
     }
     let (csrf, set) = csrf_for(&headers, &charge);
+    let shop = shop_of(&app, &charge).await;
     let page = WalletPage {
-        c: Common::new(lang, lang.texts().wallet_title, true),
-        s: summary(&app, &charge, lang).await,
+        c: Common::new(lang, lang.texts().wallet_title, true).shop(&shop),
+        s: summary(&shop, &charge, lang),
         action: pay_path(&charge),
         csrf,
         failures: failure_choices(lang),
         app: is_app,
+        via_qr,
     };
     with_cookies(&app, html(StatusCode::OK, page), remember.into_iter().chain(set))
 }
@@ -484,6 +641,8 @@ struct OutcomeForm {
     #[serde(default)]
     outcome: String,
     failure_code: Option<String>,
+    /// `qr` from the wallet page a computer's QR code opened: end on the receipt, not at the shop.
+    via: Option<String>,
 }
 
 /// The payer's choice. Refused (403) without a matching CSRF cookie; on a charge that is already final it
@@ -503,9 +662,13 @@ async fn submit_outcome(
         return message(StatusCode::FORBIDDEN, lang, |t| t.forbidden_title, |t| t.forbidden_body);
     }
     if charge.livemode() {
-        return message(StatusCode::FORBIDDEN, lang, |t| t.live_title, |t| t.live_body);
+        return live_page(&app, &charge, lang, StatusCode::FORBIDDEN).await;
     }
-    let back_to_page = || Redirect::to(&pay_path(&charge)).into_response();
+    let receipt = form.via.as_deref() == Some("qr");
+    let back_to_page = || {
+        let to = if receipt { format!("{}/wallet?via=qr", pay_path(&charge)) } else { pay_path(&charge) };
+        Redirect::to(&to).into_response()
+    };
     if charge.status.is_final() {
         return back_to_page();
     }
@@ -520,6 +683,8 @@ async fn submit_outcome(
         _ => return return_to_shop(&charge),
     };
     match ops::settle(&app, ChargeRef::Unscoped(charge.id.clone()), outcome).await {
+        // The computer that showed the QR code goes to the shop by itself; the phone gets the receipt.
+        Ok(_) if receipt => back_to_page(),
         Ok(settled) => return_to_shop(&settled),
         // Settled by someone else meanwhile (a double submit, the other device) or expired: the page shows
         // the final state.
@@ -569,7 +734,8 @@ mod tests {
 
     #[test]
     fn rendered_pages_escape_merchant_input() {
-        let page = MessagePage { c: Common::new(Lang::En, "<b>x</b>", false), heading: "<script>", body: "a & b" };
+        let page =
+            MessagePage { c: Common::new(Lang::En, "<b>x</b>", false), heading: "<script>", body: "a & b", back: None };
         let out = page.render().unwrap();
         assert!(out.contains("&#60;script&#62;") && out.contains("a &#38; b") && out.contains("&#60;b&#62;x"));
         assert!(!out.contains("<script>"));

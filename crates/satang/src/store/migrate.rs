@@ -28,6 +28,8 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 4, "0004_list_order"),
     migration!("sqlite", 5, "0005_list_counts"),
     migration!("sqlite", 6, "0006_idempotency"),
+    migration!("sqlite", 7, "0007_connector"),
+    migration!("sqlite", 9, "0009_checkout"),
     migration!("sqlite", 10, "0010_dashboard"),
 ];
 
@@ -39,6 +41,8 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 4, "0004_list_order"),
     migration!("postgres", 5, "0005_list_counts"),
     migration!("postgres", 6, "0006_idempotency"),
+    migration!("postgres", 7, "0007_connector"),
+    migration!("postgres", 9, "0009_checkout"),
     migration!("postgres", 10, "0010_dashboard"),
 ];
 

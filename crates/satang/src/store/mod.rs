@@ -9,6 +9,7 @@
 //! ledger entries together. If any part fails, nothing is written. Refund rows and ledger entries are
 //! derived from the change (`satang_domain::ledger::entries_for_change`), so no caller can forget them.
 
+pub mod connectors;
 pub mod idempotency;
 pub mod migrate;
 pub mod postgres;
@@ -99,6 +100,38 @@ pub struct Account {
     pub name: String,
     pub created_at: Timestamp,
     pub api_version: String,
+    pub checkout: CheckoutSettings,
+}
+
+/// How the account's checkout meets browsers (src/checkout) and what payer pages show about the shop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckoutSettings {
+    /// Web origins (`https://shop.example`) allowed to use the public key; empty means any.
+    pub allowed_origins: Vec<String>,
+    /// The shop's home page: payer pages link back to it.
+    pub shop_url: Option<String>,
+    /// An image shown beside the merchant's name on payer pages.
+    pub logo_url: Option<String>,
+}
+
+impl CheckoutSettings {
+    /// The allow-list as stored: space-separated, null for "any origin".
+    pub fn origins_column(&self) -> Option<String> {
+        (!self.allowed_origins.is_empty()).then(|| self.allowed_origins.join(" "))
+    }
+
+    pub fn from_columns(origins: Option<String>, shop_url: Option<String>, logo_url: Option<String>) -> Self {
+        CheckoutSettings {
+            allowed_origins: origins.unwrap_or_default().split_whitespace().map(str::to_string).collect(),
+            shop_url,
+            logo_url,
+        }
+    }
+
+    /// Whether a browser on `origin` may use the public key.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.is_empty() || self.allowed_origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+    }
 }
 
 /// An event ready to be written: `data` is the object's wire JSON (2019-05-29 shape) at that moment.
@@ -191,6 +224,28 @@ pub enum DeliveryOutcome {
     Delivered,
     RetryAt(Timestamp),
     GaveUp,
+}
+
+/// A counter bumped after every commit that wrote events (by this process; on PostgreSQL also when another
+/// node's commit queued webhook deliveries). Event streams wait on it instead of polling; a spurious bump
+/// costs a stream one read.
+#[derive(Debug, Clone)]
+pub struct EventsSignal(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Default for EventsSignal {
+    fn default() -> Self {
+        EventsSignal(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+}
+
+impl EventsSignal {
+    pub fn bump(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.subscribe()
+    }
 }
 
 /// An event as stored.
@@ -332,6 +387,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_account(&self, account: NewAccount) -> StoreResult<()>;
     async fn count_accounts(&self) -> StoreResult<u64>;
     async fn get_account(&self, id: &AccountId) -> StoreResult<Account>;
+    /// Replaces the account's checkout settings (`satang account set-checkout`).
+    async fn set_checkout_settings(&self, id: &AccountId, settings: &CheckoutSettings) -> StoreResult<()>;
     /// The grant of the key whose SHA-256 is `hash`, if any (expired or not: the caller compares
     /// `expires_at` with its clock).
     async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyGrant>>;
@@ -410,6 +467,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Woken after every commit that queued webhook deliveries, so the worker sends them at once.
     fn outbox_signal(&self) -> Arc<tokio::sync::Notify>;
+    /// Bumped after every commit that wrote events, so `GET /events/stream` sends them at once.
+    fn events_signal(&self) -> EventsSignal;
     async fn create_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
     /// The account's endpoints, of one mode or both.
     async fn list_endpoints(&self, account: &AccountId, livemode: Option<bool>) -> StoreResult<Vec<WebhookEndpoint>>;
@@ -436,6 +495,8 @@ pub trait Store: Send + Sync + 'static {
     async fn claim_deliveries(&self, req: ClaimRequest) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Records an attempt in the log and moves the delivery on, releasing its lease.
     async fn finish_attempt(&self, seq: i64, attempt: AttemptRecord, outcome: DeliveryOutcome) -> StoreResult<()>;
+    /// Deliveries waiting to be sent or retried, and when the oldest of them was queued (for `/metrics`).
+    async fn outbox_stats(&self) -> StoreResult<(u64, Option<Timestamp>)>;
     /// The delivery log of these events (already scoped by the caller), oldest first.
     async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>>;
     /// Queues the event again for its targets: one that still has it queued is sent it now (no second copy,
@@ -478,6 +539,36 @@ pub trait Store: Send + Sync + 'static {
     /// Records a response after its request, for routes whose write records none (a key already recorded
     /// is left as it is).
     async fn record_idempotent_response(&self, row: &idempotency::KeyRow) -> StoreResult<()>;
+
+    /// Sets (or replaces) the account's connector; `NotFound` when the account does not exist.
+    async fn set_connector(&self, record: &connectors::ConnectorRecord) -> StoreResult<()>;
+    async fn get_connector(&self, account: &AccountId) -> StoreResult<Option<connectors::ConnectorRecord>>;
+    /// Whether there was one to remove.
+    async fn remove_connector(&self, account: &AccountId) -> StoreResult<bool>;
+    /// How many accounts have a connector (`serve` refuses to start without the master key when any do).
+    async fn count_connectors(&self) -> StoreResult<u64>;
+    /// Appends to the charge's log of provider calls.
+    async fn record_provider_calls(
+        &self,
+        charge: &ChargeId,
+        calls: &[crate::connector::ProviderCall],
+    ) -> StoreResult<()>;
+    async fn list_provider_calls(&self, charge: &ChargeId) -> StoreResult<Vec<crate::connector::ProviderCall>>;
+    /// Inserts an attempt unless its request id or its (charge, attempt number) exists: whether it did.
+    async fn insert_payment_attempt(&self, attempt: &connectors::PaymentAttempt) -> StoreResult<bool>;
+    /// Writes the attempt's handoff, state and next check, releasing any lease.
+    async fn update_payment_attempt(&self, attempt: &connectors::PaymentAttempt) -> StoreResult<()>;
+    async fn payment_attempt(&self, request_id: &str) -> StoreResult<Option<connectors::PaymentAttempt>>;
+    async fn latest_payment_attempt(&self, charge: &ChargeId) -> StoreResult<Option<connectors::PaymentAttempt>>;
+    /// Leases attempts that are not closed and due for an inquiry (`next_check_at` ≤ `now`) to the caller
+    /// until `lease_until`, so that one node asks about each.
+    async fn claim_payment_checks(
+        &self,
+        now: Timestamp,
+        lease_now: Timestamp,
+        lease_until: Timestamp,
+        limit: u64,
+    ) -> StoreResult<Vec<connectors::PaymentAttempt>>;
 }
 
 pub type DynStore = Arc<dyn Store>;

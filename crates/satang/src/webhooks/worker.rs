@@ -46,7 +46,10 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
-            per_target: 16,
+            // 64: one busy shop's single endpoint must keep up with thousands of events a second (at 16,
+            // with a few milliseconds per send, deliveries topped out near 3,000/s and fell behind; see
+            // BENCHMARKS.md), while a slow endpoint still holds only a quarter of the 256 slots.
+            per_target: 64,
             max_in_flight: 256,
             poll: Duration::from_millis(500),
             lease_seconds: 60,
@@ -300,6 +303,7 @@ impl Worker {
                 }
             }
         };
+        crate::metrics::delivery(error.is_none(), started.elapsed().as_secs_f64());
         let outcome = if error.is_none() {
             DeliveryOutcome::Delivered
         } else {

@@ -379,6 +379,7 @@ async fn a_final_charge_cannot_change_again() {
 #[tokio::test]
 async fn live_keys_cannot_use_the_test_shortcuts() {
     let app = spawn_app().await;
+    app.give_live_connector().await;
     let src = app
         .post_json(
             "/sources",

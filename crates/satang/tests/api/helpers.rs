@@ -392,3 +392,31 @@ impl TestApp {
         self.store.outbox_signal().notify_one();
     }
 }
+
+impl TestApp {
+    /// Gives the account an Antom connector (whose endpoint nothing listens on), so that live charges can
+    /// be created: without one they are refused. tests/antom_live.rs runs live charges against the
+    /// simulator.
+    pub async fn give_live_connector(&self) {
+        use base64::Engine as _;
+        static KEYS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+        let (private, antom_public) = KEYS.get_or_init(|| satang::connector::antom::sign::generate_pair().unwrap());
+        let master = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+        let key = satang::connector::vault::MasterKey::parse(&master).unwrap();
+        let sealed = key.seal(self.acct.id.as_str(), private.as_bytes()).unwrap();
+        self.state.connectors.set_master_key(key);
+        self.store
+            .set_connector(&satang::store::connectors::ConnectorRecord {
+                account: self.acct.id.parse().unwrap(),
+                provider: "antom".into(),
+                client_id: "SANDBOX_TEST".into(),
+                endpoint: "http://127.0.0.1:9".into(),
+                key_version: 1,
+                merchant_key_sealed: sealed,
+                provider_public_key: antom_public.clone(),
+                updated_at: SystemClock.now(),
+            })
+            .await
+            .unwrap();
+    }
+}

@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod charges;
+mod checkout;
 mod dashboard;
 mod events;
 mod expiry;
@@ -17,5 +18,6 @@ mod pages;
 mod refunds;
 mod search;
 mod sources;
+mod stream;
 mod webhooks;
 mod wire;

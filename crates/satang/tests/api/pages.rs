@@ -1,6 +1,6 @@
 //! The payer pages over plain HTTP (the browser tests in tests/browser.rs drive them in Chromium).
 
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -203,14 +203,24 @@ async fn alipay_hk_shows_a_qr_code_on_desktops_and_hands_off_on_phones() {
         let uri = c["authorize_uri"].as_str().unwrap();
         let page = open(&app, uri, ua, None).await;
         assert!(page.html.contains("<svg"), "QR code for {pt:?}");
-        assert!(page.html.contains(&format!("data-wallet-url=\"{uri}/wallet\"")));
+        assert!(page.html.contains(&format!("data-wallet-url=\"{uri}/wallet?via=qr\"")));
         let path = uri.trim_start_matches(&app.base);
         assert!(page.html.contains(&format!("data-status-url=\"{path}/status\"")));
         assert!(page.html.contains("SGD 1,500.00"));
-        assert!(page.html.contains("http-equiv=\"refresh\""), "works without JavaScript");
+        // Without JavaScript the page says how to move on, and does not reload itself.
+        assert!(page.html.contains("id=\"noscript-hint\"") && page.html.contains("id=\"check\""));
+        assert!(!page.html.contains("http-equiv=\"refresh\""));
+        assert!(!page.html.contains("app-fallback"));
+    }
+    // IOS / ANDROID opened on a computer: the app cannot open there, so the QR code, saying why.
+    for pt in ["IOS", "ANDROID"] {
+        let c = charge_with(&app, src(Some(pt))).await;
+        let page = open(&app, c["authorize_uri"].as_str().unwrap(), DESKTOP, None).await;
+        assert!(page.html.contains("<svg") && page.html.contains("id=\"app-fallback\""), "QR fallback for {pt}");
+        assert!(!page.html.contains("id=\"handoff\""));
     }
     // IOS / ANDROID, and no platform type from a phone: the app hand-off with a browser fallback.
-    for (pt, ua) in [(Some("IOS"), DESKTOP), (Some("ANDROID"), DESKTOP), (None, IPHONE)] {
+    for (pt, ua) in [(Some("IOS"), IPHONE), (Some("ANDROID"), IPHONE), (None, IPHONE)] {
         let c = charge_with(&app, src(pt)).await;
         let uri = c["authorize_uri"].as_str().unwrap();
         let page = open(&app, uri, ua, None).await;
@@ -242,7 +252,8 @@ async fn thai_by_accept_language_and_a_switch_that_sticks() {
     let th = open(&app, uri, DESKTOP, Some("th-TH,th;q=0.9,en;q=0.5")).await;
     assert!(th.html.contains("lang=\"th\""));
     assert!(th.html.contains("หน้าชำระเงินอาลีเพย์"));
-    assert!(th.html.contains("วงเงินคงเหลือไม่เพียงพอหรือวงเงินเต็ม"), "seed 000's Thai failure text");
+    assert!(th.html.contains("ยอดเงินในวอลเล็ตไม่เพียงพอสำหรับการชำระเงินนี้"), "wallet wording, not cards");
+    assert!(th.html.contains("(เวลาประเทศไทย)") && th.html.contains("\u{a0}25"), "Thai date style, Buddhist year");
     assert!(th.html.contains("href=\"?lang=en\""));
     let en = open(&app, &format!("{uri}?lang=en"), DESKTOP, Some("th")).await;
     assert!(en.html.contains("Alipay checkout"));
@@ -273,6 +284,16 @@ async fn unknown_or_tampered_links_get_a_clear_404_page() {
 #[tokio::test]
 async fn live_charges_offer_no_simulated_outcomes() {
     let app = spawn_app().await;
+    let refused = app
+        .post_json(
+            "/charges",
+            &app.acct.live_secret_key,
+            json!({"amount": 100000, "currency": "THB", "return_uri": "https://shop.example/r", "source": {"type": "alipay"}}),
+        )
+        .await
+        .err(400, "invalid_charge");
+    assert!(refused.contains("no payment connector"), "{refused}");
+    app.give_live_connector().await;
     let c = app
         .post_json(
             "/charges",
@@ -282,11 +303,17 @@ async fn live_charges_offer_no_simulated_outcomes() {
         .await
         .ok();
     let uri = c["authorize_uri"].as_str().unwrap();
-    for url in [uri.to_string(), format!("{uri}/wallet")] {
-        let page = open(&app, &url, DESKTOP, None).await;
-        assert_eq!(page.status, 200);
-        assert!(page.html.contains("no wallet connector is configured"));
-        assert!(!page.html.contains("name=\"outcome\""));
+    // The connector's endpoint answers nothing: the page says so, and offers nothing to click.
+    let page = open(&app, uri, DESKTOP, None).await;
+    assert_eq!(page.status, 503);
+    assert!(page.html.contains("cannot be reached"), "{}", page.html);
+    assert!(!page.html.contains("name=\"outcome\""));
+    // Never a dead end: back to the shop.
+    assert!(page.html.contains("id=\"back\" href=\"https://shop.example/r\""), "{}", page.html);
+    for sub in ["wallet", "app"] {
+        let res = app.client.get(format!("{uri}/{sub}")).send().await.unwrap();
+        assert_eq!(res.status(), 303, "live charges have no simulated wallet");
+        assert!(uri.ends_with(res.headers()["location"].to_str().unwrap()));
     }
     let res = app
         .client
@@ -310,4 +337,92 @@ async fn the_pay_page_route_exists_for_every_new_charge() {
         let c = app.create_charge(kind.0, kind.2, kind.1).await;
         assert_eq!(open(&app, c["authorize_uri"].as_str().unwrap(), DESKTOP, None).await.status, 200);
     }
+}
+
+#[tokio::test]
+async fn pages_show_the_merchant_first_local_time_and_what_happens_next() {
+    let app = spawn_app().await;
+    let c = app.create_charge("alipay", 100_000, "THB").await;
+    let uri = c["authorize_uri"].as_str().unwrap();
+    let page = open(&app, uri, DESKTOP, None).await;
+    let top = &page.html[page.html.find("<header").unwrap()..page.html.find("</header>").unwrap()];
+    let name = top.find(&app.acct.name).expect("merchant name in the top bar");
+    assert!(name < top.find("id=\"test-mode\"").expect("TEST marker kept"));
+    assert!(!page.html.contains(" UTC<") && page.html.contains("(Bangkok time)"), "local time, not UTC");
+    assert!(page.html.contains("data-expires=\""), "a countdown");
+    assert!(page.html.contains("Back to the shop without paying"));
+    assert!(!page.html.to_lowercase().contains("card"), "wallet wording");
+
+    // The favicon exists.
+    let icon = app.client.get(format!("{}/favicon.ico", app.base)).send().await.unwrap();
+    assert_eq!(icon.status(), 200);
+    assert!(icon.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("image/svg+xml"));
+
+    // Paid: a reference and the time; failed and expired: not charged, and what to do.
+    app.mark_as_paid(c["id"].as_str().unwrap()).await;
+    let paid = open(&app, uri, DESKTOP, None).await;
+    assert!(paid.html.contains(&format!("id=\"reference\" class=\"ref\">{}<", c["id"].as_str().unwrap())));
+    assert!(paid.html.contains("id=\"paid-at\"") && paid.html.contains("(Bangkok time)"));
+    assert!(paid.html.contains("Return to the shop"));
+    let f = app.create_charge("alipay", 100_000, "THB").await;
+    app.post_form(
+        &format!("/charges/{}/mark_as_failed", f["id"].as_str().unwrap()),
+        app.skey(),
+        &[("failure_code", "insufficient_fund")],
+    )
+    .await
+    .ok();
+    let failed = open(&app, f["authorize_uri"].as_str().unwrap(), DESKTOP, None).await;
+    assert!(failed.html.contains("You were not charged") && failed.html.contains("balance is not enough"));
+    assert!(!failed.html.contains("credit limit"));
+    let e = app.create_charge("alipay_hk", 150_000, "SGD").await;
+    app.post_form(&format!("/charges/{}/expire", e["id"].as_str().unwrap()), app.skey(), &[]).await.ok();
+    let expired = open(&app, e["authorize_uri"].as_str().unwrap(), DESKTOP, None).await;
+    assert!(expired.html.contains("you were not charged") && expired.html.contains("id=\"back\""));
+    assert!(expired.html.contains("AlipayHK") && !expired.html.contains("Alipay HK"));
+}
+
+#[tokio::test]
+async fn the_phone_that_paid_a_computers_qr_code_gets_a_receipt() {
+    let app = spawn_app().await;
+    let c = app.create_charge("alipay_hk", 150_000, "SGD").await;
+    let uri = c["authorize_uri"].as_str().unwrap();
+    let wallet = open(&app, &format!("{uri}/wallet?via=qr"), IPHONE, None).await;
+    assert!(wallet.html.contains("name=\"via\" value=\"qr\""));
+    assert!(!wallet.html.contains("id=\"leave\""), "nothing to leave to on the phone");
+    let csrf = csrf_field(&wallet.html);
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let res = no_redirect
+        .post(uri)
+        .header(COOKIE, format!("satang_csrf={csrf}"))
+        .form(&[("csrf", csrf.as_str()), ("outcome", "pay"), ("via", "qr")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.ends_with("/wallet?via=qr"), "{to}");
+    let receipt = open(&app, &format!("{}{to}", app.base), IPHONE, None).await;
+    assert!(receipt.html.contains("data-status=\"successful\"") && receipt.html.contains("receipt"));
+    assert!(receipt.html.contains("The page on your computer moves on by itself"));
+    assert!(!receipt.html.contains("id=\"back\""), "the computer goes to the shop, not the phone");
+}
+
+#[tokio::test]
+async fn the_shops_logo_and_home_page_from_set_checkout_appear_on_payer_pages() {
+    let app = spawn_app().await;
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let settings = satang::store::CheckoutSettings {
+        allowed_origins: vec![],
+        shop_url: Some("https://shop.example/".into()),
+        logo_url: Some("https://shop.example/logo.png".into()),
+    };
+    app.store.set_checkout_settings(&account, &settings).await.unwrap();
+    let c = app.create_charge("alipay", 100_000, "THB").await;
+    let uri = c["authorize_uri"].as_str().unwrap();
+    let page = open(&app, uri, DESKTOP, None).await;
+    assert!(page.html.contains("<img class=\"logo\" src=\"https://shop.example/logo.png\""), "{}", page.html);
+    assert!(page.html.contains("<a class=\"brand\" id=\"shop-name\" href=\"https://shop.example/\">"));
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("img-src 'self' data: https:"), "{csp}");
 }

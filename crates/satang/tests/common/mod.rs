@@ -40,11 +40,13 @@ pub struct Server {
 impl Server {
     /// Starts `satang serve --listen <listen> --database <db_url>` and waits for its "listening" line.
     pub fn start(listen: &str, db_url: &str, extra_env: &[(&str, &str)]) -> Result<Server, String> {
+        Self::start_with(&["serve", "--listen", listen, "--database", db_url], extra_env, Stdio::inherit())
+    }
+
+    /// Starts `satang <args>` (a `serve`) with these variables and stderr, and waits for "listening".
+    pub fn start_with(args: &[&str], extra_env: &[(&str, &str)], stderr: Stdio) -> Result<Server, String> {
         let mut cmd = Command::new(satang_bin());
-        cmd.args(["serve", "--listen", listen, "--database", db_url])
-            .env("SATANG_LOG", "satang=warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        cmd.args(args).env("SATANG_LOG", "satang=warn").stdout(Stdio::piped()).stderr(stderr);
         for (k, v) in extra_env {
             cmd.env(k, v);
         }

@@ -184,7 +184,11 @@ impl AntomClient {
                     return Err(ConnectorError::Indeterminate(msg));
                 }
             }
-            last = record.error.clone().unwrap_or_else(|| "try again".into());
+            last = record
+                .error
+                .clone()
+                .or_else(|| record.result_code.as_ref().map(|c| format!("answered {c}")))
+                .unwrap_or_else(|| "try again".into());
             tracing::warn!(endpoint = api.name(), request_id, attempt, error = %last, "Antom call not conclusive");
             calls.push(record);
         }

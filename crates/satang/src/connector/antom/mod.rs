@@ -10,8 +10,8 @@
 //!
 //! Currencies: Antom's samples show HKD for `ALIPAY_HK` and CNY/USD-settled for `ALIPAY_CN`; satang's
 //! charges are THB or SGD and are sent as they are (amount in subunits, as a string). Which currencies
-//! each Antom method takes is inferred, not verified: a currency Antom refuses comes back as
-//! `CURRENCY_NOT_SUPPORT` and fails the charge with `failed_processing`.
+//! each Antom method takes is inferred, not verified, and recorded as such in [`METHODS`]: a currency
+//! Antom refuses comes back as `CURRENCY_NOT_SUPPORT` and fails the charge with `failed_processing`.
 
 pub mod client;
 pub mod codes;
@@ -28,13 +28,38 @@ use crate::connector::{
     ProviderCall, RefundOrder, RefundState, Terminal,
 };
 
+/// How long satang asks Antom to keep an order open (`paymentExpiryTime`), at most. INFERRED: Antom
+/// closes orders after about 14 minutes by default and its docs say a custom expiry must lie within 10
+/// minutes for wallet methods, so a charge that lives longer (Omise's Alipay charges live days) gets a new
+/// order when the payer comes back after the first one closed.
+pub const MAX_ORDER_SECONDS: i64 = 600;
+
+/// One satang method as Antom knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AntomMethod {
+    /// satang's `source[type]`.
+    pub method: &'static str,
+    /// Antom's `paymentMethodType`.
+    pub antom_type: &'static str,
+    /// The currencies Antom is believed to take for it. INFERRED, not verified: Antom's samples show HKD
+    /// for ALIPAY_HK and CNY-priced orders for ALIPAY_CN; satang's THB and SGD charges are sent as they
+    /// are, and a currency Antom refuses comes back as `CURRENCY_NOT_SUPPORT` (`failed_processing`).
+    pub believed_currencies: &'static [&'static str],
+}
+
+/// The methods this connector offers.
+pub const METHODS: &[AntomMethod] = &[
+    AntomMethod {
+        method: "alipay",
+        antom_type: "ALIPAY_CN",
+        believed_currencies: &["CNY", "USD", "HKD", "THB", "SGD"],
+    },
+    AntomMethod { method: "alipay_hk", antom_type: "ALIPAY_HK", believed_currencies: &["HKD", "USD", "THB", "SGD"] },
+];
+
 /// Antom's `paymentMethodType` of a satang method.
 pub fn method_type(method: &str) -> Option<&'static str> {
-    match method {
-        "alipay" => Some("ALIPAY_CN"),
-        "alipay_hk" => Some("ALIPAY_HK"),
-        _ => None,
-    }
+    METHODS.iter().find(|m| m.method == method).map(|m| m.antom_type)
 }
 
 /// `env` of a pay request.
@@ -110,6 +135,10 @@ impl Connector for AntomConnector {
         method_type(method).is_some()
     }
 
+    fn max_order_seconds(&self) -> i64 {
+        MAX_ORDER_SECONDS
+    }
+
     async fn pay(&self, order: &PayOrder, calls: &mut Vec<ProviderCall>) -> Result<PayOutcome, ConnectorError> {
         let req = pay_request(order)?;
         let resp: PayResponse = self.client.call(Api::Pay, &order.request_id, &req, calls).await?;
@@ -133,6 +162,7 @@ impl Connector for AntomConnector {
             applink_url: resp.applink_url.clone(),
             scheme_url: resp.scheme_url.clone(),
             code_value: resp.order_code_form.as_ref().and_then(|f| f.text()).map(str::to_string),
+            terminal: Some(order.terminal),
         });
         Ok(PayOutcome { state, handoff })
     }

@@ -5,7 +5,9 @@ use satang_domain::{AccountId, Currency, FeeSchedule, Timestamp};
 
 use super::{PgStore, bad_id, json_err, parse_doc, pg_err};
 use crate::store::users::AuditEntry;
-use crate::store::{Account, KeyGrant, KeyInfo, KeyKind, KeyRecord, NewAccount, StoreError, StoreResult};
+use crate::store::{
+    Account, CheckoutSettings, KeyGrant, KeyInfo, KeyKind, KeyRecord, NewAccount, StoreError, StoreResult,
+};
 
 pub(super) async fn create_account(store: &PgStore, a: NewAccount) -> StoreResult<()> {
     let mut c = store.client().await?;
@@ -37,7 +39,10 @@ pub(super) async fn get_account(store: &PgStore, id: &AccountId) -> StoreResult<
     let row = store
         .client()
         .await?
-        .query_opt("select name, created_at, api_version from accounts where id = $1", &[&id.as_str()])
+        .query_opt(
+            "select name, created_at, api_version, allowed_origins, shop_url, logo_url from accounts where id = $1",
+            &[&id.as_str()],
+        )
         .await
         .map_err(pg_err)?
         .ok_or_else(|| StoreError::not_found("account", id))?;
@@ -46,7 +51,28 @@ pub(super) async fn get_account(store: &PgStore, id: &AccountId) -> StoreResult<
         name: row.get(0),
         created_at: Timestamp::from_unix(row.get(1)),
         api_version: row.get(2),
+        checkout: CheckoutSettings::from_columns(row.get(3), row.get(4), row.get(5)),
     })
+}
+
+pub(super) async fn set_checkout_settings(
+    store: &PgStore,
+    id: &AccountId,
+    settings: &CheckoutSettings,
+) -> StoreResult<()> {
+    let n = store
+        .client()
+        .await?
+        .execute(
+            "update accounts set allowed_origins = $2, shop_url = $3, logo_url = $4 where id = $1",
+            &[&id.as_str(), &settings.origins_column(), &settings.shop_url, &settings.logo_url],
+        )
+        .await
+        .map_err(pg_err)?;
+    if n == 0 {
+        return Err(StoreError::not_found("account", id));
+    }
+    Ok(())
 }
 
 pub(super) async fn find_key(store: &PgStore, hash: &str) -> StoreResult<Option<KeyGrant>> {

@@ -136,7 +136,12 @@ pub(super) async fn create_charge(
             None => StoreError::not_found("source", &charge.source.id),
         });
     }
+    let committing = std::time::Instant::now();
     tx.commit().await.map_err(pg_err)?;
+    crate::metrics::commit(1, committing.elapsed().as_secs_f64());
+    if !queued.is_empty() {
+        store.events.bump();
+    }
     if queued.contains(&true) {
         store.wake_workers();
     }
@@ -203,7 +208,12 @@ pub(super) async fn update_charge(store: &PgStore, which: ChargeRef, mutation: C
     if let Some(a) = &audit {
         super::users::insert_audit(&tx, a).await?;
     }
+    let committing = std::time::Instant::now();
     tx.commit().await.map_err(pg_err)?;
+    crate::metrics::commit(1, committing.elapsed().as_secs_f64());
+    if !queued.is_empty() {
+        store.events.bump();
+    }
     if queued.contains(&true) {
         store.wake_workers();
     }

@@ -24,11 +24,13 @@
 //! | [`webhooks`] | `webhook_endpoints`, `webhook_signing`, claiming `webhook_deliveries`, `webhook_attempts` |
 //! | [`lists`]    | `list_count_deltas` and `list_counts` (housekeeping folds them), and the paging every scoped list shares |
 //! | [`idempotency`] | `idempotency_keys`: a request's key, recorded in its effect's transaction |
+//! | [`connectors`] | `connectors`, `provider_calls`, `payment_attempts`: live acquirers |
 //!
 //! A new concern gets a new module beside these and one-line forwarders in the impl below.
 
 mod accounts;
 mod charges;
+mod connectors;
 mod events;
 mod idempotency;
 mod ledger;
@@ -60,6 +62,8 @@ pub struct PgStore {
     pool: Pool,
     /// Wakes this node's webhook worker.
     outbox: Arc<Notify>,
+    /// Bumped after this node's commits that wrote events, and on other nodes' `NOTIFY satang_outbox`.
+    events: crate::store::EventsSignal,
     /// Asks the notifier task to wake every node's workers (`NOTIFY satang_outbox`).
     cluster: Arc<Notify>,
 }
@@ -104,9 +108,14 @@ type Op<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, tok
 impl PgStore {
     pub async fn open(url: &str, opts: PgOptions) -> anyhow::Result<Self> {
         let (cfg, pool) = pool::connect(url, &opts)?;
-        let store = PgStore { pool, outbox: Arc::new(Notify::new()), cluster: Arc::new(Notify::new()) };
+        let store = PgStore {
+            pool,
+            outbox: Arc::new(Notify::new()),
+            cluster: Arc::new(Notify::new()),
+            events: crate::store::EventsSignal::default(),
+        };
         store.migrate().await?;
-        tokio::spawn(listen(cfg.clone(), store.outbox.clone()));
+        tokio::spawn(listen(cfg.clone(), store.outbox.clone(), store.events.clone()));
         tokio::spawn(notifier(cfg, store.cluster.clone()));
         Ok(store)
     }
@@ -168,6 +177,10 @@ impl Store for PgStore {
 
     async fn get_account(&self, id: &AccountId) -> StoreResult<Account> {
         accounts::get_account(self, id).await
+    }
+
+    async fn set_checkout_settings(&self, id: &AccountId, settings: &CheckoutSettings) -> StoreResult<()> {
+        accounts::set_checkout_settings(self, id, settings).await
     }
 
     async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyGrant>> {
@@ -333,6 +346,10 @@ impl Store for PgStore {
         self.outbox.clone()
     }
 
+    fn events_signal(&self) -> crate::store::EventsSignal {
+        self.events.clone()
+    }
+
     async fn create_endpoint(&self, ep: &WebhookEndpoint) -> StoreResult<()> {
         webhooks::create_endpoint(self, ep).await
     }
@@ -380,6 +397,10 @@ impl Store for PgStore {
         webhooks::finish_attempt(self, seq, a, outcome).await
     }
 
+    async fn outbox_stats(&self) -> StoreResult<(u64, Option<Timestamp>)> {
+        webhooks::outbox_stats(self).await
+    }
+
     async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>> {
         webhooks::list_attempts(self, events).await
     }
@@ -399,5 +420,55 @@ impl Store for PgStore {
 
     async fn record_idempotent_response(&self, row: &super::idempotency::KeyRow) -> StoreResult<()> {
         idempotency::record_after(self, row).await
+    }
+
+    async fn set_connector(&self, record: &crate::store::connectors::ConnectorRecord) -> StoreResult<()> {
+        connectors::set(self, record).await
+    }
+    async fn get_connector(
+        &self,
+        account: &AccountId,
+    ) -> StoreResult<Option<crate::store::connectors::ConnectorRecord>> {
+        connectors::get(self, account).await
+    }
+    async fn remove_connector(&self, account: &AccountId) -> StoreResult<bool> {
+        connectors::remove(self, account).await
+    }
+    async fn count_connectors(&self) -> StoreResult<u64> {
+        connectors::count(self).await
+    }
+    async fn record_provider_calls(
+        &self,
+        charge: &ChargeId,
+        calls: &[crate::connector::ProviderCall],
+    ) -> StoreResult<()> {
+        connectors::record_calls(self, charge, calls).await
+    }
+    async fn list_provider_calls(&self, charge: &ChargeId) -> StoreResult<Vec<crate::connector::ProviderCall>> {
+        connectors::list_calls(self, charge).await
+    }
+    async fn insert_payment_attempt(&self, attempt: &crate::store::connectors::PaymentAttempt) -> StoreResult<bool> {
+        connectors::insert_attempt(self, attempt).await
+    }
+    async fn update_payment_attempt(&self, attempt: &crate::store::connectors::PaymentAttempt) -> StoreResult<()> {
+        connectors::update_attempt(self, attempt).await
+    }
+    async fn payment_attempt(&self, request_id: &str) -> StoreResult<Option<crate::store::connectors::PaymentAttempt>> {
+        connectors::get_attempt(self, request_id).await
+    }
+    async fn latest_payment_attempt(
+        &self,
+        charge: &ChargeId,
+    ) -> StoreResult<Option<crate::store::connectors::PaymentAttempt>> {
+        connectors::latest_attempt(self, charge).await
+    }
+    async fn claim_payment_checks(
+        &self,
+        now: Timestamp,
+        lease_now: Timestamp,
+        lease_until: Timestamp,
+        limit: u64,
+    ) -> StoreResult<Vec<crate::store::connectors::PaymentAttempt>> {
+        connectors::claim_checks(self, now, lease_now, lease_until, limit).await
     }
 }

@@ -45,7 +45,7 @@ pub(super) async fn notifier(cfg: tokio_postgres::Config, wanted: Arc<Notify>) {
 
 /// Keeps a `LISTEN satang_outbox` connection open (reconnecting after failures) and turns each notification
 /// into a wake-up of this node's webhook worker.
-pub(super) async fn listen(cfg: tokio_postgres::Config, outbox: Arc<Notify>) {
+pub(super) async fn listen(cfg: tokio_postgres::Config, outbox: Arc<Notify>, events: crate::store::EventsSignal) {
     let mut backoff = Duration::from_millis(200);
     loop {
         match cfg.connect(NoTls).await {
@@ -68,8 +68,10 @@ pub(super) async fn listen(cfg: tokio_postgres::Config, outbox: Arc<Notify>) {
                 if client.batch_execute(&format!("listen {OUTBOX_CHANNEL}")).await.is_ok() {
                     // A missed notification while reconnecting is covered by the worker's polling.
                     outbox.notify_one();
+                    events.bump();
                     while rx.recv().await.is_some() {
                         outbox.notify_one();
+                        events.bump();
                     }
                 }
                 driver.abort();

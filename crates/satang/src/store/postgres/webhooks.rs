@@ -218,57 +218,72 @@ pub(super) async fn claim_deliveries(store: &PgStore, req: ClaimRequest) -> Stor
             picked.push(row.get::<_, i64>(0));
         }
     }
+    // Two statements for the whole batch, not two per delivery: the lease, then what is needed to send.
     let mut out = Vec::with_capacity(picked.len());
+    if picked.is_empty() {
+        tx.commit().await.map_err(pg_err)?;
+        return Ok(out);
+    }
+    tx.execute(
+        "update webhook_deliveries set locked_until = $2 where seq = any($1)",
+        &[&picked, &req.lease_until.unix()],
+    )
+    .await
+    .map_err(pg_err)?;
+    let rows = tx
+        .query(
+            "select d.seq, d.event_id, d.account_id, d.livemode, d.endpoint_id, d.url, d.attempts, d.created_at, \
+             e.key, e.created_at, e.data, a.api_version, \
+             coalesce(w.secret, s.secret), coalesce(w.previous_secret, s.previous_secret), \
+             coalesce(w.previous_until, s.previous_until) \
+             from webhook_deliveries d join events e on e.id = d.event_id join accounts a on a.id = d.account_id \
+             left join webhook_endpoints w on w.id = d.endpoint_id \
+             left join webhook_signing s on d.endpoint_id is null and s.account_id = d.account_id \
+             and s.livemode = d.livemode where d.seq = any($1)",
+            &[&picked],
+        )
+        .await
+        .map_err(pg_err)?;
+    let mut by_seq: HashMap<i64, tokio_postgres::Row> = rows.into_iter().map(|r| (r.get::<_, i64>(0), r)).collect();
+    let mut orphans: Vec<i64> = Vec::new();
     for seq in picked {
-        tx.execute("update webhook_deliveries set locked_until = $2 where seq = $1", &[&seq, &req.lease_until.unix()])
-            .await
-            .map_err(pg_err)?;
-        let r = tx
-            .query_one(
-                "select d.event_id, d.account_id, d.livemode, d.endpoint_id, d.url, d.attempts, d.created_at, \
-                 e.key, e.created_at, e.data, a.api_version, \
-                 coalesce(w.secret, s.secret), coalesce(w.previous_secret, s.previous_secret), \
-                 coalesce(w.previous_until, s.previous_until) \
-                 from webhook_deliveries d join events e on e.id = d.event_id join accounts a on a.id = d.account_id \
-                 left join webhook_endpoints w on w.id = d.endpoint_id \
-                 left join webhook_signing s on d.endpoint_id is null and s.account_id = d.account_id \
-                 and s.livemode = d.livemode where d.seq = $1",
-                &[&seq],
-            )
-            .await
-            .map_err(pg_err)?;
-        let Some(secret) = r.get::<_, Option<String>>(11) else {
-            tx.execute(
-                "update webhook_deliveries set state = 'failed', finished_at = $2, locked_until = null where seq = $1",
-                &[&seq, &req.now.unix()],
-            )
-            .await
-            .map_err(pg_err)?;
+        let Some(r) = by_seq.remove(&seq) else { continue };
+        let Some(secret) = r.get::<_, Option<String>>(12) else {
+            orphans.push(seq);
             continue;
         };
-        let until: Option<i64> = r.get(13);
-        let previous_secret = r.get::<_, Option<String>>(12).filter(|_| until.is_some_and(|u| u > req.now.unix()));
-        let livemode: bool = r.get(2);
-        let key: String = r.get(7);
+        let until: Option<i64> = r.get(14);
+        let previous_secret = r.get::<_, Option<String>>(13).filter(|_| until.is_some_and(|u| u > req.now.unix()));
+        let livemode: bool = r.get(3);
+        let key: String = r.get(8);
         out.push(ClaimedDelivery {
             seq,
             event: StoredEvent {
-                id: EventId::try_from(r.get::<_, String>(0)).map_err(bad_id)?,
+                id: EventId::try_from(r.get::<_, String>(1)).map_err(bad_id)?,
                 key: EventKey::parse(&key)
                     .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown event key {key}")))?,
                 livemode,
-                created_at: Timestamp::from_unix(r.get(8)),
-                data: r.get(9),
+                created_at: Timestamp::from_unix(r.get(9)),
+                data: r.get(10),
             },
-            account: AccountId::try_from(r.get::<_, String>(1)).map_err(bad_id)?,
-            api_version: r.get(10),
-            url: r.get(4),
-            endpoint: r.get::<_, Option<String>>(3).map(EndpointId::try_from).transpose().map_err(bad_id)?,
-            attempts: r.get::<_, i32>(5) as u32,
-            queued_at: Timestamp::from_unix(r.get(6)),
+            account: AccountId::try_from(r.get::<_, String>(2)).map_err(bad_id)?,
+            api_version: r.get(11),
+            url: r.get(5),
+            endpoint: r.get::<_, Option<String>>(4).map(EndpointId::try_from).transpose().map_err(bad_id)?,
+            attempts: r.get::<_, i32>(6) as u32,
+            queued_at: Timestamp::from_unix(r.get(7)),
             secret,
             previous_secret,
         });
+    }
+    if !orphans.is_empty() {
+        // No secret to sign with (its endpoint is gone): nothing can ever send these.
+        tx.execute(
+            "update webhook_deliveries set state = 'failed', finished_at = $2, locked_until = null where seq = any($1)",
+            &[&orphans, &req.now.unix()],
+        )
+        .await
+        .map_err(pg_err)?;
     }
     tx.commit().await.map_err(pg_err)?;
     Ok(out)
@@ -280,12 +295,27 @@ pub(super) async fn finish_attempt(
     a: AttemptRecord,
     outcome: DeliveryOutcome,
 ) -> StoreResult<()> {
-    let mut c = store.client().await?;
-    let tx = c.transaction().await.map_err(pg_err)?;
+    let c = store.client().await?;
     let status = a.status.map(|s| s as i32);
-    tx.execute(
-        "insert into webhook_attempts (id, delivery_id, event_id, url, status, error, duration_ms, payload, created_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    let now = a.created_at.unix();
+    let (state, next, finished): (&str, Option<i64>, Option<i64>) = match outcome {
+        DeliveryOutcome::Delivered => ("delivered", None, Some(now)),
+        DeliveryOutcome::RetryAt(t) => ("pending", Some(t.unix()), None),
+        DeliveryOutcome::GaveUp => ("failed", None, Some(now)),
+    };
+    // One statement (so one round trip, and atomic): the attempt's log row and the delivery's new state.
+    let st = c
+        .prepare_cached(
+            "with attempt as (insert into webhook_attempts \
+             (id, delivery_id, event_id, url, status, error, duration_ms, payload, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)) \
+             update webhook_deliveries set state = $11, attempts = attempts + 1, \
+             next_attempt_at = coalesce($12, next_attempt_at), finished_at = $13, locked_until = null where seq = $10",
+        )
+        .await
+        .map_err(pg_err)?;
+    c.execute(
+        &st,
         &[
             &a.id.as_str(),
             &seq.to_string(),
@@ -296,24 +326,25 @@ pub(super) async fn finish_attempt(
             &(a.duration_ms as i64),
             &a.payload,
             &a.created_at.unix(),
+            &seq,
+            &state,
+            &next,
+            &finished,
         ],
     )
     .await
     .map_err(pg_err)?;
-    let now = a.created_at.unix();
-    let (state, next, finished): (&str, Option<i64>, Option<i64>) = match outcome {
-        DeliveryOutcome::Delivered => ("delivered", None, Some(now)),
-        DeliveryOutcome::RetryAt(t) => ("pending", Some(t.unix()), None),
-        DeliveryOutcome::GaveUp => ("failed", None, Some(now)),
-    };
-    tx.execute(
-        "update webhook_deliveries set state = $2, attempts = attempts + 1, \
-         next_attempt_at = coalesce($3, next_attempt_at), finished_at = $4, locked_until = null where seq = $1",
-        &[&seq, &state, &next, &finished],
-    )
-    .await
-    .map_err(pg_err)?;
-    tx.commit().await.map_err(pg_err)
+    Ok(())
+}
+
+pub(super) async fn outbox_stats(store: &PgStore) -> StoreResult<(u64, Option<Timestamp>)> {
+    let row = store
+        .client()
+        .await?
+        .query_one("select count(*), min(created_at) from webhook_deliveries where state = 'pending'", &[])
+        .await
+        .map_err(pg_err)?;
+    Ok((row.get::<_, i64>(0) as u64, row.get::<_, Option<i64>>(1).map(Timestamp::from_unix)))
 }
 
 pub(super) async fn list_attempts(store: &PgStore, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>> {
@@ -360,8 +391,9 @@ pub(super) async fn redeliver(store: &PgStore, scope: &Scope, event: &EventId, n
     if exists.is_none() {
         return Err(StoreError::not_found("event", event));
     }
-    // A target that still has this event queued is sent it now instead of getting another copy, so calls
-    // in a loop queue at most one copy per target (see `Store::redeliver`).
+    // A target that still has this event waiting (queued, not in flight) is sent it now instead of getting
+    // another copy, so calls in a loop queue at most one copy per target (see `Store::redeliver`); one whose
+    // copy is being sent right now gets a new one.
     let pulled = tx
         .execute(
             "update webhook_deliveries set next_attempt_at = least(next_attempt_at, $2) \
@@ -379,15 +411,18 @@ pub(super) async fn redeliver(store: &PgStore, scope: &Scope, event: &EventId, n
         .await
         .map_err(pg_err)?
         .get(0);
-    let args: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-        [&event.as_str(), &scope.account.as_str(), &scope.livemode, &now.unix()];
+    // Leases are wall-clock time (see `claim_deliveries`).
+    let wall = satang_domain::Clock::now(&satang_domain::SystemClock).unix();
+    let args: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&event.as_str(), &scope.account.as_str(), &scope.livemode, &now.unix(), &wall];
     let queued = if own_urls {
         tx.execute(
             "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
              next_attempt_at, created_at) select $1, $2, $3, null, u.url, 'pending', 0, $4, $4 \
              from (select distinct url from webhook_deliveries where event_id = $1 and endpoint_id is null) u \
              where not exists (select 1 from webhook_deliveries d where d.event_id = $1 \
-             and d.endpoint_id is null and d.url = u.url and d.state = 'pending')",
+             and d.endpoint_id is null and d.url = u.url and d.state = 'pending' \
+             and (d.locked_until is null or d.locked_until <= $5))",
             &args,
         )
         .await
@@ -397,7 +432,8 @@ pub(super) async fn redeliver(store: &PgStore, scope: &Scope, event: &EventId, n
              next_attempt_at, created_at) select $1, e.account_id, e.livemode, e.id, e.url, 'pending', 0, $4, $4 \
              from webhook_endpoints e where e.account_id = $2 and e.livemode = $3 \
              and not exists (select 1 from webhook_deliveries d where d.event_id = $1 \
-             and d.endpoint_id = e.id and d.state = 'pending')",
+             and d.endpoint_id = e.id and d.state = 'pending' \
+             and (d.locked_until is null or d.locked_until <= $5))",
             &args,
         )
         .await

@@ -6,7 +6,9 @@ use satang_domain::{AccountId, Currency, FeeSchedule, Timestamp};
 
 use super::{SqliteStore, json_err, sql_err};
 use crate::store::users::AuditEntry;
-use crate::store::{Account, KeyGrant, KeyInfo, KeyKind, KeyRecord, NewAccount, StoreError, StoreResult};
+use crate::store::{
+    Account, CheckoutSettings, KeyGrant, KeyInfo, KeyKind, KeyRecord, NewAccount, StoreError, StoreResult,
+};
 
 pub(super) async fn create_account(store: &SqliteStore, a: NewAccount) -> StoreResult<()> {
     store
@@ -49,17 +51,45 @@ pub(super) async fn get_account(store: &SqliteStore, id: &AccountId) -> StoreRes
     let id = id.clone();
     store
         .read(move |c| {
-            c.query_row("select name, created_at, api_version from accounts where id = ?1", [id.as_str()], |r| {
-                Ok(Account {
-                    id: id.clone(),
-                    name: r.get(0)?,
-                    created_at: Timestamp::from_unix(r.get(1)?),
-                    api_version: r.get(2)?,
-                })
-            })
+            c.query_row(
+                "select name, created_at, api_version, allowed_origins, shop_url, logo_url from accounts where id = ?1",
+                [id.as_str()],
+                |r| {
+                    Ok(Account {
+                        id: id.clone(),
+                        name: r.get(0)?,
+                        created_at: Timestamp::from_unix(r.get(1)?),
+                        api_version: r.get(2)?,
+                        checkout: CheckoutSettings::from_columns(r.get(3)?, r.get(4)?, r.get(5)?),
+                    })
+                },
+            )
             .optional()
             .map_err(sql_err)?
             .ok_or_else(|| StoreError::not_found("account", &id))
+        })
+        .await
+}
+
+pub(super) async fn set_checkout_settings(
+    store: &SqliteStore,
+    id: &AccountId,
+    settings: &CheckoutSettings,
+) -> StoreResult<()> {
+    let id = id.clone();
+    let settings = settings.clone();
+    store
+        .write(move |c| {
+            let n = c
+                .execute(
+                    "update accounts set allowed_origins = ?2, shop_url = ?3, logo_url = ?4 where id = ?1",
+                    params![id.as_str(), settings.origins_column(), settings.shop_url, settings.logo_url],
+                )
+                .map_err(sql_err)?;
+            if n == 0 {
+                return Err(StoreError::not_found("account", &id));
+            }
+            Ok(())
         })
         .await
 }

@@ -6,7 +6,7 @@ use satang_domain::{ChargeId, EventId, EventKey, Timestamp};
 
 use super::lists::{count_insert, page};
 use super::webhooks::ensure_signing_secret;
-use super::writer::OUTBOX_TOUCHED;
+use super::writer::{EVENTS_WRITTEN, OUTBOX_TOUCHED};
 use super::{SqliteStore, sql_err};
 use crate::store::{ListQuery, NewEvent, Page, Scope, StoreError, StoreResult, StoredEvent};
 
@@ -27,6 +27,7 @@ pub(super) fn insert_event(conn: &Connection, scope: &Scope, e: &NewEvent) -> St
     })
     .map_err(sql_err)?;
     count_insert(conn, scope, "events")?;
+    EVENTS_WRITTEN.with(|t| t.set(true));
     let queued = if e.webhook_urls.is_empty() {
         conn.prepare_cached(
             "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \

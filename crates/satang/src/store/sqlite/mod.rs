@@ -16,11 +16,13 @@
 //! | [`webhooks`] | `webhook_endpoints`, `webhook_signing`, claiming `webhook_deliveries`, `webhook_attempts` |
 //! | [`lists`]    | `list_counters`, and the paging every scoped list shares |
 //! | [`idempotency`] | `idempotency_keys`: a request's key, recorded in its effect's write job |
+//! | [`connectors`] | `connectors`, `provider_calls`, `payment_attempts`: live acquirers |
 //!
 //! A new concern gets a new module beside these and one-line forwarders in the impl below.
 
 mod accounts;
 mod charges;
+mod connectors;
 mod events;
 mod idempotency;
 mod ledger;
@@ -61,6 +63,7 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     read_permits: Arc<Semaphore>,
     outbox: Arc<Notify>,
+    events: crate::store::EventsSignal,
     /// When old idempotency keys were last pruned (unix seconds).
     pruned: std::sync::atomic::AtomicI64,
 }
@@ -136,12 +139,17 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>(MAX_BATCH * 4);
         let outbox = Arc::new(Notify::new());
         let signal = outbox.clone();
-        std::thread::Builder::new().name("satang-sqlite-writer".into()).spawn(move || writer_loop(conn, rx, signal))?;
+        let events = crate::store::EventsSignal::default();
+        let written = events.clone();
+        std::thread::Builder::new()
+            .name("satang-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx, signal, written))?;
         Ok(SqliteStore {
             jobs: tx,
             readers: Arc::new(Readers { path, idle: Mutex::new(Vec::new()) }),
             read_permits: Arc::new(Semaphore::new(READERS)),
             outbox,
+            events,
             pruned: std::sync::atomic::AtomicI64::new(0),
         })
     }
@@ -171,6 +179,10 @@ impl Store for SqliteStore {
 
     async fn get_account(&self, id: &AccountId) -> StoreResult<Account> {
         accounts::get_account(self, id).await
+    }
+
+    async fn set_checkout_settings(&self, id: &AccountId, settings: &CheckoutSettings) -> StoreResult<()> {
+        accounts::set_checkout_settings(self, id, settings).await
     }
 
     async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyGrant>> {
@@ -336,6 +348,10 @@ impl Store for SqliteStore {
         self.outbox.clone()
     }
 
+    fn events_signal(&self) -> crate::store::EventsSignal {
+        self.events.clone()
+    }
+
     async fn create_endpoint(&self, ep: &WebhookEndpoint) -> StoreResult<()> {
         webhooks::create_endpoint(self, ep).await
     }
@@ -383,6 +399,10 @@ impl Store for SqliteStore {
         webhooks::finish_attempt(self, seq, a, outcome).await
     }
 
+    async fn outbox_stats(&self) -> StoreResult<(u64, Option<Timestamp>)> {
+        webhooks::outbox_stats(self).await
+    }
+
     async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>> {
         webhooks::list_attempts(self, events).await
     }
@@ -402,5 +422,55 @@ impl Store for SqliteStore {
 
     async fn record_idempotent_response(&self, row: &super::idempotency::KeyRow) -> StoreResult<()> {
         idempotency::record_after(self, row).await
+    }
+
+    async fn set_connector(&self, record: &crate::store::connectors::ConnectorRecord) -> StoreResult<()> {
+        connectors::set(self, record).await
+    }
+    async fn get_connector(
+        &self,
+        account: &AccountId,
+    ) -> StoreResult<Option<crate::store::connectors::ConnectorRecord>> {
+        connectors::get(self, account).await
+    }
+    async fn remove_connector(&self, account: &AccountId) -> StoreResult<bool> {
+        connectors::remove(self, account).await
+    }
+    async fn count_connectors(&self) -> StoreResult<u64> {
+        connectors::count(self).await
+    }
+    async fn record_provider_calls(
+        &self,
+        charge: &ChargeId,
+        calls: &[crate::connector::ProviderCall],
+    ) -> StoreResult<()> {
+        connectors::record_calls(self, charge, calls).await
+    }
+    async fn list_provider_calls(&self, charge: &ChargeId) -> StoreResult<Vec<crate::connector::ProviderCall>> {
+        connectors::list_calls(self, charge).await
+    }
+    async fn insert_payment_attempt(&self, attempt: &crate::store::connectors::PaymentAttempt) -> StoreResult<bool> {
+        connectors::insert_attempt(self, attempt).await
+    }
+    async fn update_payment_attempt(&self, attempt: &crate::store::connectors::PaymentAttempt) -> StoreResult<()> {
+        connectors::update_attempt(self, attempt).await
+    }
+    async fn payment_attempt(&self, request_id: &str) -> StoreResult<Option<crate::store::connectors::PaymentAttempt>> {
+        connectors::get_attempt(self, request_id).await
+    }
+    async fn latest_payment_attempt(
+        &self,
+        charge: &ChargeId,
+    ) -> StoreResult<Option<crate::store::connectors::PaymentAttempt>> {
+        connectors::latest_attempt(self, charge).await
+    }
+    async fn claim_payment_checks(
+        &self,
+        now: Timestamp,
+        lease_now: Timestamp,
+        lease_until: Timestamp,
+        limit: u64,
+    ) -> StoreResult<Vec<crate::store::connectors::PaymentAttempt>> {
+        connectors::claim_checks(self, now, lease_now, lease_until, limit).await
     }
 }

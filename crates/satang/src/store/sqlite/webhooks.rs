@@ -364,6 +364,17 @@ pub(super) async fn finish_attempt(
     .await
 }
 
+pub(super) async fn outbox_stats(store: &SqliteStore) -> StoreResult<(u64, Option<Timestamp>)> {
+    store
+        .scan(|c| {
+            c.query_row("select count(*), min(created_at) from webhook_deliveries where state = 'pending'", [], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Option<i64>>(1)?.map(Timestamp::from_unix)))
+            })
+            .map_err(sql_err)
+        })
+        .await
+}
+
 pub(super) async fn list_attempts(store: &SqliteStore, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>> {
     if events.is_empty() {
         return Ok(Vec::new());
@@ -433,8 +444,9 @@ pub(super) async fn redeliver(
             if exists.is_none() {
                 return Err(StoreError::not_found("event", &event));
             }
-            // A target that still has this event queued is sent it now instead of getting another copy, so
-            // calls in a loop queue at most one copy per target (see `Store::redeliver`).
+            // A target that still has this event waiting (queued, not in flight) is sent it now instead of
+            // getting another copy, so calls in a loop queue at most one copy per target (see
+            // `Store::redeliver`); one whose copy is being sent right now gets a new one.
             let pulled = c
                 .execute(
                     "update webhook_deliveries set next_attempt_at = min(next_attempt_at, ?2) \
@@ -450,14 +462,17 @@ pub(super) async fn redeliver(
                     |r| r.get(0),
                 )
                 .map_err(sql_err)?;
-            let args = params![event.as_str(), scope.account.as_str(), scope.livemode, now.unix()];
+            // Leases are wall-clock time (see `claim_deliveries`).
+            let wall = satang_domain::Clock::now(&satang_domain::SystemClock).unix();
+            let args = params![event.as_str(), scope.account.as_str(), scope.livemode, now.unix(), wall];
             let queued = if own_urls {
                 c.execute(
                     "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, \
                      attempts, next_attempt_at, created_at) select ?1, ?2, ?3, null, u.url, 'pending', 0, ?4, ?4 \
                      from (select distinct url from webhook_deliveries where event_id = ?1 and endpoint_id is null) u \
                      where not exists (select 1 from webhook_deliveries d where d.event_id = ?1 \
-                     and d.endpoint_id is null and d.url = u.url and d.state = 'pending')",
+                     and d.endpoint_id is null and d.url = u.url and d.state = 'pending' \
+                     and (d.locked_until is null or d.locked_until <= ?5))",
                     args,
                 )
             } else {
@@ -466,7 +481,8 @@ pub(super) async fn redeliver(
                      attempts, next_attempt_at, created_at) select ?1, e.account_id, e.livemode, e.id, e.url, \
                      'pending', 0, ?4, ?4 from webhook_endpoints e where e.account_id = ?2 and e.livemode = ?3 \
                      and not exists (select 1 from webhook_deliveries d where d.event_id = ?1 \
-                     and d.endpoint_id = e.id and d.state = 'pending')",
+                     and d.endpoint_id = e.id and d.state = 'pending' \
+                     and (d.locked_until is null or d.locked_until <= ?5))",
                     args,
                 )
             }

@@ -105,6 +105,9 @@ thread_local! {
 
     /// Set by a job on the writer thread that queued webhook deliveries; read after the batch commits.
     pub(super) static OUTBOX_TOUCHED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+
+    /// Set by a job on the writer thread that wrote an event; read after the batch commits.
+    pub(super) static EVENTS_WRITTEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl SqliteStore {
@@ -161,7 +164,12 @@ impl SqliteStore {
     }
 }
 
-pub(super) fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>, outbox: Arc<Notify>) {
+pub(super) fn writer_loop(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Box<dyn WriteJob>>,
+    outbox: Arc<Notify>,
+    events: crate::store::EventsSignal,
+) {
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = rx.blocking_recv() {
         batch.push(job);
@@ -172,7 +180,15 @@ pub(super) fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Write
             }
         }
         OUTBOX_TOUCHED.with(|t| t.set(false));
+        EVENTS_WRITTEN.with(|t| t.set(false));
+        let started = std::time::Instant::now();
         let outcome = run_batch(&conn, &mut batch).map_err(|e| e.to_string());
+        if outcome.is_ok() {
+            crate::metrics::commit(batch.len(), started.elapsed().as_secs_f64());
+        }
+        if outcome.is_ok() && EVENTS_WRITTEN.with(|t| t.get()) {
+            events.bump();
+        }
         match &outcome {
             Ok(()) if OUTBOX_TOUCHED.with(|t| t.get()) => outbox.notify_one(),
             Ok(()) => {}
@@ -206,6 +222,7 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> rusqlite::Re
         Ok(false) => {
             exec("rollback")?;
             OUTBOX_TOUCHED.with(|t| t.set(false));
+            EVENTS_WRITTEN.with(|t| t.set(false));
             run_batch_with_savepoints(conn, batch)
         }
         Err(e) => {
