@@ -29,7 +29,7 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-fn new_key(kind: KeyKind, livemode: bool) -> (String, KeyRecord) {
+pub fn new_key(kind: KeyKind, livemode: bool) -> (String, KeyRecord) {
     let prefix = match kind {
         KeyKind::Public => "pkey",
         KeyKind::Secret => "skey",
@@ -108,6 +108,42 @@ fn build_account(name: &str, now: Timestamp, ((tp, tp_rec), (ts, ts_rec)): KeyPa
         live_secret_key: ls,
     };
     (record, shown)
+}
+
+/// Longest overlap a key roll may give the old secret key.
+pub const MAX_ROLL_OVERLAP_SECS: i64 = 7 * 86_400;
+
+/// Rolls the secret key of one mode: a new key, shown only in the return value, and the old one (or
+/// ones) working for `overlap_secs` more, then refused. The audit row names `actor` (a user's email or
+/// `cli`); the API itself never says which key a request used.
+pub async fn roll_secret_key(
+    store: &crate::store::DynStore,
+    account: &AccountId,
+    livemode: bool,
+    overlap_secs: i64,
+    actor: &str,
+    now: Timestamp,
+) -> anyhow::Result<String> {
+    if !(0..=MAX_ROLL_OVERLAP_SECS).contains(&overlap_secs) {
+        anyhow::bail!("the overlap must be between 0 and {} hours", MAX_ROLL_OVERLAP_SECS / 3600);
+    }
+    store.get_account(account).await?;
+    let (key, record) = new_key(KeyKind::Secret, livemode);
+    let until = Timestamp::from_unix(now.unix() + overlap_secs);
+    let audit = crate::store::users::AuditEntry {
+        account: account.clone(),
+        actor: actor.to_string(),
+        action: "key.roll".into(),
+        detail: format!(
+            "{} secret key {}; the old one works until {}",
+            if livemode { "live" } else { "test" },
+            record.hint,
+            until.iso()
+        ),
+        created_at: now,
+    };
+    store.roll_secret_key(account, &record, now, until, &audit).await?;
+    Ok(key)
 }
 
 #[cfg(test)]

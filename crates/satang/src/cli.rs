@@ -49,6 +49,12 @@ pub enum Command {
     /// Manage webhook endpoints, and verify a delivery's signature.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Roll API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Configure an account's live acquirer (Antom), or make keys for it.
     #[command(subcommand)]
     Connector(connector::ConnectorCommand),
@@ -180,6 +186,44 @@ pub enum WebhookCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make a new secret key for one mode and print it (once); the old one keeps working for the overlap.
+    Roll {
+        /// The account ID (`acct_…`).
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_enum)]
+        mode: Mode,
+        /// Hours the old secret key keeps working (0 to 168).
+        #[arg(long, default_value = "24")]
+        overlap_hours: i64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a dashboard user of an account. Without `--password-stdin` a random password is made and
+    /// printed, once; give it to the user.
+    Create {
+        /// The account ID (`acct_…`).
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        email: String,
+        /// `owner` (everything, and the audit log), `admin` (refunds, webhooks) or `viewer` (read only).
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Read the password from the first line of standard input instead.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Create a merchant account with a test and a live key pair. The secret keys are shown only now.
     Create {
@@ -272,6 +316,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(db) => {
             db.open().await?;
             println!("migrations applied to {}", store::redact_url(&db.url));
+            Ok(())
+        }
+        Command::Key(KeyCommand::Roll { account, mode, overlap_hours, database }) => {
+            let account: satang_domain::AccountId =
+                account.parse().map_err(|_| anyhow::anyhow!("{account} is not an account ID"))?;
+            let store = database.open().await?;
+            let overlap =
+                overlap_hours.checked_mul(3600).ok_or_else(|| anyhow::anyhow!("--overlap-hours is too large"))?;
+            let key =
+                accounts::roll_secret_key(&store, &account, mode.live(), overlap, "cli", SystemClock.now()).await?;
+            println!("new secret key (shown only now): {key}");
+            println!("the previous secret key keeps working for {overlap_hours} hours");
+            Ok(())
+        }
+        Command::User(UserCommand::Create { account, email, role, password_stdin, database }) => {
+            let role = crate::store::users::Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("--role must be owner, admin or viewer"))?;
+            let account: satang_domain::AccountId =
+                account.parse().map_err(|_| anyhow::anyhow!("{account} is not an account ID"))?;
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                (line.trim_end_matches(['\r', '\n']).to_string(), false)
+            } else {
+                (satang_domain::id::random_base36(20), true)
+            };
+            let store = database.open().await?;
+            let user =
+                crate::dashboard::auth::create_user(&store, &account, &email, role, &password, SystemClock.now())
+                    .await?;
+            println!("user {} ({}) of {} created", user.email, user.role.as_str(), user.account);
+            if generated {
+                println!("password (shown only now): {password}");
+            }
             Ok(())
         }
         Command::Account(AccountCommand::Create { name, database, json }) => {

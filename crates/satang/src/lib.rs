@@ -17,6 +17,7 @@
 //! | [`live`] | live charges: handing them to the account's acquirer, notify and return routes |
 //! | [`simulator`] | `satang simulator antom`: an Antom server for tests and trying live mode |
 //! | [`checkout`] | the merchant's checkout in a browser: CORS on public-key routes, `GET /omise.js` |
+//! | [`dashboard`] | the merchant dashboard at `/dashboard`: users, sessions, pages |
 //! | [`ops`] | charge operations shared by the API, the pages and the sweeper |
 //! | [`accounts`] | merchant accounts and API keys |
 //! | [`connector`] | live acquirers: the `Connector` trait, Antom (Alipay+), its simulator |
@@ -34,6 +35,7 @@ pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod connector;
+pub mod dashboard;
 pub mod devtools;
 pub mod http;
 pub mod live;

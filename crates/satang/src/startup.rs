@@ -30,6 +30,7 @@ pub fn http_service(app: AppState, limiter: Arc<Limiter>) -> NormalizePath<Route
         .merge(pages::router())
         .merge(crate::live::routes::router())
         .route("/omise.js", get(checkout::omise_js::serve))
+        .merge(crate::dashboard::router())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(limiter, ratelimit::limit))

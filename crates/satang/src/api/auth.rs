@@ -24,6 +24,7 @@ use super::error::ApiError;
 use super::version::ApiVersion;
 use crate::accounts::hash_key;
 use crate::store::{DynStore, KeyGrant, KeyKind, Scope};
+use satang_domain::Timestamp;
 
 /// Who is calling, as the key says.
 #[derive(Debug, Clone)]
@@ -43,23 +44,36 @@ pub struct AnyKey(pub Caller);
 /// A valid secret key.
 pub struct SecretKey(pub Caller);
 
-/// Known keys by SHA-256.
+/// Known keys by SHA-256, each kept for [`KEY_CACHE_TTL`] after it was read: a key rolled on another node
+/// gets its expiry here within that time (and at once on the node that rolled it, see [`KeyCache::forget_all`]).
 #[derive(Default)]
 pub struct KeyCache {
-    known: RwLock<HashMap<String, KeyGrant>>,
+    known: RwLock<HashMap<String, (KeyGrant, std::time::Instant)>>,
 }
 
+/// How long a key's grant is trusted without asking the database again.
+pub const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl KeyCache {
-    pub async fn lookup(&self, store: &DynStore, key: &str) -> Result<Option<KeyGrant>, ApiError> {
+    /// The key's grant, unless the key is unknown or (rolled and) expired by `now`.
+    pub async fn lookup(&self, store: &DynStore, key: &str, now: Timestamp) -> Result<Option<KeyGrant>, ApiError> {
+        let live = |g: &KeyGrant| g.expires_at.is_none_or(|t| t > now);
         let hash = hash_key(key);
-        if let Some(g) = self.known.read().unwrap_or_else(|p| p.into_inner()).get(&hash) {
-            return Ok(Some(g.clone()));
+        if let Some((g, at)) = self.known.read().unwrap_or_else(|p| p.into_inner()).get(&hash)
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(Some(g.clone()).filter(live));
         }
         let grant = store.find_key(&hash).await?;
         if let Some(g) = &grant {
-            self.known.write().unwrap_or_else(|p| p.into_inner()).insert(hash, g.clone());
+            self.known.write().unwrap_or_else(|p| p.into_inner()).insert(hash, (g.clone(), std::time::Instant::now()));
         }
-        Ok(grant)
+        Ok(grant.filter(live))
+    }
+
+    /// Drops every cached grant (after a key roll on this node).
+    pub fn forget_all(&self) {
+        self.known.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 
@@ -84,7 +98,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
     })?;
     let grant = state
         .keys
-        .lookup(&state.store, &key)
+        .lookup(&state.store, &key, state.now())
         .await?
         .ok_or_else(|| ApiError::authentication("authentication failed"))?;
     let requested = parts.headers.get("omise-version").and_then(|v| v.to_str().ok()).and_then(ApiVersion::parse);

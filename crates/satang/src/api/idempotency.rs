@@ -114,7 +114,7 @@ pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Res
     };
     // The key belongs to the caller's account and mode; without a valid key the handler answers 401.
     let grant = match basic_user(req.headers()) {
-        Some(api_key) => match app.keys.lookup(&app.store, &api_key).await {
+        Some(api_key) => match app.keys.lookup(&app.store, &api_key, app.now()).await {
             Ok(Some(g)) => g,
             Ok(None) => return next.run(req).await,
             Err(e) => return e.into_response(),

@@ -8,6 +8,7 @@
 //! | [`error`] | Omise error objects and HTTP statuses |
 //! | [`wire`] | response objects in Omise's shape |
 //! | [`sources`], [`charges`], [`refunds`], [`transactions`], [`events`], [`capability`] | handlers |
+//! | [`search`] | `GET /search` (Omise's Search API) |
 //! | [`webhooks`] | the admin API for webhook endpoints (beyond Omise) |
 //! | [`openapi`] | `GET /openapi.json`, every route in one table, checked against the code by tests |
 //! | [`request_log`] | `GET /logs/stream`, the account's served requests (beyond Omise) |
@@ -25,6 +26,7 @@ pub mod openapi;
 pub mod params;
 pub mod refunds;
 pub mod request_log;
+pub mod search;
 pub mod sources;
 pub mod stream;
 pub mod transactions;
@@ -66,6 +68,7 @@ pub fn router() -> Router<AppState> {
         .route("/charges/{id}/refunds", post(refunds::create_refund).get(refunds::list_charge_refunds))
         .route("/charges/{id}/refunds/{refund}", get(refunds::retrieve_refund))
         .route("/refunds", get(refunds::list_refunds))
+        .route("/search", get(search::search))
         .route("/transactions", get(transactions::list_transactions))
         .route("/transactions/{id}", get(transactions::retrieve_transaction))
         .route("/balance", get(transactions::retrieve_balance))
@@ -162,7 +165,7 @@ pub async fn request_context(State(app): State<AppState>, req: Request, next: Ne
         tracing::Span::none()
     };
     let started = std::time::Instant::now();
-    let page = req.uri().path().starts_with("/pay");
+    let page = req.uri().path().starts_with("/pay") || req.uri().path().starts_with("/dashboard");
     let served = REQUEST_ID.scope(request_id.clone(), async {
         let run = request_log::CALLER_SCOPE.scope(std::cell::OnceCell::new(), async {
             let res = tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await;

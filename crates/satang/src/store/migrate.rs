@@ -31,6 +31,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 7, "0007_connector"),
     migration!("sqlite", 8, "0008_refund_intents"),
     migration!("sqlite", 9, "0009_checkout"),
+    migration!("sqlite", 10, "0010_dashboard"),
 ];
 
 /// PostgreSQL's steps: the same tables as SQLite's, in PostgreSQL types.
@@ -44,6 +45,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 7, "0007_connector"),
     migration!("postgres", 8, "0008_refund_intents"),
     migration!("postgres", 9, "0009_checkout"),
+    migration!("postgres", 10, "0010_dashboard"),
 ];
 
 #[cfg(test)]

@@ -13,7 +13,9 @@ pub mod connectors;
 pub mod idempotency;
 pub mod migrate;
 pub mod postgres;
+pub mod search;
 pub mod sqlite;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -68,6 +70,19 @@ pub struct KeyGrant {
     pub kind: KeyKind,
     /// The account's default `Omise-Version` for this key's mode.
     pub api_version: String,
+    /// After a roll, when this key stops working.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A key as the dashboard lists it: never a secret key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub kind: KeyKind,
+    pub livemode: bool,
+    pub hint: String,
+    pub public_key: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -374,8 +389,21 @@ pub trait Store: Send + Sync + 'static {
     async fn get_account(&self, id: &AccountId) -> StoreResult<Account>;
     /// Replaces the account's checkout settings (`satang account set-checkout`).
     async fn set_checkout_settings(&self, id: &AccountId, settings: &CheckoutSettings) -> StoreResult<()>;
-    /// The grant of the key whose SHA-256 is `hash`, if any.
+    /// The grant of the key whose SHA-256 is `hash`, if any (expired or not: the caller compares
+    /// `expires_at` with its clock).
     async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyGrant>>;
+    /// The account's keys, oldest first.
+    async fn list_keys(&self, account: &AccountId) -> StoreResult<Vec<KeyInfo>>;
+    /// Adds `new` (a secret key of its mode) and makes the mode's other live secret keys expire at
+    /// `old_until` (or earlier, if they already expire sooner), with the audit row, in one transaction.
+    async fn roll_secret_key(
+        &self,
+        account: &AccountId,
+        new: &KeyRecord,
+        now: Timestamp,
+        old_until: Timestamp,
+        audit: &users::AuditEntry,
+    ) -> StoreResult<()>;
 
     /// The account's own fee schedule for a method and currency, if the operator set one.
     async fn fee_schedule(
@@ -424,6 +452,11 @@ pub trait Store: Send + Sync + 'static {
         q: ListQuery,
     ) -> StoreResult<Page<RefundRecord>>;
     async fn get_refund(&self, scope: &Scope, charge: &ChargeId, id: &RefundId) -> StoreResult<RefundRecord>;
+
+    /// Charges matching a search ([`search`]), in (created_at, insertion) order; `total` counts all matches.
+    async fn search_charges(&self, scope: &Scope, q: &search::SearchQuery) -> StoreResult<Page<Charge>>;
+    /// Refunds matching a search: each word is the refund's or its charge's ID.
+    async fn search_refunds(&self, scope: &Scope, q: &search::SearchQuery) -> StoreResult<Page<RefundRecord>>;
 
     async fn list_transactions(&self, scope: &Scope, q: ListQuery) -> StoreResult<Page<LedgerEntry>>;
     async fn get_transaction(&self, scope: &Scope, id: &TransactionId) -> StoreResult<LedgerEntry>;
@@ -476,6 +509,24 @@ pub trait Store: Send + Sync + 'static {
         charge: Option<&ChargeId>,
         q: ListQuery,
     ) -> StoreResult<Page<StoredEvent>>;
+
+    /// Writes a dashboard user and its audit row together; an email already taken is refused.
+    async fn create_user(&self, user: &users::User, audit: &users::AuditEntry) -> StoreResult<()>;
+    /// The user with this (lowercased) email.
+    async fn find_user(&self, email: &str) -> StoreResult<Option<users::User>>;
+    async fn create_session(&self, session: &users::Session) -> StoreResult<()>;
+    /// The session whose cookie hashes to `token_hash`, with its user, if it has not expired by `now`.
+    async fn find_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(users::Session, users::User)>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    async fn record_login(&self, email: &str, ok: bool, at: Timestamp) -> StoreResult<()>;
+    /// Failed logins for this email since `since`.
+    async fn failed_logins_since(&self, email: &str, since: Timestamp) -> StoreResult<u64>;
+    /// The account's audit log, newest first.
+    async fn list_audit(&self, account: &AccountId, limit: u64) -> StoreResult<Vec<users::AuditEntry>>;
 
     /// The response recorded under an `Idempotency-Key` of this scope no earlier than `since`
     /// (see [`idempotency`]: writes record their key themselves, in their transaction).

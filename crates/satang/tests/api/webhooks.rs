@@ -222,10 +222,7 @@ async fn a_slow_endpoint_never_delays_a_fast_one() {
         last_fast.duration_since(first_slow)
     );
     let slow_in_flight = rx.hits("/slow").len();
-    assert!(
-        slow_in_flight <= per_target,
-        "at most {per_target} sends in flight per endpoint, saw {slow_in_flight}"
-    );
+    assert!(slow_in_flight <= per_target, "at most {per_target} sends in flight per endpoint, saw {slow_in_flight}");
     // The slow endpoint gets everything too, in time.
     rx.wait_for("/slow", n, 20).await;
 }

@@ -8,6 +8,7 @@
 pub mod charge;
 pub mod event;
 pub mod refund;
+pub mod search;
 pub mod source;
 pub mod transaction;
 

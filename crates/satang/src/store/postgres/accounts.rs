@@ -4,7 +4,10 @@
 use satang_domain::{AccountId, Currency, FeeSchedule, Timestamp};
 
 use super::{PgStore, bad_id, json_err, parse_doc, pg_err};
-use crate::store::{Account, CheckoutSettings, KeyGrant, KeyKind, NewAccount, StoreError, StoreResult};
+use crate::store::users::AuditEntry;
+use crate::store::{
+    Account, CheckoutSettings, KeyGrant, KeyInfo, KeyKind, KeyRecord, NewAccount, StoreError, StoreResult,
+};
 
 pub(super) async fn create_account(store: &PgStore, a: NewAccount) -> StoreResult<()> {
     let mut c = store.client().await?;
@@ -76,7 +79,7 @@ pub(super) async fn find_key(store: &PgStore, hash: &str) -> StoreResult<Option<
     let c = store.client().await?;
     let st = c
         .prepare_cached(
-            "select k.account_id, a.name, k.livemode, k.kind, a.api_version from api_keys k \
+            "select k.account_id, a.name, k.livemode, k.kind, a.api_version, k.expires_at from api_keys k \
              join accounts a on a.id = k.account_id where k.hash = $1",
         )
         .await
@@ -89,6 +92,7 @@ pub(super) async fn find_key(store: &PgStore, hash: &str) -> StoreResult<Option<
         livemode: row.get(2),
         kind: if kind == "secret" { KeyKind::Secret } else { KeyKind::Public },
         api_version: row.get(4),
+        expires_at: row.get::<_, Option<i64>>(5).map(Timestamp::from_unix),
     }))
 }
 
@@ -129,4 +133,56 @@ pub(super) async fn set_fee_schedule(
         .await
         .map_err(pg_err)?;
     if n == 0 { Err(StoreError::not_found("account", account)) } else { Ok(()) }
+}
+
+pub(super) async fn list_keys(store: &PgStore, account: &AccountId) -> StoreResult<Vec<KeyInfo>> {
+    let rows = store
+        .client()
+        .await?
+        .query(
+            "select kind, livemode, hint, public_key, created_at, expires_at from api_keys where account_id = $1 \
+             order by created_at, hash",
+            &[&account.as_str()],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(rows
+        .iter()
+        .map(|r| KeyInfo {
+            kind: if r.get::<_, String>(0) == "secret" { KeyKind::Secret } else { KeyKind::Public },
+            livemode: r.get(1),
+            hint: r.get(2),
+            public_key: r.get(3),
+            created_at: Timestamp::from_unix(r.get(4)),
+            expires_at: r.get::<_, Option<i64>>(5).map(Timestamp::from_unix),
+        })
+        .collect())
+}
+
+pub(super) async fn roll_secret_key(
+    store: &PgStore,
+    account: &AccountId,
+    new: &KeyRecord,
+    now: Timestamp,
+    old_until: Timestamp,
+    audit: &AuditEntry,
+) -> StoreResult<()> {
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    tx.execute(
+        "update api_keys set expires_at = $3 where account_id = $1 and livemode = $2 and kind = 'secret' \
+         and (expires_at is null or expires_at > $3)",
+        &[&account.as_str(), &new.livemode, &old_until.unix()],
+    )
+    .await
+    .map_err(pg_err)?;
+    tx.execute(
+        "insert into api_keys (hash, account_id, livemode, kind, public_key, hint, created_at) \
+         values ($1, $2, $3, 'secret', null, $4, $5)",
+        &[&new.hash, &account.as_str(), &new.livemode, &new.hint, &now.unix()],
+    )
+    .await
+    .map_err(pg_err)?;
+    super::users::insert_audit(&tx, audit).await?;
+    tx.commit().await.map_err(pg_err)
 }

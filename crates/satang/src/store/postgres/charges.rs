@@ -181,6 +181,7 @@ pub(super) async fn list_charges(store: &PgStore, scope: &Scope, q: ListQuery) -
 /// by the domain, and written with its bookings, events and idempotency key sent together.
 pub(super) async fn update_charge(store: &PgStore, which: ChargeRef, mutation: ChargeMutation) -> StoreResult<Charge> {
     let pending = pending_key();
+    let audit = crate::store::users::pending_audit();
     let mut c = store.client().await?;
     let tx = c.transaction().await.map_err(pg_err)?;
     let (seq, mut charge) = load_charge_for_update(&tx, &which).await?;
@@ -204,6 +205,9 @@ pub(super) async fn update_charge(store: &PgStore, which: ChargeRef, mutation: C
         events_written,
         idempotency::record(t, &pending, Written::Charge(&charge)),
     )?;
+    if let Some(a) = &audit {
+        super::users::insert_audit(&tx, a).await?;
+    }
     let committing = std::time::Instant::now();
     tx.commit().await.map_err(pg_err)?;
     crate::metrics::commit(1, committing.elapsed().as_secs_f64());

@@ -37,6 +37,8 @@ mod ledger;
 mod lists;
 mod notify;
 mod pool;
+mod search;
+mod users;
 mod webhooks;
 
 use std::sync::Arc;
@@ -53,6 +55,7 @@ use tokio_postgres::error::SqlState;
 use self::notify::{listen, notifier};
 pub use self::pool::PgOptions;
 use super::migrate::POSTGRES;
+use super::search::SearchQuery;
 use super::*;
 
 pub struct PgStore {
@@ -240,6 +243,65 @@ impl Store for PgStore {
 
     async fn due_charges(&self, now: Timestamp, limit: u64) -> StoreResult<Vec<ChargeId>> {
         charges::due_charges(self, now, limit).await
+    }
+
+    async fn create_user(&self, user: &super::users::User, audit: &super::users::AuditEntry) -> StoreResult<()> {
+        users::create_user(self, user, audit).await
+    }
+
+    async fn find_user(&self, email: &str) -> StoreResult<Option<super::users::User>> {
+        users::find_user(self, email).await
+    }
+
+    async fn create_session(&self, session: &super::users::Session) -> StoreResult<()> {
+        users::create_session(self, session).await
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(super::users::Session, super::users::User)>> {
+        users::find_session(self, token_hash, now).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        users::delete_session(self, token_hash).await
+    }
+
+    async fn record_login(&self, email: &str, ok: bool, at: Timestamp) -> StoreResult<()> {
+        users::record_login(self, email, ok, at).await
+    }
+
+    async fn failed_logins_since(&self, email: &str, since: Timestamp) -> StoreResult<u64> {
+        users::failed_logins_since(self, email, since).await
+    }
+
+    async fn list_audit(&self, account: &AccountId, limit: u64) -> StoreResult<Vec<super::users::AuditEntry>> {
+        users::list_audit(self, account, limit).await
+    }
+
+    async fn list_keys(&self, account: &AccountId) -> StoreResult<Vec<KeyInfo>> {
+        accounts::list_keys(self, account).await
+    }
+
+    async fn roll_secret_key(
+        &self,
+        account: &AccountId,
+        new: &KeyRecord,
+        now: Timestamp,
+        old_until: Timestamp,
+        audit: &super::users::AuditEntry,
+    ) -> StoreResult<()> {
+        accounts::roll_secret_key(self, account, new, now, old_until, audit).await
+    }
+
+    async fn search_charges(&self, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<Charge>> {
+        search::search_charges(self, scope, q).await
+    }
+
+    async fn search_refunds(&self, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<RefundRecord>> {
+        search::search_refunds(self, scope, q).await
     }
 
     async fn list_refunds(

@@ -2,6 +2,8 @@
 //! `webhook_signing` tables, leasing due `webhook_deliveries` to workers, the `webhook_attempts` log, and
 //! redelivery. (New events queue their deliveries in [`super::events`].)
 
+use super::users::insert_audit;
+use crate::store::users::pending_audit;
 use std::collections::HashMap;
 
 use satang_domain::{AccountId, DeliveryId, EndpointId, EventId, EventKey, Timestamp};
@@ -57,9 +59,10 @@ fn endpoint_from(r: &Row) -> StoreResult<WebhookEndpoint> {
 }
 
 pub(super) async fn create_endpoint(store: &PgStore, ep: &WebhookEndpoint) -> StoreResult<()> {
-    let n = store
-        .client()
-        .await?
+    let audit = pending_audit();
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    let n = tx
         .execute(
             "insert into webhook_endpoints (id, account_id, livemode, url, secret, created_at) \
              select $1, $2, $3, $4, $5, $6 where exists (select 1 from accounts where id = $2)",
@@ -67,7 +70,13 @@ pub(super) async fn create_endpoint(store: &PgStore, ep: &WebhookEndpoint) -> St
         )
         .await
         .map_err(pg_err)?;
-    if n == 0 { Err(StoreError::not_found("account", &ep.account)) } else { Ok(()) }
+    if n == 0 {
+        return Err(StoreError::not_found("account", &ep.account));
+    }
+    if let Some(a) = &audit {
+        insert_audit(&tx, a).await?;
+    }
+    tx.commit().await.map_err(pg_err)
 }
 
 pub(super) async fn list_endpoints(
@@ -102,6 +111,7 @@ pub(super) async fn get_endpoint(store: &PgStore, id: &EndpointId) -> StoreResul
 }
 
 pub(super) async fn delete_endpoint(store: &PgStore, id: &EndpointId, now: Timestamp) -> StoreResult<()> {
+    let audit = pending_audit();
     let mut c = store.client().await?;
     let tx = c.transaction().await.map_err(pg_err)?;
     let n = tx.execute("delete from webhook_endpoints where id = $1", &[&id.as_str()]).await.map_err(pg_err)?;
@@ -115,6 +125,9 @@ pub(super) async fn delete_endpoint(store: &PgStore, id: &EndpointId, now: Times
     )
     .await
     .map_err(pg_err)?;
+    if let Some(a) = &audit {
+        insert_audit(&tx, a).await?;
+    }
     tx.commit().await.map_err(pg_err)
 }
 
@@ -124,9 +137,10 @@ pub(super) async fn roll_endpoint_secret(
     secret: String,
     previous_until: Timestamp,
 ) -> StoreResult<WebhookEndpoint> {
-    let row = store
-        .client()
-        .await?
+    let audit = pending_audit();
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    let row = tx
         .query_opt(
             &format!(
                 "update webhook_endpoints set previous_secret = secret, previous_until = $2, secret = $3 \
@@ -137,7 +151,12 @@ pub(super) async fn roll_endpoint_secret(
         .await
         .map_err(pg_err)?
         .ok_or_else(|| StoreError::not_found("webhook_endpoint", id))?;
-    endpoint_from(&row)
+    let ep = endpoint_from(&row)?;
+    if let Some(a) = &audit {
+        insert_audit(&tx, a).await?;
+    }
+    tx.commit().await.map_err(pg_err)?;
+    Ok(ep)
 }
 
 pub(super) async fn signing_secret(store: &PgStore, scope: &Scope, now: Timestamp) -> StoreResult<SigningSecret> {

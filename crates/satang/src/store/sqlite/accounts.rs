@@ -5,7 +5,10 @@ use rusqlite::{OptionalExtension, params};
 use satang_domain::{AccountId, Currency, FeeSchedule, Timestamp};
 
 use super::{SqliteStore, json_err, sql_err};
-use crate::store::{Account, CheckoutSettings, KeyGrant, KeyKind, NewAccount, StoreError, StoreResult};
+use crate::store::users::AuditEntry;
+use crate::store::{
+    Account, CheckoutSettings, KeyGrant, KeyInfo, KeyKind, KeyRecord, NewAccount, StoreError, StoreResult,
+};
 
 pub(super) async fn create_account(store: &SqliteStore, a: NewAccount) -> StoreResult<()> {
     store
@@ -97,7 +100,7 @@ pub(super) async fn find_key(store: &SqliteStore, hash: &str) -> StoreResult<Opt
         .read(move |c| {
             let row = c
                 .prepare_cached(
-                    "select k.account_id, a.name, k.livemode, k.kind, a.api_version from api_keys k \
+                    "select k.account_id, a.name, k.livemode, k.kind, a.api_version, k.expires_at from api_keys k \
                  join accounts a on a.id = k.account_id where k.hash = ?1",
                 )
                 .and_then(|mut st| {
@@ -108,15 +111,23 @@ pub(super) async fn find_key(store: &SqliteStore, hash: &str) -> StoreResult<Opt
                             r.get::<_, bool>(2)?,
                             r.get::<_, String>(3)?,
                             r.get::<_, String>(4)?,
+                            r.get::<_, Option<i64>>(5)?,
                         ))
                     })
                     .optional()
                 })
                 .map_err(sql_err)?;
-            let Some((account, name, livemode, kind, api_version)) = row else { return Ok(None) };
+            let Some((account, name, livemode, kind, api_version, expires_at)) = row else { return Ok(None) };
             let account = AccountId::try_from(account).map_err(|e| StoreError::Other(e.into()))?;
             let kind = if kind == "secret" { KeyKind::Secret } else { KeyKind::Public };
-            Ok(Some(KeyGrant { account, account_name: name, livemode, kind, api_version }))
+            Ok(Some(KeyGrant {
+                account,
+                account_name: name,
+                livemode,
+                kind,
+                api_version,
+                expires_at: expires_at.map(Timestamp::from_unix),
+            }))
         })
         .await
 }
@@ -165,6 +176,60 @@ pub(super) async fn set_fee_schedule(
                 )
                 .map_err(sql_err)?;
             if n == 0 { Err(StoreError::not_found("account", &account)) } else { Ok(()) }
+        })
+        .await
+}
+
+pub(super) async fn list_keys(store: &SqliteStore, account: &AccountId) -> StoreResult<Vec<KeyInfo>> {
+    let account = account.clone();
+    store
+        .read(move |c| {
+            c.prepare_cached(
+                "select kind, livemode, hint, public_key, created_at, expires_at from api_keys where account_id = ?1 \
+                 order by created_at, rowid",
+            )
+            .and_then(|mut st| {
+                st.query_map([account.as_str()], |r| {
+                    Ok(KeyInfo {
+                        kind: if r.get::<_, String>(0)? == "secret" { KeyKind::Secret } else { KeyKind::Public },
+                        livemode: r.get(1)?,
+                        hint: r.get(2)?,
+                        public_key: r.get(3)?,
+                        created_at: Timestamp::from_unix(r.get(4)?),
+                        expires_at: r.get::<_, Option<i64>>(5)?.map(Timestamp::from_unix),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(sql_err)
+        })
+        .await
+}
+
+pub(super) async fn roll_secret_key(
+    store: &SqliteStore,
+    account: &AccountId,
+    new: &KeyRecord,
+    now: Timestamp,
+    old_until: Timestamp,
+    audit: &AuditEntry,
+) -> StoreResult<()> {
+    let (account, new, audit) = (account.clone(), new.clone(), audit.clone());
+    store
+        .write(move |c| {
+            c.execute(
+                "update api_keys set expires_at = ?3 where account_id = ?1 and livemode = ?2 and kind = 'secret' \
+                 and (expires_at is null or expires_at > ?3)",
+                params![account.as_str(), new.livemode, old_until.unix()],
+            )
+            .map_err(sql_err)?;
+            c.execute(
+                "insert into api_keys (hash, account_id, livemode, kind, public_key, hint, created_at) \
+                 values (?1, ?2, ?3, 'secret', null, ?4, ?5)",
+                params![new.hash, account.as_str(), new.livemode, new.hint, now.unix()],
+            )
+            .map_err(sql_err)?;
+            super::users::insert_audit(c, &audit)
         })
         .await
 }

@@ -11,6 +11,7 @@ use super::events::insert_event;
 use super::idempotency;
 use super::ledger::book_change;
 use super::lists::{count_insert, list_total, page};
+use super::users::insert_audit;
 use super::{SqliteStore, json_err, parse_docs, sql_err};
 use crate::store::idempotency::{Written, pending_key};
 use crate::store::{ChargeMutation, ChargeRef, ListQuery, NewEvent, Order, Page, Scope, StoreError, StoreResult};
@@ -242,6 +243,7 @@ pub(super) async fn update_charge(
 ) -> StoreResult<Charge> {
     let mutation = Arc::new(mutation);
     let pending = pending_key();
+    let audit = crate::store::users::pending_audit();
     for _ in 0..OPTIMISTIC_TRIES {
         let w = which.clone();
         let (seq, version, before) = store.read(move |c| load_charge_versioned(c, &w)).await?;
@@ -250,6 +252,7 @@ pub(super) async fn update_charge(
         let doc = serde_json::to_string(&charge).map_err(json_err)?;
         let key = idempotency::render(&pending, Written::Charge(&charge))?;
         let after = charge.clone();
+        let audit = audit.clone();
         let written = store
             .write(move |c| {
                 let n = c
@@ -268,6 +271,9 @@ pub(super) async fn update_charge(
                 book_change(c, &scope, &before, &after)?;
                 for e in &events {
                     insert_event(c, &scope, e)?;
+                }
+                if let Some(a) = &audit {
+                    insert_audit(c, a)?;
                 }
                 idempotency::insert_rendered(c, &key)
             })
@@ -294,6 +300,9 @@ pub(super) async fn update_charge(
             .map_err(sql_err)?;
             for e in &events {
                 insert_event(c, &scope, e)?;
+            }
+            if let Some(a) = &audit {
+                insert_audit(c, a)?;
             }
             idempotency::insert_rendered(c, &idempotency::render(&p, Written::Charge(&charge))?)?;
             Ok(charge)

@@ -2,6 +2,8 @@
 //! `webhook_signing` tables, leasing due `webhook_deliveries` to workers, the `webhook_attempts` log, and
 //! redelivery. (New events queue their deliveries in [`super::events`].)
 
+use super::users::insert_audit;
+use crate::store::users::pending_audit;
 use rusqlite::{Connection, OptionalExtension, params};
 use satang_domain::{AccountId, DeliveryId, EndpointId, EventId, Timestamp};
 
@@ -71,6 +73,7 @@ pub(super) async fn create_endpoint(store: &SqliteStore, ep: &WebhookEndpoint) -
     let pending = pending_key();
     let key = idempotency::render(&pending, Written::Endpoint(ep))?;
     let ep = ep.clone();
+    let audit = pending_audit();
     let written = store
         .write(move |c| {
             c.execute(
@@ -80,6 +83,9 @@ pub(super) async fn create_endpoint(store: &SqliteStore, ep: &WebhookEndpoint) -
             )
             .map_err(sql_err)
             .and_then(|n| if n == 0 { Err(StoreError::not_found("account", &ep.account)) } else { Ok(()) })?;
+            if let Some(a) = &audit {
+                insert_audit(c, a)?;
+            }
             idempotency::insert_rendered(c, &key)
         })
         .await;
@@ -119,6 +125,7 @@ pub(super) async fn get_endpoint(store: &SqliteStore, id: &EndpointId) -> StoreR
 
 pub(super) async fn delete_endpoint(store: &SqliteStore, id: &EndpointId, now: Timestamp) -> StoreResult<()> {
     let id = id.clone();
+    let audit = pending_audit();
     store
         .write(move |c| {
             let n = c.execute("delete from webhook_endpoints where id = ?1", [id.as_str()]).map_err(sql_err)?;
@@ -131,6 +138,9 @@ pub(super) async fn delete_endpoint(store: &SqliteStore, id: &EndpointId, now: T
                 params![id.as_str(), now.unix()],
             )
             .map_err(sql_err)?;
+            if let Some(a) = &audit {
+                insert_audit(c, a)?;
+            }
             Ok(())
         })
         .await
@@ -145,6 +155,7 @@ pub(super) async fn roll_endpoint_secret(
     let id = id.clone();
     let pending = pending_key();
     let p = pending.clone();
+    let audit = pending_audit();
     let written = store
         .write(move |c| {
             let n = c
@@ -164,6 +175,9 @@ pub(super) async fn roll_endpoint_secret(
                 )
                 .map_err(sql_err)?;
             let ep = endpoint(row)?;
+            if let Some(a) = &audit {
+                insert_audit(c, a)?;
+            }
             idempotency::insert_rendered(c, &idempotency::render(&p, Written::Endpoint(&ep))?)?;
             Ok(ep)
         })

@@ -36,6 +36,14 @@ async function flow() {
   assert.strictEqual(list.total, 1);
   assert.strictEqual(list.data[0].id, charge.id);
 
+  // 3b. Search: node encodes list parameters with querystring, which sends nested filters as `filters=`.
+  const found = await omise.search.list({scope: 'charge', query: '1', order: 'chronological'});
+  assert.strictEqual(found.object, 'search');
+  assert.strictEqual(found.total, 1);
+  assert.strictEqual(found.data[0].id, charge.id);
+  const none = await omise.search.list({scope: 'charge', query: charge.id + ' nowhere'});
+  assert.strictEqual(none.total, 0);
+
   // 4. The payer pays (test mode), through the client's own transport.
   await omiseApi.post({host, scheme: 'http', path: `/charges/${charge.id}/mark_as_paid`, key: process.env.SATANG_SKEY});
   const paid = await omise.charges.retrieve(charge.id);

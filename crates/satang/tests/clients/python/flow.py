@@ -54,6 +54,12 @@ def flow():
     check(len(charges) == 2, "len(list) reads total")
     check(sorted(c.id for c in charges) == sorted([charge.id, inline.id]), "iteration pages through")
 
+    # 3b. Search (Search.execute writes the query string itself, filters as filters[key]=value).
+    found = omise.Search.execute("charge", query="345678", filters={"currency": "SGD", "amount": "1000..2000"})
+    check(found.total == 1 and len(found) == 1 and found[0].id == charge.id, "search by metadata and filters")
+    check(found.scope == "charge" and found.query == "345678", "search echoes its request")
+    check(omise.Search.execute("charge", filters={"captured": "true"}).total == 0, "nothing captured yet")
+
     # 4. The payer pays (test mode), the charge completes.
     raw("post", "charges", charge.id, "mark_as_paid")
     charge.reload()

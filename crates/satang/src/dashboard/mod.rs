@@ -1,0 +1,375 @@
+//! The merchant dashboard at `/dashboard`, served by `satang serve` itself: server-rendered askama pages in
+//! Thai and English with no JavaScript, for a shop's staff (users made with `satang user create`).
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`auth`] | passwords, login and its rate limit, sessions, CSRF, roles |
+//! | [`charge`] | a charge's page: amounts, refunds and the refund form, events and deliveries, test actions |
+//! | [`i18n`] | the dashboard's words |
+//! | [`keys`] | API keys: public keys to copy, the owner's secret-key roll with overlap |
+//! | [`money`] | balance, transactions, streamed CSV export, the owner's audit log |
+//! | [`webhooks`] | webhook endpoints (add, remove, roll), the delivery log, redeliver |
+//! | this file | routes and pages: login, logout, the test/live switch, the charge list and its search |
+//!
+//! Every page but the login page needs a session (else a 303 to `/dashboard/login`); every form carries
+//! the session's CSRF token and is refused (403) without it; pages send the payer pages' security headers
+//! (CSP without inline script or style, no framing, no caching). The charge list's search box is the
+//! Search API's query ([`crate::store::search`]).
+
+pub mod auth;
+pub mod charge;
+pub mod i18n;
+pub mod keys;
+pub mod money;
+pub mod webhooks;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use satang_domain::Charge;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::pages::i18n::{Lang, cookie};
+use crate::store::Order;
+use crate::store::search::{SearchFilters, SearchQuery, query_words};
+use auth::{LOGIN_CSRF_COOKIE, LoginRefused, MODE_COOKIE, SESSION_COOKIE, SESSION_SECS, Signed};
+use i18n::{Words, words};
+
+const CSS: &str = include_str!("../../assets/dashboard.css");
+/// Charges a page of the list.
+pub const PER_PAGE: u64 = 25;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/dashboard/assets/dashboard.css", get(css))
+        .route("/dashboard/login", get(login_page).post(login))
+        .route("/dashboard/logout", post(logout))
+        .route("/dashboard/mode", post(switch_mode))
+        .route("/dashboard", get(charges_page))
+        .route("/dashboard/charges/{id}", get(charge::charge_page))
+        .route("/dashboard/charges/{id}/refund", post(charge::refund))
+        .route("/dashboard/charges/{id}/settle", post(charge::settle))
+        .route("/dashboard/webhooks", get(webhooks::page).post(webhooks::add))
+        .route("/dashboard/webhooks/{id}/roll", post(webhooks::roll))
+        .route("/dashboard/webhooks/{id}/remove", post(webhooks::remove))
+        .route("/dashboard/events/{id}/redeliver", post(webhooks::redeliver))
+        .route("/dashboard/money", get(money::page))
+        .route("/dashboard/keys", get(keys::page))
+        .route("/dashboard/keys/roll", post(keys::roll))
+        .route("/dashboard/export", get(money::export))
+        .route("/dashboard/audit", get(money::audit))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Frame: what every page shows around its content.
+
+pub struct Frame {
+    pub lang: &'static str,
+    pub other_lang: &'static str,
+    pub other_lang_name: &'static str,
+    pub w: &'static Words,
+    pub title: String,
+    pub live: bool,
+    pub csrf: String,
+    pub email: String,
+    pub role: &'static str,
+}
+
+impl Frame {
+    fn new(lang: Lang, title: &str, signed: Option<&Signed>, csrf: &str) -> Frame {
+        Frame {
+            lang: lang.code(),
+            other_lang: lang.other().code(),
+            other_lang_name: words(lang.other()).lang_name,
+            w: words(lang),
+            title: title.to_string(),
+            live: signed.is_some_and(|s| s.livemode),
+            csrf: csrf.to_string(),
+            email: signed.map(|s| s.user.email.clone()).unwrap_or_default(),
+            role: signed.map(|s| s.user.role.as_str()).unwrap_or(""),
+        }
+    }
+
+    fn signed(lang: Lang, title: &str, s: &Signed) -> Frame {
+        Frame::new(lang, title, Some(s), &s.session.csrf)
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+/// The page's language; a `?lang=` choice is remembered in the `satang_lang` cookie.
+fn lang_of(query: Option<&str>, headers: &HeaderMap) -> Lang {
+    Lang::pick(query, headers)
+}
+
+pub fn html(status: StatusCode, page: impl Template, lang_choice: Option<&str>) -> Response {
+    let mut res = match page.render() {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response(),
+        Err(e) => {
+            tracing::error!(error.message = %e, "dashboard page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page failed to render").into_response()
+        }
+    };
+    if let Some(l) = lang_choice.and_then(Lang::parse) {
+        let c = format!("satang_lang={}; Path=/; Max-Age=31536000; SameSite=Lax", l.code());
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    security_headers(&mut res);
+    res
+}
+
+pub fn security_headers(res: &mut Response) {
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; \
+             frame-ancestors 'none'",
+        ),
+    );
+}
+
+fn with_cookie(mut res: Response, value: String) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+fn see_other(to: &str) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    security_headers(&mut res);
+    res
+}
+
+async fn css() -> Response {
+    let mut res = ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    res.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    res
+}
+
+/// A refusal page (403 for a missing CSRF token or a role that may not do this).
+pub fn forbidden(lang: Lang, message: &str) -> Response {
+    #[derive(Template)]
+    #[template(
+        source = "{% extends \"dashboard/base.html\" %}{% block content %}<h1>403</h1><p class=\"error\" id=\"forbidden\">{{ message }}</p><p><a href=\"/dashboard\">{{ f.w.dashboard }}</a></p>{% endblock %}",
+        ext = "html"
+    )]
+    struct Forbidden {
+        f: Frame,
+        message: String,
+    }
+    html(StatusCode::FORBIDDEN, Forbidden { f: Frame::new(lang, "403", None, ""), message: message.into() }, None)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Login and logout.
+
+#[derive(Template)]
+#[template(path = "dashboard/login.html")]
+struct LoginPage {
+    f: Frame,
+    error: Option<&'static str>,
+    email: String,
+}
+
+fn login_form(app: &AppState, lang: Lang, status: StatusCode, error: Option<&'static str>, email: String) -> Response {
+    let csrf = satang_domain::id::random_base36(32);
+    let page = LoginPage { f: Frame::new(lang, words(lang).login_title, None, &csrf), error, email };
+    with_cookie(html(status, page, None), auth::set_cookie(app, LOGIN_CSRF_COOKIE, &csrf, 3600, "Strict"))
+}
+
+async fn login_page(State(app): State<AppState>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+    let lang = lang_of(q.lang.as_deref(), &headers);
+    let mut res = login_form(&app, lang, StatusCode::OK, None, String::new());
+    if let Some(l) = q.lang.as_deref().and_then(Lang::parse) {
+        res = with_cookie(res, format!("satang_lang={}; Path=/; Max-Age=31536000; SameSite=Lax", l.code()));
+    }
+    res
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn login(State(app): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    let lang = lang_of(None, &headers);
+    let w = words(lang);
+    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !crate::pages::token_matches(&expected, &form.csrf) {
+        return login_form(&app, lang, StatusCode::FORBIDDEN, Some(w.expired_form), form.email);
+    }
+    match auth::login(&app, &form.email, &form.password).await {
+        Ok((token, _)) => {
+            let res = see_other("/dashboard");
+            let res = with_cookie(res, auth::set_cookie(&app, SESSION_COOKIE, &token, SESSION_SECS, "Lax"));
+            with_cookie(res, auth::set_cookie(&app, LOGIN_CSRF_COOKIE, "", 0, "Strict"))
+        }
+        Err(LoginRefused::BadCredentials) => {
+            login_form(&app, lang, StatusCode::UNAUTHORIZED, Some(w.bad_credentials), form.email)
+        }
+        Err(LoginRefused::TooManyAttempts) => {
+            login_form(&app, lang, StatusCode::TOO_MANY_REQUESTS, Some(w.too_many_attempts), form.email)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    to: String,
+}
+
+async fn logout(State(app): State<AppState>, headers: HeaderMap, s: Signed, Form(form): Form<CsrfForm>) -> Response {
+    if !s.csrf_ok(&form.csrf) {
+        return forbidden(lang_of(None, &headers), words(lang_of(None, &headers)).expired_form);
+    }
+    let _ = app.store.delete_session(&s.session.token_hash).await;
+    with_cookie(see_other("/dashboard/login"), auth::set_cookie(&app, SESSION_COOKIE, "", 0, "Lax"))
+}
+
+/// The test/live switch: a preference of this browser, under the session's CSRF token.
+async fn switch_mode(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    s: Signed,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !s.csrf_ok(&form.csrf) {
+        return forbidden(lang_of(None, &headers), words(lang_of(None, &headers)).expired_form);
+    }
+    let to = if form.to == "live" { "live" } else { "test" };
+    with_cookie(see_other("/dashboard"), auth::set_cookie(&app, MODE_COOKIE, to, SESSION_SECS, "Lax"))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Charges.
+
+pub struct Row {
+    pub id: String,
+    pub amount: String,
+    pub status: &'static str,
+    pub method: &'static str,
+    pub description: String,
+    pub created: String,
+}
+
+impl Row {
+    fn new(c: &Charge) -> Row {
+        Row {
+            id: c.id.to_string(),
+            amount: c.currency.format(c.amount),
+            status: c.status.name(),
+            method: c.source.method.name,
+            description: c.description.clone().unwrap_or_default(),
+            created: c.created_at.iso(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/charges.html")]
+struct ChargesPage {
+    f: Frame,
+    q: String,
+    status: String,
+    statuses: [&'static str; 4],
+    rows: Vec<Row>,
+    page: u64,
+    pages: u64,
+    total: u64,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    lang: Option<String>,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    page: Option<u64>,
+}
+
+async fn charges_page(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    s: Signed,
+    Query(lq): Query<ListQuery>,
+) -> Response {
+    let lang = lang_of(lq.lang.as_deref(), &headers);
+    const STATUSES: [&str; 4] = ["pending", "successful", "failed", "expired"];
+    let status = STATUSES.iter().find(|x| **x == lq.status).map(|x| x.to_string());
+    let page = lq.page.unwrap_or(1).clamp(1, 1_000_000);
+    let q = SearchQuery {
+        words: query_words(&lq.q),
+        filters: SearchFilters { status: status.clone(), ..Default::default() },
+        order: Order::ReverseChronological,
+        offset: (page - 1) * PER_PAGE,
+        limit: PER_PAGE,
+    };
+    let found = match app.store.search_charges(&s.scope(), &q).await {
+        Ok(f) => f,
+        Err(e) => return crate::api::error::ApiError::from(e).into_response(),
+    };
+    let pages = found.total.div_ceil(PER_PAGE).max(1);
+    let link = |p: u64| {
+        let mut url = format!("/dashboard?page={p}");
+        if !lq.q.is_empty() {
+            url.push_str(&format!("&q={}", urlencode(&lq.q)));
+        }
+        if let Some(st) = &status {
+            url.push_str(&format!("&status={st}"));
+        }
+        url
+    };
+    let view = ChargesPage {
+        f: Frame::signed(lang, words(lang).charges, &s),
+        q: lq.q.clone(),
+        status: status.clone().unwrap_or_default(),
+        statuses: STATUSES,
+        rows: found.items.iter().map(Row::new).collect(),
+        page,
+        pages,
+        total: found.total,
+        prev: (page > 1).then(|| link(page - 1)),
+        next: (page < pages).then(|| link(page + 1)),
+    };
+    html(StatusCode::OK, view, lq.lang.as_deref())
+}
+
+/// Percent-encoding for a query-string value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

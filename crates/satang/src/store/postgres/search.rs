@@ -1,0 +1,126 @@
+//! Search ([`crate::store::search`]) on PostgreSQL: words through the generated `charges.search` vector
+//! and its GIN index (0010 migration), filters on the row's columns and its JSON document.
+
+use tokio_postgres::types::ToSql;
+
+use super::{PgStore, parse_doc, pg_err};
+use crate::store::search::SearchQuery;
+use crate::store::{Charge, Order, Page, RefundRecord, Scope, StoreResult};
+
+type Arg = Box<dyn ToSql + Sync + Send>;
+
+fn args(a: &[Arg]) -> Vec<&(dyn ToSql + Sync)> {
+    a.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect()
+}
+
+/// A `where` clause being built, with its numbered arguments.
+struct Where {
+    cond: String,
+    args: Vec<Arg>,
+}
+
+impl Where {
+    fn new(scope: &Scope) -> Self {
+        Where {
+            cond: "account_id = $1 and livemode = $2".into(),
+            args: vec![Box::new(scope.account.to_string()), Box::new(scope.livemode)],
+        }
+    }
+
+    /// Appends `and <sql>`, where each `?` in `sql` takes the next of `values`.
+    fn and(&mut self, sql: &str, values: Vec<Arg>) {
+        let mut out = String::new();
+        let mut values = values.into_iter();
+        for ch in sql.chars() {
+            if ch == '?' {
+                self.args.push(values.next().expect("one value per placeholder"));
+                out.push_str(&format!("${}", self.args.len()));
+            } else {
+                out.push(ch);
+            }
+        }
+        self.cond.push_str(" and ");
+        self.cond.push_str(&out);
+    }
+
+    /// The documents of the page of `table` matching, with the total.
+    async fn page(mut self, store: &PgStore, table: &str, q: &SearchQuery) -> StoreResult<Page<String>> {
+        let c = store.client().await?;
+        let st =
+            c.prepare_cached(&format!("select count(*) from {table} where {}", self.cond)).await.map_err(pg_err)?;
+        let total: i64 = c.query_one(&st, &args(&self.args)).await.map_err(pg_err)?.get(0);
+        let dir = match q.order {
+            Order::Chronological => "asc",
+            Order::ReverseChronological => "desc",
+        };
+        let n = self.args.len();
+        self.args.push(Box::new(q.limit as i64));
+        self.args.push(Box::new(q.offset as i64));
+        let sql = format!(
+            "select doc from {table} where {} order by created_at {dir}, seq {dir} limit ${} offset ${}",
+            self.cond,
+            n + 1,
+            n + 2
+        );
+        let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
+        let rows = c.query(&st, &args(&self.args)).await.map_err(pg_err)?;
+        Ok(Page { items: rows.iter().map(|r| r.get::<_, String>(0)).collect(), total: total as u64 })
+    }
+}
+
+pub(super) async fn search_charges(store: &PgStore, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<Charge>> {
+    let mut w = Where::new(scope);
+    for word in &q.words {
+        w.and("search @@ phraseto_tsquery('simple', ?)", vec![Box::new(word.clone())]);
+    }
+    let f = &q.filters;
+    if let Some(status) = &f.status {
+        w.and("status = ?", vec![Box::new(status.clone())]);
+    }
+    if let Some(ok) = f.successful {
+        w.and(if ok { "status = 'successful'" } else { "status <> 'successful'" }, vec![]);
+    }
+    if let Some(refunded) = f.refunded {
+        let op = if refunded { ">" } else { "=" };
+        w.and(&format!("jsonb_array_length(coalesce(doc::jsonb -> 'refunds', '[]')) {op} 0"), vec![]);
+    }
+    if let Some((lo, hi)) = f.amount {
+        w.and("(doc::jsonb ->> 'amount')::bigint between ? and ?", vec![Box::new(lo), Box::new(hi)]);
+    }
+    if let Some(cur) = f.currency {
+        w.and("doc::jsonb ->> 'currency' = ?", vec![Box::new(cur.code().to_string())]);
+    }
+    if let Some((from, to)) = f.created {
+        w.and("created_at between ? and ?", vec![Box::new(from.unix()), Box::new(to.unix())]);
+    }
+    if let Some(t) = &f.source_type {
+        w.and("doc::jsonb #>> '{source,type}' = ?", vec![Box::new(t.clone())]);
+    }
+    if let Some(code) = &f.failure_code {
+        w.and("doc::jsonb ->> 'failure_code' = ?", vec![Box::new(code.clone())]);
+    }
+    let docs = w.page(store, "charges", q).await?;
+    Ok(Page { items: docs.items.iter().map(|d| parse_doc(d)).collect::<StoreResult<_>>()?, total: docs.total })
+}
+
+pub(super) async fn search_refunds(store: &PgStore, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<RefundRecord>> {
+    let mut w = Where::new(scope);
+    for word in &q.words {
+        w.and("(id = ? or charge_id = ?)", vec![Box::new(word.clone()), Box::new(word.clone())]);
+    }
+    let f = &q.filters;
+    if let Some((lo, hi)) = f.amount {
+        w.and("(doc::jsonb #>> '{refund,amount}')::bigint between ? and ?", vec![Box::new(lo), Box::new(hi)]);
+    }
+    if let Some(cur) = f.currency {
+        w.and("doc::jsonb ->> 'currency' = ?", vec![Box::new(cur.code().to_string())]);
+    }
+    if let Some((from, to)) = f.created {
+        w.and("created_at between ? and ?", vec![Box::new(from.unix()), Box::new(to.unix())]);
+    }
+    if let Some(charge) = &f.charge {
+        w.and("charge_id = ?", vec![Box::new(charge.clone())]);
+    }
+    let docs = w.page(store, "refunds", q).await?;
+    Ok(Page { items: docs.items.iter().map(|d| parse_doc(d)).collect::<StoreResult<_>>()?, total: docs.total })
+}

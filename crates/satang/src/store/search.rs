@@ -1,0 +1,75 @@
+//! What a search asks of a store (`GET /search`, and the dashboard's search box): words to find, filters,
+//! and a page. The API layer ([`crate::api::search`]) turns Omise's parameters into a [`SearchQuery`];
+//! each store answers it from its full-text index, which the database itself keeps in the same
+//! transaction as the charge (SQLite: an FTS5 table fed by triggers; PostgreSQL: a generated `tsvector`
+//! column with a GIN index; both in the 0010 migration), so a charge is found the moment it is
+//! acknowledged.
+//!
+//! A charge's searchable text is its ID, description, metadata values and source type. Each query word
+//! must appear in it as a whole token sequence (`chrg_test_5x` matches the ID, `order` does not match
+//! `order123`); words are ANDed.
+
+use satang_domain::{Currency, Timestamp};
+
+use super::Order;
+
+/// A search of one scope (charges or refunds) of the caller's account and mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// Words that must all appear (already stripped of words with no letter or digit).
+    pub words: Vec<String>,
+    pub filters: SearchFilters,
+    pub order: Order,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// The filters a store applies; `None` is no condition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchFilters {
+    /// `pending`, `successful`, `failed` or `expired` (charges).
+    pub status: Option<String>,
+    /// Whether the charge is (or is not) successful: Omise's `captured`, `authorized` and `paid`.
+    pub successful: Option<bool>,
+    /// Whether the charge has any refund.
+    pub refunded: Option<bool>,
+    /// Inclusive bounds, in subunits.
+    pub amount: Option<(i64, i64)>,
+    pub currency: Option<Currency>,
+    /// Inclusive bounds.
+    pub created: Option<(Timestamp, Timestamp)>,
+    /// The source type (`promptpay`, `alipay_hk`, …).
+    pub source_type: Option<String>,
+    pub failure_code: Option<String>,
+    /// Refunds of this charge only (refunds).
+    pub charge: Option<String>,
+}
+
+/// The words of a query as the indexes tokenize them: split on whitespace, words without a letter or digit
+/// dropped (they would match nothing, or everything).
+pub fn query_words(query: &str) -> Vec<String> {
+    query.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).map(str::to_string).collect()
+}
+
+/// The FTS5 `MATCH` expression for the words: each one a quoted phrase (so `_`, `-`, `.` split it into
+/// tokens that must follow each other, as they do in the text), all of them required.
+pub fn fts5_match(words: &[String]) -> String {
+    words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_words_drop_punctuation_only_words() {
+        assert_eq!(query_words("  chrg_test_1  - ร้าน  "), vec!["chrg_test_1", "ร้าน"]);
+        assert!(query_words("\" - .").is_empty());
+    }
+
+    #[test]
+    fn fts5_phrases_escape_quotes() {
+        let words = vec!["a\"b".to_string(), "order-7".to_string()];
+        assert_eq!(fts5_match(&words), "\"a\"\"b\" \"order-7\"");
+    }
+}

@@ -1,0 +1,517 @@
+//! The dashboard over real HTTP: no page without a session, login with CSRF and a rate limit, cookie
+//! flags, no session fixation, logout, the test/live switch, the charge list and its search, and the
+//! audit row of `user create`.
+
+use std::collections::HashMap;
+
+use reqwest::Method;
+use reqwest::StatusCode;
+use satang::dashboard::auth;
+use satang::store::users::Role;
+use serde_json::json;
+
+use crate::helpers::{Res, TestApp, spawn_app};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser: cookies by name, sent back on every request.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: HashMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Browser { app, cookies: HashMap::new() }
+    }
+
+    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Res {
+        let mut req = self.app.client.request(method, format!("{}{}", self.app.base, path));
+        let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !jar.is_empty() {
+            req = req.header("cookie", jar.join("; "));
+        }
+        if let Some(f) = form {
+            req = req.form(f);
+        }
+        let res = self.app.send(req).await;
+        for sc in res.headers.get_all("set-cookie") {
+            let sc = sc.to_str().unwrap();
+            let (kv, _) = sc.split_once(';').unwrap_or((sc, ""));
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() || sc.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), v.to_string());
+            }
+        }
+        res
+    }
+
+    async fn get(&mut self, path: &str) -> Res {
+        self.send(Method::GET, path, None).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Res {
+        self.send(Method::POST, path, Some(form)).await
+    }
+
+    /// The login page's form token, then a login.
+    async fn login(&mut self, email: &str, password: &str) -> Res {
+        let page = self.get("/dashboard/login").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let csrf = hidden(&page.text, "csrf");
+        self.post("/dashboard/login", &[("csrf", &csrf), ("email", email), ("password", password)]).await
+    }
+}
+
+/// The value of the first hidden input with this name.
+fn hidden(html: &str, name: &str) -> String {
+    let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no {name} in {html}"));
+    let rest = &html[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+fn location(res: &Res) -> &str {
+    res.headers.get("location").map(|v| v.to_str().unwrap()).unwrap_or("")
+}
+
+async fn user(app: &TestApp, email: &str, role: Role) {
+    let account = app.acct.id.parse().unwrap();
+    auth::create_user(&app.store, &account, email, role, PASSWORD, app.state.now()).await.expect("user");
+}
+
+#[tokio::test]
+async fn no_page_without_a_session() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    for path in ["/dashboard", "/dashboard?q=x"] {
+        let r = b.get(path).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(location(&r), "/dashboard/login");
+    }
+    b.cookies.insert("satang_session".into(), "forged".into());
+    assert_eq!(location(&b.get("/dashboard").await), "/dashboard/login");
+    let r = b.post("/dashboard/logout", &[("csrf", "x")]).await;
+    assert_eq!(location(&r), "/dashboard/login");
+    // The login page is a page, with the payer pages' headers, not an API error.
+    let r = b.get("/dashboard/login").await;
+    assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(r.headers["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn login_sets_a_fresh_strict_session_and_logout_ends_it() {
+    let app = spawn_app().await;
+    user(&app, "Som@Shop.Example", Role::Admin).await;
+    let charge = app.create_charge("alipay", 100_000, "THB").await;
+    let id = charge["id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+
+    // No form token: refused, and no session.
+    let r = b.post("/dashboard/login", &[("email", "som@shop.example"), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!b.cookies.contains_key("satang_session"));
+    // Wrong password.
+    let r = b.login("som@shop.example", "wrong password!").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.text.contains("id=\"login-error\""));
+    assert!(!b.cookies.contains_key("satang_session"));
+
+    // A cookie planted before login is not the session after it.
+    b.cookies.insert("satang_session".into(), "planted".into());
+    let r = b.login("SOM@shop.example ", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(location(&r), "/dashboard");
+    let set = r.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>();
+    let session = set.iter().find(|c| c.starts_with("satang_session=")).unwrap();
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/dashboard", "Max-Age=43200"] {
+        assert!(session.contains(flag), "{session}");
+    }
+    assert!(!session.contains("Secure"), "plain http public URL: {session}");
+    let token = b.cookies["satang_session"].clone();
+    assert_ne!(token, "planted");
+    assert!(token.len() >= 32);
+
+    let page = b.get("/dashboard").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains(id), "the charge is listed");
+    assert!(page.text.contains("som@shop.example"));
+    assert!(page.text.contains("id=\"mode\""), "the mode is always shown");
+
+    // Logout needs the session's token.
+    let r = b.post("/dashboard/logout", &[("csrf", "not-it")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(b.get("/dashboard").await.status, StatusCode::OK);
+    let csrf = hidden(&page.text, "csrf");
+    let r = b.post("/dashboard/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(location(&r), "/dashboard/login");
+    // The old cookie, replayed, is dead.
+    b.cookies.insert("satang_session".into(), token);
+    assert_eq!(location(&b.get("/dashboard").await), "/dashboard/login");
+}
+
+#[tokio::test]
+async fn failed_logins_are_limited_per_email() {
+    let app = spawn_app().await;
+    user(&app, "owner@shop.example", Role::Owner).await;
+    let mut b = Browser::new(&app);
+    for _ in 0..auth::MAX_FAILED_LOGINS {
+        assert_eq!(b.login("owner@shop.example", "guess guess guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password is refused, without a session.
+    let r = b.login("owner@shop.example", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(!b.cookies.contains_key("satang_session"));
+    // Once the window has passed, the right password works again.
+    app.clock.advance(auth::LOGIN_WINDOW_SECS + 1);
+    assert_eq!(b.login("owner@shop.example", PASSWORD).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn sessions_expire() {
+    let app = spawn_app().await;
+    user(&app, "v@shop.example", Role::Viewer).await;
+    let mut b = Browser::new(&app);
+    assert_eq!(b.login("v@shop.example", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get("/dashboard").await.status, StatusCode::OK);
+    app.clock.advance(auth::SESSION_SECS + 1);
+    assert_eq!(location(&b.get("/dashboard").await), "/dashboard/login");
+}
+
+#[tokio::test]
+async fn the_list_searches_switches_mode_and_pages() {
+    let app = spawn_app().await;
+    user(&app, "v@shop.example", Role::Viewer).await;
+    let src = app.create_source("alipay", 100_000, "THB").await;
+    let tagged = app
+        .post_json(
+            "/charges",
+            app.skey(),
+            json!({"amount": 100_000, "currency": "THB", "source": src["id"], "metadata": {"order": "INV-4410"},
+                   "return_uri": "https://shop.example/done"}),
+        )
+        .await
+        .ok();
+    let tagged = tagged["id"].as_str().unwrap().to_string();
+    let mut others = Vec::new();
+    for _ in 0..26 {
+        others.push(app.create_charge("alipay", 100_000, "THB").await["id"].as_str().unwrap().to_string());
+    }
+    let mut b = Browser::new(&app);
+    b.login("v@shop.example", PASSWORD).await;
+
+    let r = b.get("/dashboard?q=INV-4410").await;
+    assert!(r.text.contains(&tagged));
+    assert!(!r.text.contains(&others[0]));
+    let r = b.get("/dashboard?status=successful").await;
+    assert!(r.text.contains("id=\"no-charges\""));
+    // 27 charges: two pages, newest first.
+    let first = b.get("/dashboard").await;
+    assert!(first.text.contains(&others[25]) && !first.text.contains(&tagged));
+    assert!(first.text.contains("href=\"/dashboard?page=2\""));
+    let second = b.get("/dashboard?page=2").await;
+    assert!(second.text.contains(&tagged));
+
+    // Live mode: another scope, marked on the page.
+    let csrf = hidden(&first.text, "csrf");
+    let r = b.post("/dashboard/mode", &[("csrf", &csrf), ("to", "live")]).await;
+    assert_eq!(location(&r), "/dashboard");
+    let live = b.get("/dashboard").await;
+    assert!(live.text.contains("<body class=\"live\">"));
+    assert!(live.text.contains("id=\"no-charges\""));
+    // Without the token the switch is refused.
+    let r = b.post("/dashboard/mode", &[("to", "test")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Thai.
+    let th = b.get("/dashboard?lang=th").await;
+    assert!(th.text.contains("<html lang=\"th\">") && th.text.contains("โหมดใช้งานจริง"));
+}
+
+#[tokio::test]
+async fn creating_a_user_is_audited_and_emails_are_unique() {
+    let app = spawn_app().await;
+    user(&app, "a@shop.example", Role::Owner).await;
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let err = auth::create_user(&app.store, &account, "A@shop.example", Role::Viewer, PASSWORD, app.state.now())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let short = auth::create_user(&app.store, &account, "b@shop.example", Role::Viewer, "short", app.state.now()).await;
+    assert!(short.is_err());
+    let log = app.store.list_audit(&account, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].actor.as_str(), log[0].action.as_str()), ("cli", "user.create"));
+    assert_eq!(log[0].detail, "a@shop.example as owner");
+    let stored = app.store.find_user("a@shop.example").await.unwrap().unwrap();
+    assert!(stored.password_hash.starts_with("$argon2id$") && !stored.password_hash.contains(PASSWORD));
+}
+
+/// A successful THB 1,000.00 charge and a browser logged in with this role.
+async fn paid_and_logged_in<'a>(app: &'a TestApp, email: &str, role: Role) -> (String, Browser<'a>) {
+    user(app, email, role).await;
+    let id = app.create_charge("alipay", 100_000, "THB").await["id"].as_str().unwrap().to_string();
+    app.mark_as_paid(&id).await;
+    let mut b = Browser::new(app);
+    assert_eq!(b.login(email, PASSWORD).await.status, StatusCode::SEE_OTHER);
+    (id, b)
+}
+
+#[tokio::test]
+async fn an_admin_refunds_from_the_charge_page_and_it_is_audited() {
+    let app = spawn_app().await;
+    let (id, mut b) = paid_and_logged_in(&app, "admin@shop.example", Role::Admin).await;
+    let page = b.get(&format!("/dashboard/charges/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    // The rules before trying: what remains, until when; and the fee breakdown.
+    assert!(page.text.contains("id=\"remaining\">THB 1,000.00<"), "{}", page.text);
+    assert!(page.text.contains("id=\"deadline\""));
+    assert!(page.text.contains("charge.complete"));
+    let csrf = hidden(&page.text, "csrf");
+
+    // Without the token: refused, nothing refunded.
+    let r = b.post(&format!("/dashboard/charges/{id}/refund"), &[("amount", "100")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.charge(&id).await["refunded_amount"], 0);
+
+    let r = b.post(&format!("/dashboard/charges/{id}/refund"), &[("csrf", &csrf), ("amount", "250.50")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(app.charge(&id).await["refunded_amount"], 25_050);
+    let after = b.get(location(&r)).await;
+    assert!(after.text.contains("id=\"notice\""));
+    assert!(after.text.contains("id=\"remaining\">THB 749.50<"));
+    // Too much: the domain's message, shown on the page, nothing written.
+    let r = b.post(&format!("/dashboard/charges/{id}/refund"), &[("csrf", &csrf), ("amount", "800")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text.contains("id=\"action-error\""));
+    assert_eq!(app.charge(&id).await["refunded_amount"], 25_050);
+
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let log = app.store.list_audit(&account, 10).await.unwrap();
+    assert_eq!((log[0].actor.as_str(), log[0].action.as_str()), ("admin@shop.example", "charge.refund"));
+    assert_eq!(log[0].detail, format!("{id} 25050 subunits of THB"));
+    assert_eq!(log.iter().filter(|e| e.action == "charge.refund").count(), 1, "the refused refund left no row");
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_refund() {
+    let app = spawn_app().await;
+    let (id, mut b) = paid_and_logged_in(&app, "viewer@shop.example", Role::Viewer).await;
+    let page = b.get(&format!("/dashboard/charges/{id}")).await;
+    assert!(page.text.contains("id=\"read-only\""));
+    assert!(!page.text.contains("id=\"refund\""));
+    let csrf = hidden(&page.text, "csrf");
+    let r = b.post(&format!("/dashboard/charges/{id}/refund"), &[("csrf", &csrf), ("amount", "100")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.charge(&id).await["refunded_amount"], 0);
+}
+
+#[tokio::test]
+async fn another_accounts_charge_is_not_found() {
+    let app = spawn_app().await;
+    let (_, mut b) = paid_and_logged_in(&app, "admin@shop.example", Role::Admin).await;
+    let other = app.other_account().await;
+    let src = app
+        .post_json("/sources", &other.test_public_key, json!({"type": "alipay", "amount": 100_000, "currency": "THB"}))
+        .await
+        .ok();
+    let theirs = app
+        .post_json(
+            "/charges",
+            &other.test_secret_key,
+            json!({"amount": 100_000, "currency": "THB", "source": src["id"], "return_uri": "https://shop.example/r"}),
+        )
+        .await
+        .ok();
+    let theirs = theirs["id"].as_str().unwrap();
+    let page = b.get("/dashboard").await;
+    let csrf = hidden(&page.text, "csrf");
+    assert_eq!(b.get(&format!("/dashboard/charges/{theirs}")).await.status, StatusCode::NOT_FOUND);
+    let r = b.post(&format!("/dashboard/charges/{theirs}/settle"), &[("csrf", &csrf), ("outcome", "paid")]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/charges/{theirs}"), &other.test_secret_key).await.ok()["status"], "pending");
+    assert_eq!(b.get("/dashboard/charges/chrg_test_nonsense").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn test_mode_buttons_settle_a_pending_charge() {
+    let app = spawn_app().await;
+    user(&app, "owner@shop.example", Role::Owner).await;
+    let mut b = Browser::new(&app);
+    b.login("owner@shop.example", PASSWORD).await;
+    let a = app.create_charge("alipay", 100_000, "THB").await["id"].as_str().unwrap().to_string();
+    let f = app.create_charge("alipay", 100_000, "THB").await["id"].as_str().unwrap().to_string();
+    let page = b.get(&format!("/dashboard/charges/{a}")).await;
+    assert!(page.text.contains("id=\"mark-paid\""));
+    let csrf = hidden(&page.text, "csrf");
+    b.post(&format!("/dashboard/charges/{a}/settle"), &[("csrf", &csrf), ("outcome", "paid")]).await;
+    assert_eq!(app.charge(&a).await["status"], "successful");
+    b.post(
+        &format!("/dashboard/charges/{f}/settle"),
+        &[("csrf", &csrf), ("outcome", "failed"), ("failure_code", "insufficient_fund")],
+    )
+    .await;
+    let c = app.charge(&f).await;
+    assert_eq!((c["status"].as_str(), c["failure_code"].as_str()), (Some("failed"), Some("insufficient_fund")));
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let actions: Vec<String> =
+        app.store.list_audit(&account, 10).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions[..2], ["charge.failed".to_string(), "charge.paid".to_string()]);
+}
+
+#[tokio::test]
+async fn webhook_endpoints_are_added_rolled_and_removed_with_audit() {
+    let app = spawn_app().await;
+    user(&app, "admin@shop.example", Role::Admin).await;
+    user(&app, "viewer@shop.example", Role::Viewer).await;
+    let mut b = Browser::new(&app);
+    b.login("admin@shop.example", PASSWORD).await;
+    let page = b.get("/dashboard/webhooks").await;
+    assert!(page.text.contains("id=\"no-endpoints\""));
+    let csrf = hidden(&page.text, "csrf");
+    let r = b.post("/dashboard/webhooks", &[("csrf", &csrf), ("url", "not a url")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let receiver = crate::helpers::Receiver::start().await;
+    let hook = receiver.url("/hooks");
+    let r = b.post("/dashboard/webhooks", &[("csrf", &csrf), ("url", &hook)]).await;
+    assert_eq!(location(&r), "/dashboard/webhooks", "{}", r.text);
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let eps = app.store.list_endpoints(&account, Some(false)).await.unwrap();
+    assert_eq!(eps.len(), 1);
+    let (ep, before) = (eps[0].id.to_string(), eps[0].secret.clone());
+
+    let r = b.post(&format!("/dashboard/webhooks/{ep}/roll"), &[("csrf", &csrf)]).await;
+    assert_eq!(location(&r), "/dashboard/webhooks");
+    let rolled = app.store.get_endpoint(&ep.parse().unwrap()).await.unwrap();
+    assert_ne!(rolled.secret, before);
+    assert_eq!(rolled.previous_secret.as_deref(), Some(before.as_str()));
+    let page = b.get("/dashboard/webhooks").await;
+    assert!(page.text.contains(&rolled.secret) && page.text.contains("previous secret valid until"));
+
+    // A viewer sees neither the secret nor the buttons, and cannot roll.
+    let mut v = Browser::new(&app);
+    v.login("viewer@shop.example", PASSWORD).await;
+    let vp = v.get("/dashboard/webhooks").await;
+    assert!(!vp.text.contains(&rolled.secret) && !vp.text.contains("class=\"roll\""));
+    let vcsrf = hidden(&vp.text, "csrf");
+    assert_eq!(
+        v.post(&format!("/dashboard/webhooks/{ep}/roll"), &[("csrf", &vcsrf)]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.store.get_endpoint(&ep.parse().unwrap()).await.unwrap().secret, rolled.secret);
+
+    let r = b.post(&format!("/dashboard/webhooks/{ep}/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(location(&r), "/dashboard/webhooks");
+    assert!(app.store.list_endpoints(&account, None).await.unwrap().is_empty());
+    let actions: Vec<String> =
+        app.store.list_audit(&account, 10).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(
+        actions[..3],
+        ["webhook_endpoint.delete", "webhook_endpoint.roll_secret", "webhook_endpoint.create"].map(String::from)
+    );
+    // An event is listed with a redeliver button, and redelivering works.
+    let c = app.create_charge("alipay", 100_000, "THB").await;
+    let page = b.get("/dashboard/webhooks").await;
+    assert!(page.text.contains("charge.create"));
+    let ev = app.get(&format!("/charges/{}/events", c["id"].as_str().unwrap()), app.skey()).await.ok();
+    let ev = ev["data"][0]["id"].as_str().unwrap().to_string();
+    let r = b.post(&format!("/dashboard/events/{ev}/redeliver"), &[("csrf", &csrf)]).await;
+    assert_eq!(location(&r), "/dashboard/webhooks");
+}
+
+#[tokio::test]
+async fn money_page_csv_export_and_the_owners_audit_log() {
+    let app = spawn_app().await;
+    let (id, mut b) = paid_and_logged_in(&app, "owner@shop.example", Role::Owner).await;
+    let src = app.create_source("alipay", 50_000, "THB").await;
+    let tricky = app
+        .post_json(
+            "/charges",
+            app.skey(),
+            json!({"amount": 50_000, "currency": "THB", "source": src["id"], "description": "=cmd, \"quoted\"",
+                   "return_uri": "https://shop.example/done"}),
+        )
+        .await
+        .ok();
+    let page = b.get("/dashboard/money").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let net = app.charge(&id).await["net"].as_i64().unwrap();
+    assert!(net < 100_000 && net > 90_000);
+    let shown = format!("<li><strong>THB {}.{:02}</strong></li>", net / 100, net % 100);
+    assert!(page.text.contains(&shown), "the balance is the charge's net {shown}: {}", page.text);
+    assert!(page.text.contains("credit"));
+
+    let today = app.charge(&id).await["created_at"].as_str().unwrap()[..10].to_string();
+    let csv = b.get(&format!("/dashboard/export?kind=charges&from={today}&to={today}")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(csv.headers["content-disposition"].to_str().unwrap().contains("charges-test-"));
+    let lines: Vec<&str> = csv.text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], "id,created,status,currency,amount,fee,fee_vat,net,refunded,method,description,metadata");
+    assert_eq!(lines.len(), 3, "{}", csv.text);
+    assert!(lines[1].starts_with(&format!("{id},")) && lines[1].contains(",successful,THB,100000,"));
+    assert!(lines[2].contains(tricky["id"].as_str().unwrap()));
+    assert!(lines[2].contains("\"'=cmd, \"\"quoted\"\"\""), "{}", lines[2]);
+    let none = b.get("/dashboard/export?kind=charges&from=2000-01-01&to=2000-01-31").await;
+    assert_eq!(none.text.split("\r\n").filter(|l| !l.is_empty()).count(), 1);
+    let tx = b.get(&format!("/dashboard/export?kind=transactions&from={today}&to={today}")).await;
+    assert!(tx.text.contains(&format!(",credit,THB,{net},{id}")), "{}", tx.text);
+    assert_eq!(b.get("/dashboard/export?kind=charges&from=x&to=y").await.status, StatusCode::BAD_REQUEST);
+
+    // The owner reads the audit log; an admin may not.
+    let log = b.get("/dashboard/audit").await;
+    assert_eq!(log.status, StatusCode::OK);
+    assert!(log.text.contains("user.create") && log.text.contains("owner@shop.example as owner"));
+    user(&app, "admin@shop.example", Role::Admin).await;
+    let mut a = Browser::new(&app);
+    a.login("admin@shop.example", PASSWORD).await;
+    assert_eq!(a.get("/dashboard/audit").await.status, StatusCode::FORBIDDEN);
+    // No export without a session.
+    let mut anon = Browser::new(&app);
+    assert_eq!(
+        location(&anon.get("/dashboard/export?kind=charges&from=2000-01-01&to=2000-01-02").await),
+        "/dashboard/login"
+    );
+}
+
+#[tokio::test]
+async fn an_owner_rolls_the_secret_key_and_the_old_one_works_for_the_overlap() {
+    let app = spawn_app().await;
+    user(&app, "owner@shop.example", Role::Owner).await;
+    user(&app, "admin@shop.example", Role::Admin).await;
+    let old = app.skey().to_string();
+    assert_eq!(app.get("/account", &old).await.status, StatusCode::OK, "cached before the roll");
+    let mut b = Browser::new(&app);
+    b.login("owner@shop.example", PASSWORD).await;
+    let page = b.get("/dashboard/keys").await;
+    assert!(page.text.contains(app.pkey()), "the public key is shown to copy");
+    assert!(!page.text.contains(&old), "never a secret key");
+    let csrf = hidden(&page.text, "csrf");
+    let r = b.post("/dashboard/keys/roll", &[("csrf", &csrf), ("overlap_hours", "2")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let at = r.text.find("<code class=\"id\">").expect("the new key is shown") + 17;
+    let new = r.text[at..at + r.text[at..].find('<').unwrap()].to_string();
+    assert!(new.starts_with("skey_test_") && new != old);
+    assert!(!b.get("/dashboard/keys").await.text.contains(&new), "shown only once");
+
+    assert_eq!(app.get("/account", &new).await.status, StatusCode::OK);
+    assert_eq!(app.get("/account", &old).await.status, StatusCode::OK, "the overlap");
+    app.clock.advance(2 * 3600 + 1);
+    app.get("/account", &old).await.err(401, "authentication_failure");
+    assert_eq!(app.get("/account", &new).await.status, StatusCode::OK);
+
+    // Only an owner rolls; the audit log says who.
+    let mut a = Browser::new(&app);
+    a.login("admin@shop.example", PASSWORD).await;
+    let acsrf = hidden(&a.get("/dashboard/keys").await.text, "csrf");
+    assert_eq!(
+        a.post("/dashboard/keys/roll", &[("csrf", &acsrf), ("overlap_hours", "2")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let log = app.store.list_audit(&account, 10).await.unwrap();
+    assert_eq!((log[0].actor.as_str(), log[0].action.as_str()), ("owner@shop.example", "key.roll"));
+    assert!(!log[0].detail.contains(&new));
+}
