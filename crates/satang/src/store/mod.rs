@@ -499,9 +499,9 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_stats(&self) -> StoreResult<(u64, Option<Timestamp>)>;
     /// The delivery log of these events (already scoped by the caller), oldest first.
     async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>>;
-    /// Queues the event again for its targets: one that still has it queued is sent it now (no second copy,
-    /// so a client calling in a loop cannot multiply sends), the others get a new delivery. Returns how many
-    /// deliveries are now due.
+    /// Queues the event again for its targets, due now: each gets a new delivery unless it already has a
+    /// fresh one waiting (queued, never tried, not in flight), so a client calling in a loop cannot pile up
+    /// copies. Returns how many deliveries are now due.
     async fn redeliver(&self, scope: &Scope, event: &EventId, now: Timestamp) -> StoreResult<usize>;
     async fn list_events(
         &self,

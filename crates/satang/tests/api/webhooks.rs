@@ -470,8 +470,8 @@ async fn redeliver_in_a_loop_is_limited_per_event_and_queues_no_copies() {
         *answers.entry(res.status.as_u16()).or_insert(0) += 1;
     }
     assert_eq!(answers, [(200, 3), (429, 17)].into_iter().collect());
-    // The three that were taken found the failed delivery waiting for its retry and sent it now, rather
-    // than adding copies: at most one send per call, never twenty.
+    // The three that were taken each sent the event again (a new copy, unless a fresh one was still
+    // waiting): at most one send per call, never twenty, and the failed original keeps its own retry.
     rx.wait_for("/down", 2, 10).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     let sent = rx.hits("/down").len();

@@ -391,17 +391,20 @@ pub(super) async fn redeliver(store: &PgStore, scope: &Scope, event: &EventId, n
     if exists.is_none() {
         return Err(StoreError::not_found("event", event));
     }
-    // A target that still has this event waiting (queued, not in flight) is sent it now instead of getting
-    // another copy, so calls in a loop queue at most one copy per target (see `Store::redeliver`); one whose
-    // copy is being sent right now gets a new one.
-    let pulled = tx
-        .execute(
-            "update webhook_deliveries set next_attempt_at = least(next_attempt_at, $2) \
-             where event_id = $1 and state = 'pending'",
-            &[&event.as_str(), &now.unix()],
+    // A target that already has a fresh copy of this event (queued by an earlier call, not yet tried, not in
+    // flight) gets no other: calls in a loop queue at most one waiting copy per target (see
+    // `Store::redeliver`). A copy being sent right now, or one that failed and waits for its retry, does not
+    // count: the call sends the event again now. Leases are wall-clock time (see `claim_deliveries`).
+    let wall = satang_domain::Clock::now(&satang_domain::SystemClock).unix();
+    let fresh: i64 = tx
+        .query_one(
+            "select count(*) from webhook_deliveries where event_id = $1 and state = 'pending' \
+             and attempts = 0 and (locked_until is null or locked_until <= $2)",
+            &[&event.as_str(), &wall],
         )
         .await
-        .map_err(pg_err)?;
+        .map_err(pg_err)?
+        .get(0);
     // A charge's own URLs are the event's targets for good; otherwise the account's endpoints now.
     let own_urls: bool = tx
         .query_one(
@@ -411,8 +414,6 @@ pub(super) async fn redeliver(store: &PgStore, scope: &Scope, event: &EventId, n
         .await
         .map_err(pg_err)?
         .get(0);
-    // Leases are wall-clock time (see `claim_deliveries`).
-    let wall = satang_domain::Clock::now(&satang_domain::SystemClock).unix();
     let args: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
         [&event.as_str(), &scope.account.as_str(), &scope.livemode, &now.unix(), &wall];
     let queued = if own_urls {
@@ -421,7 +422,7 @@ pub(super) async fn redeliver(store: &PgStore, scope: &Scope, event: &EventId, n
              next_attempt_at, created_at) select $1, $2, $3, null, u.url, 'pending', 0, $4, $4 \
              from (select distinct url from webhook_deliveries where event_id = $1 and endpoint_id is null) u \
              where not exists (select 1 from webhook_deliveries d where d.event_id = $1 \
-             and d.endpoint_id is null and d.url = u.url and d.state = 'pending' \
+             and d.endpoint_id is null and d.url = u.url and d.state = 'pending' and d.attempts = 0 \
              and (d.locked_until is null or d.locked_until <= $5))",
             &args,
         )
@@ -432,14 +433,14 @@ pub(super) async fn redeliver(store: &PgStore, scope: &Scope, event: &EventId, n
              next_attempt_at, created_at) select $1, e.account_id, e.livemode, e.id, e.url, 'pending', 0, $4, $4 \
              from webhook_endpoints e where e.account_id = $2 and e.livemode = $3 \
              and not exists (select 1 from webhook_deliveries d where d.event_id = $1 \
-             and d.endpoint_id = e.id and d.state = 'pending' \
+             and d.endpoint_id = e.id and d.state = 'pending' and d.attempts = 0 \
              and (d.locked_until is null or d.locked_until <= $5))",
             &args,
         )
         .await
     }
     .map_err(pg_err)?;
-    let n = queued + pulled;
+    let n = queued + fresh as u64;
     tx.commit().await.map_err(pg_err)?;
     if n > 0 {
         store.wake_workers();

@@ -444,16 +444,19 @@ pub(super) async fn redeliver(
             if exists.is_none() {
                 return Err(StoreError::not_found("event", &event));
             }
-            // A target that still has this event waiting (queued, not in flight) is sent it now instead of
-            // getting another copy, so calls in a loop queue at most one copy per target (see
-            // `Store::redeliver`); one whose copy is being sent right now gets a new one.
-            let pulled = c
-                .execute(
-                    "update webhook_deliveries set next_attempt_at = min(next_attempt_at, ?2) \
-                     where event_id = ?1 and state = 'pending'",
-                    params![event.as_str(), now.unix()],
+            // A target that already has a fresh copy of this event (queued by an earlier call, not yet tried,
+            // not in flight) gets no other: calls in a loop queue at most one waiting copy per target (see
+            // `Store::redeliver`). A copy being sent right now, or one that failed and waits for its retry,
+            // does not count: the call sends the event again now.
+            let wall = satang_domain::Clock::now(&satang_domain::SystemClock).unix();
+            let fresh: usize = c
+                .query_row(
+                    "select count(*) from webhook_deliveries where event_id = ?1 and state = 'pending' \
+                     and attempts = 0 and (locked_until is null or locked_until <= ?2)",
+                    params![event.as_str(), wall],
+                    |r| r.get::<_, i64>(0),
                 )
-                .map_err(sql_err)?;
+                .map_err(sql_err)? as usize;
             // A charge's own URLs are the event's targets for good; otherwise the account's endpoints now.
             let own_urls: bool = c
                 .query_row(
@@ -463,7 +466,6 @@ pub(super) async fn redeliver(
                 )
                 .map_err(sql_err)?;
             // Leases are wall-clock time (see `claim_deliveries`).
-            let wall = satang_domain::Clock::now(&satang_domain::SystemClock).unix();
             let args = params![event.as_str(), scope.account.as_str(), scope.livemode, now.unix(), wall];
             let queued = if own_urls {
                 c.execute(
@@ -471,7 +473,7 @@ pub(super) async fn redeliver(
                      attempts, next_attempt_at, created_at) select ?1, ?2, ?3, null, u.url, 'pending', 0, ?4, ?4 \
                      from (select distinct url from webhook_deliveries where event_id = ?1 and endpoint_id is null) u \
                      where not exists (select 1 from webhook_deliveries d where d.event_id = ?1 \
-                     and d.endpoint_id is null and d.url = u.url and d.state = 'pending' \
+                     and d.endpoint_id is null and d.url = u.url and d.state = 'pending' and d.attempts = 0 \
                      and (d.locked_until is null or d.locked_until <= ?5))",
                     args,
                 )
@@ -481,13 +483,13 @@ pub(super) async fn redeliver(
                      attempts, next_attempt_at, created_at) select ?1, e.account_id, e.livemode, e.id, e.url, \
                      'pending', 0, ?4, ?4 from webhook_endpoints e where e.account_id = ?2 and e.livemode = ?3 \
                      and not exists (select 1 from webhook_deliveries d where d.event_id = ?1 \
-                     and d.endpoint_id = e.id and d.state = 'pending' \
+                     and d.endpoint_id = e.id and d.state = 'pending' and d.attempts = 0 \
                      and (d.locked_until is null or d.locked_until <= ?5))",
                     args,
                 )
             }
             .map_err(sql_err)?;
-            let n = queued + pulled;
+            let n = queued + fresh;
             if n > 0 {
                 OUTBOX_TOUCHED.with(|t| t.set(true));
             }
