@@ -143,7 +143,7 @@ impl ChargeView {
             net: c.currency.format(c.fees.net),
             refunded: c.currency.format(c.refunded_amount()),
             remaining: c.currency.format(remaining),
-            remaining_number: crate::api::wire::major_decimal(c.currency, remaining),
+            remaining_number: form_amount(c.currency, remaining),
             deadline: c.refund_deadline().map(|d| d.iso()),
             refundable: c.refundable(now),
             pending: matches!(c.status, ChargeStatus::Pending),
@@ -359,5 +359,31 @@ pub async fn settle(
     match done {
         Ok(()) => see_other(&format!("/dashboard/charges/{id}")),
         Err(e) => render(&app, lang, &s, &id, StatusCode::BAD_REQUEST, Some(e.message), None).await,
+    }
+}
+
+/// An amount as the refund form's field shows and reads it: major units with exactly the currency's
+/// digits (`2590.00`, `30` in a currency without subunits), which `major_to_subunits` parses back.
+fn form_amount(currency: satang_domain::Currency, amount: satang_domain::Amount) -> String {
+    let exp = currency.exponent();
+    let scale = 10i64.pow(exp);
+    let (major, minor) = (amount.subunits() / scale, amount.subunits() % scale);
+    if exp == 0 { major.to_string() } else { format!("{major}.{minor:0width$}", width = exp as usize) }
+}
+
+#[cfg(test)]
+mod form_tests {
+    use super::*;
+    use satang_domain::{Amount, Currency};
+
+    #[test]
+    fn the_refund_field_reads_back_what_it_shows() {
+        for (cur, n, shown) in
+            [(Currency::Thb, 259_000, "2590.00"), (Currency::Sgd, 1_001, "10.01"), (Currency::Jpy, 30, "30")]
+        {
+            let text = form_amount(cur, Amount::new(n).unwrap());
+            assert_eq!(text, shown);
+            assert_eq!(crate::api::search::major_to_subunits(&text, cur.exponent()), Some(n));
+        }
     }
 }
