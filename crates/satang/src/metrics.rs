@@ -13,6 +13,8 @@
 //! | `satang_webhook_delivery_duration_seconds` | histogram | `outcome` (delivered, failed) |
 //! | `satang_store_commit_batch_size` | histogram | writes per commit (SQLite batches them; PostgreSQL: 1) |
 //! | `satang_store_commit_duration_seconds` | histogram | SQLite: time to run and commit (fsync) a batch; PostgreSQL: a charge write's `COMMIT` round trip |
+//! | `satang_provider_calls_total` | counter | `endpoint` (e.g. `payments/pay`), `result` (the acquirer's result code, `http_<status>`, or `error`) |
+//! | `satang_provider_call_duration_seconds` | histogram | `endpoint` |
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -79,6 +81,22 @@ pub fn commit(batch: usize, seconds: f64) {
     if enabled() {
         ::metrics::histogram!("satang_store_commit_batch_size").record(batch as f64);
         ::metrics::histogram!("satang_store_commit_duration_seconds").record(seconds);
+    }
+}
+
+/// One call to the acquirer (each try of a retried call counts).
+pub fn provider_call(call: &crate::connector::ProviderCall) {
+    if enabled() {
+        let result = match (&call.result_code, call.http_status) {
+            (Some(code), _) => code.clone(),
+            (None, Some(status)) => format!("http_{status}"),
+            (None, None) => "error".to_string(),
+        };
+        let endpoint = call.endpoint.clone();
+        ::metrics::counter!("satang_provider_calls_total", "endpoint" => endpoint.clone(), "result" => result)
+            .increment(1);
+        ::metrics::histogram!("satang_provider_call_duration_seconds", "endpoint" => endpoint)
+            .record(call.latency_ms as f64 / 1000.0);
     }
 }
 

@@ -65,6 +65,15 @@ fn start(db: &str) -> Server {
     Server::start("127.0.0.1:0", db, &[("SATANG_MASTER_KEY", MASTER), ("SATANG_LOG", "satang=warn")]).unwrap()
 }
 
+/// A node that also serves `/metrics` on its own port.
+fn start_with_metrics(db: &str) -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let env =
+        [("SATANG_MASTER_KEY", MASTER), ("SATANG_LOG", "satang=warn"), ("SATANG_METRICS_LISTEN", listen.as_str())];
+    (Server::start("127.0.0.1:0", db, &env).unwrap(), format!("http://{listen}/metrics"))
+}
+
 fn http() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
@@ -140,7 +149,7 @@ async fn journey(db: &str, two_nodes: bool) {
     let w = world().await;
     let acct = common::create_account(db, "Live Shop");
     let skey = acct["live_secret_key"].as_str().unwrap().to_string();
-    let a = start(db);
+    let (a, metrics) = start_with_metrics(db);
     let b = if two_nodes { Some(start(db)) } else { None };
     let other = b.as_ref().unwrap_or(&a);
 
@@ -191,6 +200,10 @@ async fn journey(db: &str, two_nodes: bool) {
     assert_eq!(back.headers()["location"], format!("{}/antom/return/{id}", a.url).as_str());
     let paid = wait_status(&a, &skey, &id, "successful").await;
     assert_eq!(paid["paid"], true);
+    // The node that called Antom counts the call, by endpoint and result code, with its latency.
+    let scraped = http().get(&metrics).send().await.unwrap().text().await.unwrap();
+    assert!(scraped.contains("satang_provider_calls_total{endpoint=\"payments/pay\",result=\""), "{scraped}");
+    assert!(scraped.contains("satang_provider_call_duration_seconds_count{endpoint=\"payments/pay\"}"), "{scraped}");
     let keys = event_keys(other, &skey, &id).await;
     assert_eq!(keys.iter().filter(|k| *k == "charge.complete").count(), 1, "{keys:?}");
 

@@ -72,6 +72,7 @@ pub async fn require_connector(app: &App, account: &satang_domain::AccountId, me
 
 /// Writes what the calls were to the charge's log; a failure to log never fails the payment.
 pub async fn record(app: &App, charge: &satang_domain::ChargeId, calls: &[ProviderCall]) {
+    calls.iter().for_each(crate::metrics::provider_call);
     if let Err(e) = app.store.record_provider_calls(charge, calls).await {
         tracing::warn!(charge.id = %charge, error.message = %e, "provider calls not recorded");
     }
