@@ -167,6 +167,34 @@ pub struct EventRow {
     pub deliveries: Vec<String>,
 }
 
+/// The events of a list query (a charge's, or the account's), each with its delivery attempts in a line.
+pub async fn event_rows(
+    app: &AppState,
+    scope: &crate::store::Scope,
+    charge: Option<&satang_domain::ChargeId>,
+    q: ListQuery,
+) -> Vec<EventRow> {
+    let events = app.store.list_events(scope, charge, q).await.map(|p| p.items).unwrap_or_default();
+    let ids: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
+    let attempts = app.store.list_attempts(&ids).await.unwrap_or_default();
+    events
+        .iter()
+        .map(|e| EventRow {
+            id: e.id.to_string(),
+            key: e.key.as_str().to_string(),
+            created: e.created_at.iso(),
+            deliveries: attempts
+                .iter()
+                .filter(|a| a.event == e.id)
+                .map(|a| {
+                    let status = a.status.map(|s| s.to_string()).or_else(|| a.error.clone()).unwrap_or_default();
+                    format!("{} {} → {} ({} ms)", a.created_at.iso(), a.url, status, a.duration_ms)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "dashboard/charge.html")]
 struct ChargePage {
@@ -209,25 +237,7 @@ async fn render(
         order: Order::Chronological,
         whole: false,
     };
-    let events = app.store.list_events(&scope, Some(id), q).await.map(|p| p.items).unwrap_or_default();
-    let ids: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
-    let attempts = app.store.list_attempts(&ids).await.unwrap_or_default();
-    let events = events
-        .iter()
-        .map(|e| EventRow {
-            id: e.id.to_string(),
-            key: e.key.as_str().to_string(),
-            created: e.created_at.iso(),
-            deliveries: attempts
-                .iter()
-                .filter(|a| a.event == e.id)
-                .map(|a| {
-                    let status = a.status.map(|s| s.to_string()).or_else(|| a.error.clone()).unwrap_or_default();
-                    format!("{} {} → {} ({} ms)", a.created_at.iso(), a.url, status, a.duration_ms)
-                })
-                .collect(),
-        })
-        .collect();
+    let events = event_rows(app, &scope, Some(id), q).await;
     let page = ChargePage {
         f: Frame::signed(lang, &charge.id.to_string(), s),
         t: charge_words(lang),

@@ -11,7 +11,7 @@ use satang_domain::{EndpointId, EventId};
 use serde::Deserialize;
 
 use super::auth::Signed;
-use super::charge::EventRow;
+use super::charge::{EventRow, event_rows};
 use super::i18n::words;
 use super::{Frame, forbidden, html, lang_of, see_other};
 use crate::app::AppState;
@@ -103,25 +103,7 @@ async fn render(app: &AppState, lang: Lang, s: &Signed, status: StatusCode, erro
         order: Order::ReverseChronological,
         whole: true,
     };
-    let events = app.store.list_events(&scope, None, q).await.map(|p| p.items).unwrap_or_default();
-    let ids: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
-    let attempts = app.store.list_attempts(&ids).await.unwrap_or_default();
-    let events = events
-        .iter()
-        .map(|e| EventRow {
-            id: e.id.to_string(),
-            key: e.key.as_str().to_string(),
-            created: e.created_at.iso(),
-            deliveries: attempts
-                .iter()
-                .filter(|a| a.event == e.id)
-                .map(|a| {
-                    let status = a.status.map(|s| s.to_string()).or_else(|| a.error.clone()).unwrap_or_default();
-                    format!("{} {} → {} ({} ms)", a.created_at.iso(), a.url, status, a.duration_ms)
-                })
-                .collect(),
-        })
-        .collect();
+    let events = event_rows(app, &scope, None, q).await;
     let page = WebhooksPage {
         f: Frame::signed(lang, webhook_words(lang).title, s),
         t: webhook_words(lang),
