@@ -9,16 +9,13 @@
 mod common;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::Server;
-use satang::connector::antom::sign;
-use satang::simulator::antom::{Faults, SimConfig, Simulator};
+use common::antom::{MASTER, World, connector_set, world};
+use satang::simulator::antom::{Faults, Simulator};
 use serde_json::Value;
 
-const CLIENT_ID: &str = "SANDBOX_5YEZ8S2YCTNN05215";
-const MASTER: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const DESKTOP: &str = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36";
 const ENV: [(&str, &str); 3] =
     [("SATANG_MASTER_KEY", MASTER), ("SATANG_LOG", "satang=warn"), ("SATANG_LIVE_INQUIRY_INTERVAL", "1")];
@@ -43,54 +40,15 @@ async fn post(base: &str, skey: &str, path: &str, form: &[(&str, &str)]) -> Resu
 
 /// Every item of a list endpoint, page by page.
 async fn all(base: &str, skey: &str, path: &str) -> Vec<Value> {
-    let mut items = Vec::new();
-    loop {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let page = get(base, skey, &format!("{path}{sep}limit=100&offset={}", items.len())).await;
-        let data = page["data"].as_array().unwrap().clone();
-        let done = data.is_empty() || items.len() + data.len() >= page["total"].as_u64().unwrap() as usize;
-        items.extend(data);
-        if done {
-            return items;
-        }
-    }
+    common::all(&http(), base, path, skey).await
 }
 
-/// The simulator and an account with a connector to it: (key files' directory, simulator, live secret key).
-async fn live_account(db: &str) -> (tempfile::TempDir, Simulator, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let (merchant_private, merchant_public) = sign::generate_pair().unwrap();
-    let (antom_private, antom_public) = sign::generate_pair().unwrap();
-    std::fs::write(dir.path().join("merchant_private.pem"), &merchant_private).unwrap();
-    std::fs::write(dir.path().join("antom_public.pem"), &antom_public).unwrap();
-    let sim = Simulator::start(
-        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
-        SimConfig {
-            antom_key: sign::private_key_from_pem(&antom_private).unwrap(),
-            merchant_key: sign::public_key_from_pem(&merchant_public).unwrap(),
-            client_id: Some(CLIENT_ID.into()),
-            notify_delay: Duration::from_millis(0),
-            notify_scale: 0.001,
-            faults: Faults::default(),
-        },
-    )
-    .await
-    .unwrap();
+/// The simulator and an account with a connector to it: (its world, live secret key).
+async fn live_account(db: &str) -> (World, String) {
+    let w = world().await;
     let acct = common::create_account(db, "Live Crash Shop");
-    let skey = acct["live_secret_key"].as_str().unwrap().to_string();
-    let out = std::process::Command::new(common::satang_bin())
-        .args(["connector", "set", "--account", acct["id"].as_str().unwrap(), "--provider", "antom"])
-        .args(["--client-id", CLIENT_ID])
-        .arg("--private-key-file")
-        .arg(dir.path().join("merchant_private.pem"))
-        .arg("--antom-public-key-file")
-        .arg(dir.path().join("antom_public.pem"))
-        .args(["--endpoint", &sim.url(), "--database", db])
-        .env("SATANG_MASTER_KEY", MASTER)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    (dir, sim, skey)
+    connector_set(&w, db, acct["id"].as_str().unwrap());
+    (w, acct["live_secret_key"].as_str().unwrap().to_string())
 }
 
 /// A live charge paid through the simulator's wallet; its notification settles the charge.
@@ -118,12 +76,13 @@ async fn paid_charge(url: &str, skey: &str, sim: &Simulator) -> String {
 }
 
 async fn crash_live(db: &str) {
-    let (_dir, sim, skey) = live_account(db).await;
+    let (w, skey) = live_account(db).await;
+    let sim = &w.sim;
     let node = Server::start("127.0.0.1:0", db, &ENV).unwrap();
     let url = node.url.clone();
     let mut paid = Vec::new();
     for _ in 0..6 {
-        paid.push(paid_charge(&url, &skey, &sim).await);
+        paid.push(paid_charge(&url, &skey, sim).await);
     }
     // Refunds acknowledged before the crash.
     let mut acked = Vec::new();
@@ -143,7 +102,7 @@ async fn crash_live(db: &str) {
         .collect();
     let at_antom = |sim: &Simulator| paid.iter().map(|id| sim.sim.refunds_of(&format!("{id}_1")).len()).sum::<usize>();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while at_antom(&sim) < 2 + in_flight.len() {
+    while at_antom(sim) < 2 + in_flight.len() {
         assert!(Instant::now() < deadline, "the refunds in flight never reached Antom");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -155,7 +114,7 @@ async fn crash_live(db: &str) {
     drop(node);
     sim.sim.set_faults(Faults::default());
     // Before the restart: the refunds Antom made in flight are not booked (the window the repair closes).
-    let made = at_antom(&sim);
+    let made = at_antom(sim);
     assert_eq!(made, 2 + paid.len() - 1);
 
     let started = Instant::now();
@@ -194,10 +153,10 @@ async fn crash_live(db: &str) {
     }
     // The repair asked Antom and is done: no more inquiries about refunds.
     let inquiries = |sim: &Simulator| sim.sim.stats().calls.get("payments/inquiryRefund").copied().unwrap_or(0);
-    let asked = inquiries(&sim);
+    let asked = inquiries(sim);
     assert!(asked >= (paid.len() - 1) as u64, "the repair asked about each refund in flight: {asked}");
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(inquiries(&sim), asked, "every intent resolved");
+    assert_eq!(inquiries(sim), asked, "every intent resolved");
 
     // The ledger balances: per currency, the balance is credits minus debits.
     let entries = all(&url, &skey, "/transactions").await;
@@ -245,9 +204,10 @@ async fn sigkill_with_live_refunds_in_flight_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_request_path_and_the_repair_book_one_refund_on_postgres_with_two_nodes() {
     let Some(db) = common::pg_or_skip().await else { return };
-    let (_dir, sim, skey) = live_account(&db.url).await;
+    let (w, skey) = live_account(&db.url).await;
+    let sim = &w.sim;
     let a = Server::start("127.0.0.1:0", &db.url, &ENV).unwrap();
-    let id = paid_charge(&a.url, &skey, &sim).await;
+    let id = paid_charge(&a.url, &skey, sim).await;
     sim.sim.set_faults(Faults { slow_answer_ms: 8_000, ..Faults::default() });
     let refund = {
         let (url, skey, path) = (a.url.clone(), skey.clone(), format!("/charges/{id}/refunds"));
@@ -287,9 +247,10 @@ async fn the_request_path_and_the_repair_book_one_refund_on_postgres_with_two_no
 async fn an_unknown_refund_is_booked_by_the_repair_on_sqlite() {
     let db_dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", db_dir.path().join("live.db").display());
-    let (_dir, sim, skey) = live_account(&db).await;
+    let (w, skey) = live_account(&db).await;
+    let sim = &w.sim;
     let node = Server::start("127.0.0.1:0", &db, &ENV).unwrap();
-    let id = paid_charge(&node.url, &skey, &sim).await;
+    let id = paid_charge(&node.url, &skey, sim).await;
     sim.sim.set_faults(Faults { unknown: 100, ..Faults::default() });
     let (status, e) = post(&node.url, &skey, &format!("/charges/{id}/refunds"), &[("amount", "1500")]).await.unwrap();
     assert_eq!((status, e["object"].as_str(), e["code"].as_str()), (503, Some("error"), Some("service_unavailable")));

@@ -5,61 +5,16 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::Server;
+use common::antom::{CLIENT_ID, MASTER, World, connector_set, world};
 use satang::connector::antom::sign;
-use satang::simulator::antom::{Faults, SimConfig, Simulator};
+use satang::simulator::antom::Faults;
 use serde_json::Value;
 
-const CLIENT_ID: &str = "SANDBOX_5YEZ8S2YCTNN05215";
-const MASTER: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const DESKTOP: &str = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36";
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148";
-
-struct World {
-    dir: tempfile::TempDir,
-    sim: Simulator,
-    antom_private: String,
-    merchant_private: String,
-}
-
-async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let (merchant_private, merchant_public) = sign::generate_pair().unwrap();
-    let (antom_private, antom_public) = sign::generate_pair().unwrap();
-    std::fs::write(dir.path().join("merchant_private.pem"), &merchant_private).unwrap();
-    std::fs::write(dir.path().join("antom_public.pem"), &antom_public).unwrap();
-    let sim = Simulator::start(
-        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
-        SimConfig {
-            antom_key: sign::private_key_from_pem(&antom_private).unwrap(),
-            merchant_key: sign::public_key_from_pem(&merchant_public).unwrap(),
-            client_id: Some(CLIENT_ID.into()),
-            notify_delay: Duration::from_millis(0),
-            notify_scale: 0.001,
-            faults: Faults::default(),
-        },
-    )
-    .await
-    .unwrap();
-    World { dir, sim, antom_private, merchant_private }
-}
-
-fn connector_set(w: &World, db: &str, account: &str) {
-    let out = std::process::Command::new(common::satang_bin())
-        .args(["connector", "set", "--account", account, "--provider", "antom", "--client-id", CLIENT_ID])
-        .arg("--private-key-file")
-        .arg(w.dir.path().join("merchant_private.pem"))
-        .arg("--antom-public-key-file")
-        .arg(w.dir.path().join("antom_public.pem"))
-        .args(["--endpoint", &w.sim.url(), "--database", db])
-        .env("SATANG_MASTER_KEY", MASTER)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
 
 fn start(db: &str) -> Server {
     Server::start("127.0.0.1:0", db, &[("SATANG_MASTER_KEY", MASTER), ("SATANG_LOG", "satang=warn")]).unwrap()

@@ -139,15 +139,7 @@ fn webhook_endpoints_are_managed_from_the_command_line() {
     let db = format!("sqlite:{}", dir.path().join("satang.db").display());
     let acct = create_account(&db, "Hook Shop");
     let account = acct["id"].as_str().unwrap();
-    let satang = |args: &[&str]| {
-        let out =
-            std::process::Command::new(common::satang_bin()).args(args).args(["--database", &db]).output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    };
+    let satang = |args: &[&str]| run_satang(&[args, &["--database", db.as_str()]].concat());
     let (ok, out, err) = satang(&[
         "webhook",
         "add",
@@ -287,6 +279,7 @@ async fn serve_speaks_tls_in_process_and_can_redirect_plain_http() {
     let _ = child.wait();
 }
 
+/// Runs the binary with these arguments: whether it succeeded, its stdout and its stderr.
 fn run_satang(args: &[&str]) -> (bool, String, String) {
     let out =
         Command::new(common::satang_bin()).args(args).env("SATANG_LOG", "satang=warn").output().expect("run satang");

@@ -19,29 +19,6 @@ struct Acked {
     refunds: Vec<(String, String)>,
 }
 
-/// Every item of a list endpoint, page by page.
-async fn all(client: &reqwest::Client, base: &str, path: &str, key: &str) -> Vec<Value> {
-    let mut items = Vec::new();
-    loop {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let page: Value = client
-            .get(format!("{base}{path}{sep}limit=100&offset={}", items.len()))
-            .basic_auth(key, Some(""))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let data = page["data"].as_array().unwrap().clone();
-        let done = data.is_empty() || items.len() + data.len() >= page["total"].as_u64().unwrap() as usize;
-        items.extend(data);
-        if done {
-            return items;
-        }
-    }
-}
-
 async fn crash_and_recover(db: &str) {
     let acct = create_account(db, "Crash Shop");
     let skey = acct["test_secret_key"].as_str().unwrap().to_string();
@@ -112,7 +89,7 @@ async fn crash_and_recover(db: &str) {
     }
 
     // The ledger balances: per currency, the balance is credits minus debits.
-    let entries = all(&client, &server.url, "/transactions", &skey).await;
+    let entries = common::all(&client, &server.url, "/transactions", &skey).await;
     let mut sums: HashMap<String, i64> = HashMap::new();
     for e in &entries {
         let amount = e["amount"].as_i64().unwrap();
@@ -130,7 +107,7 @@ async fn crash_and_recover(db: &str) {
     assert!(entries.len() >= acked.paid.len() + acked.refunds.len());
 
     // Every committed event is delivered by the new process.
-    let committed: Vec<String> = all(&client, &server.url, "/events", &skey)
+    let committed: Vec<String> = common::all(&client, &server.url, "/events", &skey)
         .await
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_string())

@@ -1,6 +1,8 @@
 //! Helpers for tests that run the real `satang` binary as a separate process.
 #![allow(dead_code)]
 
+pub mod antom;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -201,4 +203,27 @@ pub async fn counting_receiver() -> (String, Seen) {
         let _ = axum::serve(listener, app).await;
     });
     (url, seen)
+}
+
+/// Every item of a list endpoint (`data`, `total`), page by page, with the secret key `key`.
+pub async fn all(client: &reqwest::Client, base: &str, path: &str, key: &str) -> Vec<serde_json::Value> {
+    let mut items = Vec::new();
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let page: serde_json::Value = client
+            .get(format!("{base}{path}{sep}limit=100&offset={}", items.len()))
+            .basic_auth(key, Some(""))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let data = page["data"].as_array().unwrap().clone();
+        let done = data.is_empty() || items.len() + data.len() >= page["total"].as_u64().unwrap() as usize;
+        items.extend(data);
+        if done {
+            return items;
+        }
+    }
 }
