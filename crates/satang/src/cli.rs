@@ -343,12 +343,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 (satang_domain::id::random_base36(20), true)
             };
             let store = database.open().await?;
-            let user =
-                crate::dashboard::auth::create_user(&store, &account, &email, role, &password, SystemClock.now())
-                    .await?;
+            let now = SystemClock.now();
+            let user = if generated {
+                crate::dashboard::auth::create_user_with_one_time_password(
+                    &store, &account, &email, role, &password, now,
+                )
+                .await?
+            } else {
+                crate::dashboard::auth::create_user(&store, &account, &email, role, &password, now).await?
+            };
             println!("user {} ({}) of {} created", user.email, user.role.as_str(), user.account);
             if generated {
-                println!("password (shown only now): {password}");
+                println!("one-time password (shown only now; they choose their own at first login): {password}");
             }
             Ok(())
         }

@@ -8,6 +8,9 @@
 //! * A login always creates a new session (a cookie set before login is never promoted: no fixation). The
 //!   cookie (`satang_session`) is `HttpOnly`, `SameSite=Lax`, `Path=/dashboard`, `Secure` when the public
 //!   URL is https, and lives [`SESSION_SECS`]; only its SHA-256 is stored. Logout deletes the session row.
+//! * `satang user create` without `--password-stdin` prints a one-time password: its user is sent to
+//!   [`PASSWORD_PATH`] on every page until they have chosen their own. Changing a password ends the
+//!   user's other sessions.
 //! * Every form carries a CSRF token: the session's own (stored with it) once logged in; on the login form,
 //!   a double-submit token matching a `SameSite=Strict` cookie.
 
@@ -29,6 +32,8 @@ use crate::store::{Scope, StoreError};
 pub const SESSION_COOKIE: &str = "satang_session";
 pub const LOGIN_CSRF_COOKIE: &str = "satang_login_csrf";
 pub const MODE_COOKIE: &str = "satang_mode";
+/// Where a user changes their password (and where one with a one-time password is sent until they do).
+pub const PASSWORD_PATH: &str = "/dashboard/password";
 /// How long a session lasts after login.
 pub const SESSION_SECS: i64 = 12 * 3600;
 pub const MAX_FAILED_LOGINS: u64 = 5;
@@ -55,13 +60,39 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password(&satang_domain::id::random_base36(32)).unwrap_or_default())
 }
 
-/// Creates a user (the CLI's `satang user create`), with its audit row in the same transaction.
+/// Creates a user with a password they chose (the CLI's `satang user create --password-stdin`), with its
+/// audit row in the same transaction.
 pub async fn create_user(
     app_store: &crate::store::DynStore,
     account: &AccountId,
     email: &str,
     role: Role,
     password: &str,
+    now: Timestamp,
+) -> anyhow::Result<User> {
+    make_user(app_store, account, email, role, password, false, now).await
+}
+
+/// Creates a user with a generated one-time password (`satang user create` without `--password-stdin`):
+/// at first login the dashboard asks them to choose their own before it shows anything else.
+pub async fn create_user_with_one_time_password(
+    app_store: &crate::store::DynStore,
+    account: &AccountId,
+    email: &str,
+    role: Role,
+    password: &str,
+    now: Timestamp,
+) -> anyhow::Result<User> {
+    make_user(app_store, account, email, role, password, true, now).await
+}
+
+async fn make_user(
+    app_store: &crate::store::DynStore,
+    account: &AccountId,
+    email: &str,
+    role: Role,
+    password: &str,
+    must_change_password: bool,
     now: Timestamp,
 ) -> anyhow::Result<User> {
     let email = normalize_email(email).ok_or_else(|| anyhow::anyhow!("{email} is not an email address"))?;
@@ -78,6 +109,7 @@ pub async fn create_user(
         role,
         password_hash,
         created_at: now,
+        must_change_password,
     };
     let audit = AuditEntry {
         account: account.clone(),
@@ -179,6 +211,11 @@ impl FromRequestParts<AppState> for Signed {
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
         match app.store.find_session(&hash_key(&token), app.now()).await {
             Ok(Some((session, user))) => {
+                // A one-time password is changed before anything else is shown or done.
+                let path = parts.uri.path();
+                if user.must_change_password && path != PASSWORD_PATH && path != "/dashboard/logout" {
+                    return Err(Redirect::to(PASSWORD_PATH).into_response());
+                }
                 let livemode = cookie(&parts.headers, MODE_COOKIE).as_deref() == Some("live");
                 Ok(Signed { user, session, livemode })
             }

@@ -5,8 +5,10 @@
 //! |---|---|
 //! | [`auth`] | passwords, login and its rate limit, sessions, CSRF, roles |
 //! | [`charge`] | a charge's page: amounts, refunds and the refund form, events and deliveries, test actions |
+//! | [`chart`] | the money page's 30-day chart of volume, fees and net, as inline SVG |
 //! | [`i18n`] | the dashboard's words |
 //! | [`keys`] | API keys: public keys to copy, the owner's secret-key roll with overlap |
+//! | [`password`] | a user's own password, and the first-login change of a one-time password |
 //! | [`money`] | balance, transactions, streamed CSV export, the owner's audit log |
 //! | [`webhooks`] | webhook endpoints (add, remove, roll), the delivery log, redeliver |
 //! | this file | routes and pages: login, logout, the test/live switch, the charge list and its search |
@@ -18,9 +20,11 @@
 
 pub mod auth;
 pub mod charge;
+pub mod chart;
 pub mod i18n;
 pub mod keys;
 pub mod money;
+pub mod password;
 pub mod webhooks;
 
 use askama::Template;
@@ -62,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/keys/roll", post(keys::roll))
         .route("/dashboard/export", get(money::export))
         .route("/dashboard/audit", get(money::audit))
+        .route(auth::PASSWORD_PATH, get(password::page).post(password::change))
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ use satang_domain::{Amount, Charge, Currency, LedgerEntry, Timestamp};
 use serde::Deserialize;
 
 use super::auth::Signed;
+use super::chart;
 use super::{Frame, forbidden, html, lang_of};
 use crate::app::AppState;
 use crate::pages::i18n::Lang;
@@ -33,6 +34,15 @@ pub struct MoneyWords {
     pub from: &'static str,
     pub to: &'static str,
     pub download: &'static str,
+    pub chart: &'static str,
+    pub chart_note: &'static str,
+    pub volume: &'static str,
+    pub fees: &'static str,
+    pub refunds: &'static str,
+    pub net: &'static str,
+    pub day: &'static str,
+    pub figures: &'static str,
+    pub summary: &'static str,
 }
 
 fn money_words(lang: Lang) -> &'static MoneyWords {
@@ -49,6 +59,15 @@ fn money_words(lang: Lang) -> &'static MoneyWords {
         from: "From (UTC)",
         to: "To (UTC, inclusive)",
         download: "Download",
+        chart: "Last 30 days",
+        chart_note: "Days in Bangkok time. Volume is what payments brought in; net is what the balance changed by after fees and refunds.",
+        volume: "Volume",
+        fees: "Fees and VAT",
+        refunds: "Refunds",
+        net: "Net",
+        day: "Day",
+        figures: "Daily figures",
+        summary: "Over the last 30 days: volume {volume}, fees and VAT {fees}, refunds {refunds}, net {net}. Busiest day: {day}.",
     };
     static TH: MoneyWords = MoneyWords {
         title: "การเงิน",
@@ -63,6 +82,15 @@ fn money_words(lang: Lang) -> &'static MoneyWords {
         from: "ตั้งแต่ (UTC)",
         to: "ถึง (UTC รวมวันนั้น)",
         download: "ดาวน์โหลด",
+        chart: "30 วันล่าสุด",
+        chart_note: "วันตามเวลาประเทศไทย ยอดขายคือเงินที่ได้รับจากการชำระเงิน ยอดสุทธิคือยอดคงเหลือที่เปลี่ยนไปหลังหักค่าธรรมเนียมและการคืนเงิน",
+        volume: "ยอดขาย",
+        fees: "ค่าธรรมเนียมและ VAT",
+        refunds: "คืนเงิน",
+        net: "สุทธิ",
+        day: "วันที่",
+        figures: "ตัวเลขรายวัน",
+        summary: "ใน 30 วันล่าสุด: ยอดขาย {volume} ค่าธรรมเนียมและ VAT {fees} คืนเงิน {refunds} สุทธิ {net} วันที่ขายได้มากที่สุด: {day}",
     };
     match lang {
         Lang::En => &EN,
@@ -84,6 +112,71 @@ struct MoneyPage {
     rows: Vec<(String, &'static str, String, String, String)>,
     from: String,
     to: String,
+    charts: Vec<ChartView>,
+}
+
+/// One currency's chart and its table, ready to show.
+struct ChartView {
+    id: String,
+    currency: &'static str,
+    svg: String,
+    axis: Vec<String>,
+    days: Vec<(String, String, String, String, String)>,
+}
+
+/// The last 30 days (in the zone of the account's money) as one chart per currency that moved.
+async fn charts(app: &AppState, scope: &Scope, lang: Lang) -> Vec<ChartView> {
+    let t = money_words(lang);
+    let now = app.now();
+    // Every account books THB today (see store/mod.rs Account); its days are Bangkok days.
+    let offset = crate::pages::local_time::offset_secs(Currency::Thb);
+    let today = chart::day_of(now, offset);
+    let from = Timestamp::from_unix((today - chart::DAYS + 1) * 86_400 - offset);
+    let to = Timestamp::from_unix(now.unix() + 1);
+    let totals = match app.store.daily_totals(scope, from, to, offset).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error.message = %e, "daily totals for the money page failed");
+            return Vec::new();
+        }
+    };
+    chart::series(&totals, today, lang)
+        .into_iter()
+        .map(|s| {
+            let c = s.currency;
+            let sum = |f: fn(&chart::Day) -> i64| s.days.iter().fold(0i64, |acc, d| acc.saturating_add(f(d)));
+            let busiest = s.days.iter().max_by_key(|d| (d.gross, d.day)).map(|d| d.label.clone()).unwrap_or_default();
+            let summary = t
+                .summary
+                .replace("{volume}", &chart::money(c, sum(|d| d.gross)))
+                .replace("{fees}", &chart::money(c, sum(|d| d.fees)))
+                .replace("{refunds}", &chart::money(c, sum(|d| d.refunds)))
+                .replace("{net}", &chart::money(c, sum(|d| d.net)))
+                .replace("{day}", &busiest);
+            let id = format!("chart-{}", c.code().to_ascii_lowercase());
+            ChartView {
+                svg: chart::svg(&s, &id, &summary),
+                axis: chart::axis(&s),
+                id,
+                currency: c.code(),
+                days: s
+                    .days
+                    .iter()
+                    .rev()
+                    .filter(|d| (d.gross, d.fees, d.refunds, d.net) != (0, 0, 0, 0))
+                    .map(|d| {
+                        (
+                            d.label.clone(),
+                            chart::money(c, d.gross),
+                            chart::money(c, d.fees),
+                            chart::money(c, d.refunds),
+                            chart::money(c, d.net),
+                        )
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 pub async fn page(State(app): State<AppState>, headers: HeaderMap, s: Signed) -> Response {
@@ -120,6 +213,7 @@ pub async fn page(State(app): State<AppState>, headers: HeaderMap, s: Signed) ->
             .collect(),
         from: month_ago[..10].to_string(),
         to: today.to_string(),
+        charts: charts(&app, &scope, lang).await,
     };
     html(StatusCode::OK, view, None)
 }

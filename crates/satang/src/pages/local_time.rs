@@ -25,6 +25,11 @@ fn zone(currency: Currency, lang: Lang) -> (i8, &'static str) {
     }
 }
 
+/// Seconds east of UTC of the zone a payer (or a merchant) of this currency most likely lives in.
+pub fn offset_secs(currency: Currency) -> i64 {
+    i64::from(zone(currency, Lang::En).0) * 3600
+}
+
 /// `9 Dec 2026, 20:41 (Bangkok time)` or `9 ธ.ค. 2569 เวลา 20:41 น. (เวลาประเทศไทย)`.
 pub fn display(at: Timestamp, currency: Currency, lang: Lang) -> String {
     let (when, zone) = parts(at, currency, lang);

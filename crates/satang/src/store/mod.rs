@@ -273,6 +273,20 @@ pub struct Balance {
     pub total: i64,
 }
 
+/// One day's money of one currency, for the dashboard's chart: what payments booked that day brought in
+/// (`gross`), the fees and VAT taken from them (`fees`), what refunds booked that day took out (`refunds`),
+/// and the change of the balance (`net` = payments' net − refunds). Days are counted in a zone of the
+/// caller's choosing (the merchant's), as whole days since 1970-01-01 in that zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyTotal {
+    pub day: i64,
+    pub currency: Currency,
+    pub gross: i64,
+    pub fees: i64,
+    pub refunds: i64,
+    pub net: i64,
+}
+
 /// `chronological` or `reverse_chronological` (omise-wire.md §4.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -462,6 +476,15 @@ pub trait Store: Send + Sync + 'static {
     async fn get_transaction(&self, scope: &Scope, id: &TransactionId) -> StoreResult<LedgerEntry>;
     /// The running balance per currency (only currencies with ledger entries).
     async fn balances(&self, scope: &Scope) -> StoreResult<Vec<Balance>>;
+    /// Ledger totals per day and currency for entries booked in `[from, to)`, days counted in the zone
+    /// `offset_secs` east of UTC, oldest first; days without entries are absent.
+    async fn daily_totals(
+        &self,
+        scope: &Scope,
+        from: Timestamp,
+        to: Timestamp,
+        offset_secs: i64,
+    ) -> StoreResult<Vec<DailyTotal>>;
 
     async fn get_event(&self, scope: &Scope, id: &EventId) -> StoreResult<StoredEvent>;
 
@@ -522,6 +545,15 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> StoreResult<Option<(users::Session, users::User)>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Sets a user's password hash and clears the one-time flag, ends every session of theirs but
+    /// `keep_session` (a token hash), and writes the audit row, in one transaction.
+    async fn change_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep_session: &str,
+        audit: &users::AuditEntry,
+    ) -> StoreResult<()>;
     async fn record_login(&self, email: &str, ok: bool, at: Timestamp) -> StoreResult<()>;
     /// Failed logins for this email since `since`.
     async fn failed_logins_since(&self, email: &str, since: Timestamp) -> StoreResult<u64>;

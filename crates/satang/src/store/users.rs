@@ -42,6 +42,8 @@ pub struct User {
     /// argon2id, in PHC string form.
     pub password_hash: String,
     pub created_at: Timestamp,
+    /// Made with a one-time password: the dashboard asks for a new one before anything else.
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

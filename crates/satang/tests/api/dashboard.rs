@@ -515,3 +515,148 @@ async fn an_owner_rolls_the_secret_key_and_the_old_one_works_for_the_overlap() {
     assert_eq!((log[0].actor.as_str(), log[0].action.as_str()), ("owner@shop.example", "key.roll"));
     assert!(!log[0].detail.contains(&new));
 }
+
+#[tokio::test]
+async fn the_money_chart_shows_each_days_volume_fees_refunds_and_net() {
+    use satang::dashboard::chart::{day_label, day_of};
+    use satang::pages::i18n::Lang;
+    let app = spawn_app().await;
+    user(&app, "owner@shop.example", Role::Owner).await;
+    // Day one: a payment of THB 1,000 and a refund of THB 300 of it.
+    let first = app.create_charge("alipay", 100_000, "THB").await["id"].as_str().unwrap().to_string();
+    app.mark_as_paid(&first).await;
+    let r = app.post_json(&format!("/charges/{first}/refunds"), app.skey(), json!({"amount": 30_000})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let day_one = day_label(day_of(app.state.now(), 7 * 3600), Lang::En);
+    // Two days later: a payment of THB 500, and one left pending (it books nothing).
+    app.clock.advance(2 * 86_400);
+    let second = app.create_charge("alipay", 50_000, "THB").await["id"].as_str().unwrap().to_string();
+    app.mark_as_paid(&second).await;
+    app.create_charge("alipay", 70_000, "THB").await;
+    let day_three = day_label(day_of(app.state.now(), 7 * 3600), Lang::En);
+
+    let mut b = Browser::new(&app);
+    assert_eq!(b.login("owner@shop.example", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    let page = b.get("/dashboard/money").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let money = |v: i64| satang::dashboard::chart::money(satang_domain::Currency::Thb, v);
+    assert_eq!(money(3_906), "THB 39.06");
+    let (c1, c2) = (app.charge(&first).await, app.charge(&second).await);
+    let fees = |c: &serde_json::Value| c["fee"].as_i64().unwrap() + c["fee_vat"].as_i64().unwrap();
+    let row = |label: &str, gross: i64, fee: i64, refunds: i64, net: i64| {
+        format!(
+            "<tr><td data-label=\"Day\">{label}</td><td data-label=\"Volume\" class=\"num\">{}</td>\
+             <td data-label=\"Fees and VAT\" class=\"num\">{}</td><td data-label=\"Refunds\" class=\"num\">{}</td>\
+             <td data-label=\"Net\" class=\"num\">{}</td></tr>",
+            money(gross),
+            money(fee),
+            money(refunds),
+            money(net)
+        )
+    };
+    let one = row(&day_one, 100_000, fees(&c1), 30_000, c1["net"].as_i64().unwrap() - 30_000);
+    let three = row(&day_three, 50_000, fees(&c2), 0, c2["net"].as_i64().unwrap());
+    assert!(page.text.contains(&one), "day one {one} in {}", page.text);
+    assert!(page.text.contains(&three), "day three {three} in {}", page.text);
+    // Newest first; the empty day between them has no row, and the chart draws two days of three bars.
+    assert!(page.text.find(&three) < page.text.find(&one));
+    let svg = &page.text[page.text.find("<svg class=\"chart\"").unwrap()..];
+    let svg = &svg[..svg.find("</svg>").unwrap()];
+    assert_eq!(svg.matches("<rect").count(), 6, "{svg}");
+    assert!(svg.contains("aria-labelledby=\"chart-thb\"") && page.text.contains("id=\"chart-thb\""));
+    assert!(svg.contains(&format!("volume {}", money(150_000))), "{svg}");
+    // Thai: the same chart with Thai words and dates.
+    b.get("/dashboard?lang=th").await;
+    let th = b.get("/dashboard/money").await;
+    assert!(th.text.contains("30 วันล่าสุด") && th.text.contains(&day_label(day_of(app.state.now(), 7 * 3600), Lang::Th)));
+}
+#[tokio::test]
+async fn a_one_time_password_must_be_changed_first_and_a_change_ends_other_sessions() {
+    let app = spawn_app().await;
+    let account = app.acct.id.parse().unwrap();
+    let one_time = "generated one time 8k2j";
+    auth::create_user_with_one_time_password(
+        &app.store,
+        &account,
+        "new@shop.example",
+        Role::Admin,
+        one_time,
+        app.state.now(),
+    )
+    .await
+    .unwrap();
+    let mut b = Browser::new(&app);
+    assert_eq!(b.login("new@shop.example", one_time).await.status, StatusCode::SEE_OTHER);
+    let mut other = Browser::new(&app);
+    assert_eq!(other.login("new@shop.example", one_time).await.status, StatusCode::SEE_OTHER);
+    // Every page, and every change, leads to the password form first.
+    for path in ["/dashboard", "/dashboard/money", "/dashboard/webhooks"] {
+        let r = b.get(path).await;
+        assert_eq!((r.status, location(&r)), (StatusCode::SEE_OTHER, "/dashboard/password"), "{path}");
+    }
+    let page = b.get("/dashboard/password").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("id=\"one-time\""));
+    let csrf = hidden(&page.text, "csrf");
+    let r = b.post("/dashboard/mode", &[("csrf", &csrf), ("to", "live")]).await;
+    assert_eq!(location(&r), "/dashboard/password");
+
+    let change = |current: &'static str, new: &'static str, repeat: &'static str| {
+        let csrf = csrf.clone();
+        (csrf, current, new, repeat)
+    };
+    let long = "my own much longer passphrase";
+    for ((csrf, current, new, repeat), want, why) in [
+        (change("wrong one time pw", long, long), StatusCode::BAD_REQUEST, "wrong current"),
+        (change(one_time, "short", "short"), StatusCode::BAD_REQUEST, "too short"),
+        (change(one_time, long, "my own much longer passphrasE"), StatusCode::BAD_REQUEST, "mismatch"),
+        (change(one_time, one_time, one_time), StatusCode::BAD_REQUEST, "unchanged"),
+    ] {
+        let r = b
+            .post("/dashboard/password", &[("csrf", &csrf), ("current", current), ("new", new), ("repeat", repeat)])
+            .await;
+        assert_eq!(r.status, want, "{why}");
+        assert!(r.text.contains("id=\"password-error\""), "{why}");
+    }
+    // Without the form token: refused.
+    let r = b.post("/dashboard/password", &[("current", one_time), ("new", long), ("repeat", long)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r =
+        b.post("/dashboard/password", &[("csrf", &csrf), ("current", one_time), ("new", long), ("repeat", long)]).await;
+    assert_eq!((r.status, location(&r)), (StatusCode::SEE_OTHER, "/dashboard"));
+    assert_eq!(b.get("/dashboard").await.status, StatusCode::OK, "this session goes on");
+    assert_eq!(location(&other.get("/dashboard").await), "/dashboard/login", "the other session ended");
+    let mut again = Browser::new(&app);
+    assert_eq!(again.login("new@shop.example", one_time).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(again.login("new@shop.example", long).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(again.get("/dashboard").await.status, StatusCode::OK, "no longer sent to change it");
+    let log = app.store.list_audit(&account, 10).await.unwrap();
+    assert_eq!(log.iter().filter(|e| e.action == "user.password" && e.actor == "new@shop.example").count(), 1);
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_count_against_the_login_limit() {
+    let app = spawn_app().await;
+    user(&app, "admin@shop.example", Role::Admin).await;
+    let mut b = Browser::new(&app);
+    b.login("admin@shop.example", PASSWORD).await;
+    let csrf = hidden(&b.get("/dashboard/password").await.text, "csrf");
+    let new = "a different long passphrase";
+    let mut statuses = Vec::new();
+    for _ in 0..(auth::MAX_FAILED_LOGINS + 1) {
+        let r = b
+            .post(
+                "/dashboard/password",
+                &[("csrf", &csrf), ("current", "guess guess guess"), ("new", new), ("repeat", new)],
+            )
+            .await;
+        statuses.push(r.status);
+    }
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    // Even the right password is refused now, and it did not change.
+    let r =
+        b.post("/dashboard/password", &[("csrf", &csrf), ("current", PASSWORD), ("new", new), ("repeat", new)]).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    let account = app.acct.id.parse().unwrap();
+    assert!(app.store.list_audit(&account, 10).await.unwrap().iter().all(|e| e.action != "user.password"));
+}

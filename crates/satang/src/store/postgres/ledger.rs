@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 
 use super::lists::page;
 use super::{Op, PgStore, Tx, bad_id, json_err, parse_doc, pg_err};
-use crate::store::{Balance, ListQuery, Page, RefundRecord, Scope, StoreError, StoreResult};
+use crate::store::{Balance, DailyTotal, ListQuery, Page, RefundRecord, Scope, StoreError, StoreResult};
 
 /// A random shard of a split counter (see the 0004 migration).
 fn shard() -> i16 {
@@ -176,6 +176,51 @@ pub(super) async fn balances(store: &PgStore, scope: &Scope) -> StoreResult<Vec<
             let currency =
                 cur.parse().map_err(|e: satang_domain::money::UnknownCurrency| StoreError::Other(e.into()))?;
             Ok(Balance { currency, total: r.get(1) })
+        })
+        .collect()
+}
+
+/// The dashboard chart's days: one grouped scan of the ledger in the window, each payment's gross and fees
+/// read from its charge document. `sum` of bigints is a numeric here; the cast back to bigint fails on
+/// overflow, so a total is exact or an error.
+pub(super) async fn daily_totals(
+    store: &PgStore,
+    scope: &Scope,
+    from: Timestamp,
+    to: Timestamp,
+    offset_secs: i64,
+) -> StoreResult<Vec<DailyTotal>> {
+    let rows = store
+        .client()
+        .await?
+        .query(
+            "select floor((l.created_at + $3)::numeric / 86400)::bigint as day, l.currency, \
+               coalesce(sum(case when l.direction = 'credit' then coalesce((c.doc::jsonb ->> 'amount')::bigint, 0) \
+                            else 0 end), 0)::bigint, \
+               coalesce(sum(case when l.direction = 'credit' then coalesce((c.doc::jsonb #>> '{fees,fee}')::bigint, 0) \
+                                 + coalesce((c.doc::jsonb #>> '{fees,fee_vat}')::bigint, 0) else 0 end), 0)::bigint, \
+               coalesce(sum(case when l.direction = 'debit' then l.amount else 0 end), 0)::bigint, \
+               coalesce(sum(case when l.direction = 'credit' then l.amount else -l.amount end), 0)::bigint \
+             from ledger l left join charges c on c.id = l.charge_id \
+             where l.account_id = $1 and l.livemode = $2 and l.created_at >= $4 and l.created_at < $5 \
+             group by day, l.currency order by day, l.currency",
+            &[&scope.account.as_str(), &scope.livemode, &offset_secs, &from.unix(), &to.unix()],
+        )
+        .await
+        .map_err(pg_err)?;
+    rows.iter()
+        .map(|r| {
+            let cur: String = r.get(1);
+            let currency =
+                cur.parse().map_err(|e: satang_domain::money::UnknownCurrency| StoreError::Other(e.into()))?;
+            Ok(DailyTotal {
+                day: r.get(0),
+                currency,
+                gross: r.get(2),
+                fees: r.get(3),
+                refunds: r.get(4),
+                net: r.get(5),
+            })
         })
         .collect()
 }

@@ -269,6 +269,16 @@ impl Store for PgStore {
         users::delete_session(self, token_hash).await
     }
 
+    async fn change_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep_session: &str,
+        audit: &super::users::AuditEntry,
+    ) -> StoreResult<()> {
+        users::change_password(self, user_id, password_hash, keep_session, audit).await
+    }
+
     async fn record_login(&self, email: &str, ok: bool, at: Timestamp) -> StoreResult<()> {
         users::record_login(self, email, ok, at).await
     }
@@ -327,6 +337,16 @@ impl Store for PgStore {
 
     async fn balances(&self, scope: &Scope) -> StoreResult<Vec<Balance>> {
         ledger::balances(self, scope).await
+    }
+
+    async fn daily_totals(
+        &self,
+        scope: &Scope,
+        from: Timestamp,
+        to: Timestamp,
+        offset_secs: i64,
+    ) -> StoreResult<Vec<DailyTotal>> {
+        ledger::daily_totals(self, scope, from, to, offset_secs).await
     }
 
     async fn get_event(&self, scope: &Scope, id: &EventId) -> StoreResult<StoredEvent> {

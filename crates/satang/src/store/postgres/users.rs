@@ -7,7 +7,7 @@ use super::{PgStore, Tx, bad_id, pg_err};
 use crate::store::users::{AuditEntry, Role, Session, User};
 use crate::store::{Refusal, StoreError, StoreResult};
 
-const USER_COLUMNS: &str = "u.id, u.account_id, u.email, u.role, u.password_hash, u.created_at";
+const USER_COLUMNS: &str = "u.id, u.account_id, u.email, u.role, u.password_hash, u.created_at, u.must_change_password";
 
 fn to_user(r: &Row, at: usize) -> StoreResult<User> {
     let role: String = r.get(at + 3);
@@ -18,6 +18,7 @@ fn to_user(r: &Row, at: usize) -> StoreResult<User> {
         role: Role::parse(&role).ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown role {role}")))?,
         password_hash: r.get(at + 4),
         created_at: Timestamp::from_unix(r.get(at + 5)),
+        must_change_password: r.get(at + 6),
     })
 }
 
@@ -37,8 +38,8 @@ pub(super) async fn create_user(store: &PgStore, user: &User, audit: &AuditEntry
     let tx = c.transaction().await.map_err(pg_err)?;
     let n = tx
         .execute(
-            "insert into users (id, account_id, email, role, password_hash, created_at) values ($1, $2, $3, $4, $5, $6) \
-             on conflict (email) do nothing",
+            "insert into users (id, account_id, email, role, password_hash, created_at, must_change_password) \
+             values ($1, $2, $3, $4, $5, $6, $7) on conflict (email) do nothing",
             &[
                 &user.id,
                 &user.account.as_str(),
@@ -46,6 +47,7 @@ pub(super) async fn create_user(store: &PgStore, user: &User, audit: &AuditEntry
                 &user.role.as_str(),
                 &user.password_hash,
                 &user.created_at.unix(),
+                &user.must_change_password,
             ],
         )
         .await
@@ -160,4 +162,32 @@ pub(super) async fn list_audit(store: &PgStore, account: &AccountId, limit: u64)
             created_at: Timestamp::from_unix(r.get(3)),
         })
         .collect())
+}
+
+/// The user's new password hash, the one-time flag cleared, every other session of theirs ended, and the
+/// audit row: one transaction.
+pub(super) async fn change_password(
+    store: &PgStore,
+    user_id: &str,
+    password_hash: &str,
+    keep_session: &str,
+    audit: &AuditEntry,
+) -> StoreResult<()> {
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    let n = tx
+        .execute(
+            "update users set password_hash = $2, must_change_password = false where id = $1",
+            &[&user_id, &password_hash],
+        )
+        .await
+        .map_err(pg_err)?;
+    if n == 0 {
+        return Err(StoreError::not_found("user", user_id));
+    }
+    tx.execute("delete from sessions where user_id = $1 and token_hash <> $2", &[&user_id, &keep_session])
+        .await
+        .map_err(pg_err)?;
+    insert_audit(&tx, audit).await?;
+    tx.commit().await.map_err(pg_err)
 }

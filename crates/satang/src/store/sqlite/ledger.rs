@@ -6,7 +6,7 @@ use satang_domain::{Amount, Charge, ChargeId, Direction, LedgerEntry, Origin, Re
 
 use super::lists::page;
 use super::{SqliteStore, json_err, parse_doc, parse_docs, sql_err};
-use crate::store::{Balance, ListQuery, Page, RefundRecord, Scope, StoreError, StoreResult};
+use crate::store::{Balance, DailyTotal, ListQuery, Page, RefundRecord, Scope, StoreError, StoreResult};
 
 /// Writes what a charge change books besides the charge itself: new refund rows, ledger entries and
 /// the balance they move.
@@ -187,6 +187,59 @@ pub(super) async fn balances(store: &SqliteStore, scope: &Scope) -> StoreResult<
                     let currency =
                         cur.parse().map_err(|e: satang_domain::money::UnknownCurrency| StoreError::Other(e.into()))?;
                     Ok(Balance { currency, total })
+                })
+                .collect()
+        })
+        .await
+}
+
+/// The dashboard chart's days: one grouped scan of the ledger in the window (its scope-and-time index),
+/// each payment's gross and fees read from its charge document. SQLite's `sum` of integers fails on
+/// overflow instead of turning to a real, so a total is exact or an error.
+pub(super) async fn daily_totals(
+    store: &SqliteStore,
+    scope: &Scope,
+    from: Timestamp,
+    to: Timestamp,
+    offset_secs: i64,
+) -> StoreResult<Vec<DailyTotal>> {
+    let scope = scope.clone();
+    store
+        .read(move |c| {
+            let rows = c
+                .prepare_cached(
+                    "select (l.created_at + ?3) / 86400 as day, l.currency, \
+                       sum(case when l.direction = 'credit' then coalesce(json_extract(c.doc, '$.amount'), 0) else 0 end), \
+                       sum(case when l.direction = 'credit' then coalesce(json_extract(c.doc, '$.fees.fee'), 0) \
+                                                   + coalesce(json_extract(c.doc, '$.fees.fee_vat'), 0) else 0 end), \
+                       sum(case when l.direction = 'debit' then l.amount else 0 end), \
+                       sum(case when l.direction = 'credit' then l.amount else -l.amount end) \
+                     from ledger l left join charges c on c.id = l.charge_id \
+                     where l.account_id = ?1 and l.livemode = ?2 and l.created_at >= ?4 and l.created_at < ?5 \
+                     group by day, l.currency order by day, l.currency",
+                )
+                .and_then(|mut st| {
+                    st.query_map(
+                        params![scope.account.as_str(), scope.livemode, offset_secs, from.unix(), to.unix()],
+                        |r| {
+                            Ok((
+                                r.get::<_, i64>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, i64>(2)?,
+                                r.get::<_, i64>(3)?,
+                                r.get::<_, i64>(4)?,
+                                r.get::<_, i64>(5)?,
+                            ))
+                        },
+                    )?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(sql_err)?;
+            rows.into_iter()
+                .map(|(day, cur, gross, fees, refunds, net)| {
+                    let currency =
+                        cur.parse().map_err(|e: satang_domain::money::UnknownCurrency| StoreError::Other(e.into()))?;
+                    Ok(DailyTotal { day, currency, gross, fees, refunds, net })
                 })
                 .collect()
         })

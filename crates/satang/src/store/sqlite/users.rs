@@ -7,14 +7,16 @@ use super::{SqliteStore, sql_err};
 use crate::store::users::{AuditEntry, Role, Session, User};
 use crate::store::{Refusal, StoreError, StoreResult};
 
-const USER_COLUMNS: &str = "u.id, u.account_id, u.email, u.role, u.password_hash, u.created_at";
+const USER_COLUMNS: &str = "u.id, u.account_id, u.email, u.role, u.password_hash, u.created_at, u.must_change_password";
 
-fn user_from(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<(String, String, String, String, String, i64)> {
-    Ok((r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?, r.get(at + 5)?))
+type UserRow = (String, String, String, String, String, i64, bool);
+
+fn user_from(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<UserRow> {
+    Ok((r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?, r.get(at + 5)?, r.get(at + 6)?))
 }
 
-fn to_user(t: (String, String, String, String, String, i64)) -> StoreResult<User> {
-    let (id, account, email, role, password_hash, created) = t;
+fn to_user(t: UserRow) -> StoreResult<User> {
+    let (id, account, email, role, password_hash, created, must_change_password) = t;
     Ok(User {
         id,
         account: AccountId::try_from(account).map_err(|e| StoreError::Other(e.into()))?,
@@ -22,6 +24,7 @@ fn to_user(t: (String, String, String, String, String, i64)) -> StoreResult<User
         role: Role::parse(&role).ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown role {role}")))?,
         password_hash,
         created_at: Timestamp::from_unix(created),
+        must_change_password,
     })
 }
 
@@ -47,14 +50,16 @@ pub(super) async fn create_user(store: &SqliteStore, user: &User, audit: &AuditE
                 return Err(Refusal::Other(format!("a user with email {} already exists", user.email)).into());
             }
             c.execute(
-                "insert into users (id, account_id, email, role, password_hash, created_at) values (?1, ?2, ?3, ?4, ?5, ?6)",
+                "insert into users (id, account_id, email, role, password_hash, created_at, must_change_password) \
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     user.id,
                     user.account.as_str(),
                     user.email,
                     user.role.as_str(),
                     user.password_hash,
-                    user.created_at.unix()
+                    user.created_at.unix(),
+                    user.must_change_password
                 ],
             )
             .map_err(sql_err)?;
@@ -181,6 +186,35 @@ pub(super) async fn list_audit(store: &SqliteStore, account: &AccountId, limit: 
                 .collect::<Result<Vec<_>, _>>()
             })
             .map_err(sql_err)
+        })
+        .await
+}
+
+/// The user's new password hash, the one-time flag cleared, every other session of theirs ended, and the
+/// audit row: one transaction.
+pub(super) async fn change_password(
+    store: &SqliteStore,
+    user_id: &str,
+    password_hash: &str,
+    keep_session: &str,
+    audit: &AuditEntry,
+) -> StoreResult<()> {
+    let (user_id, hash, keep, audit) =
+        (user_id.to_string(), password_hash.to_string(), keep_session.to_string(), audit.clone());
+    store
+        .write(move |c| {
+            let n = c
+                .execute(
+                    "update users set password_hash = ?2, must_change_password = 0 where id = ?1",
+                    params![user_id, hash],
+                )
+                .map_err(sql_err)?;
+            if n == 0 {
+                return Err(StoreError::not_found("user", &user_id));
+            }
+            c.execute("delete from sessions where user_id = ?1 and token_hash <> ?2", params![user_id, keep])
+                .map_err(sql_err)?;
+            insert_audit(c, &audit)
         })
         .await
 }
