@@ -1,6 +1,7 @@
 //! The merchant dashboard in headless Chromium (Debian's `chromium`, driven by playwright-core from npm)
 //! against a real `satang serve`, with a user made by `satang user create --password-stdin`: see
-//! `tests/browser/dashboard.js`. Screenshots of every page in both languages land in
+//! `tests/browser/dashboard.js`. The account holds 100k charges (`SATANG_SEED_BULK`) written by `satang
+//! bench seed` into the database being served, and a second user made with a one-time password. Screenshots of every page in both languages land in
 //! `artifacts/browser/dashboard/`, and in `docs/screenshots/dashboard/` (tracked, for the README) only with
 //! `SATANG_UPDATE_SCREENSHOTS=1`, so a test run leaves the checkout clean.
 
@@ -44,6 +45,32 @@ fn dashboard_journey_in_chromium() {
     assert!(made.status.success(), "{said}{}", String::from_utf8_lossy(&made.stderr));
     assert!(said.contains("owner@shop.example (owner)") && !said.contains(PASSWORD), "{said}");
 
+    // A second user with a generated one-time password, as an owner hands one out.
+    let made = Command::new(satang_bin())
+        .args(["user", "create", "--account", acct["id"].as_str().unwrap(), "--email", "staff@shop.example"])
+        .args(["--role", "viewer", "--database", &db])
+        .output()
+        .expect("satang user create");
+    let said = String::from_utf8_lossy(&made.stdout);
+    assert!(made.status.success(), "{said}{}", String::from_utf8_lossy(&made.stderr));
+    let one_time = said
+        .lines()
+        .find_map(|l| l.strip_prefix("one-time password (shown only now; they choose their own at first login): "))
+        .unwrap_or_else(|| panic!("no one-time password in {said}"))
+        .to_string();
+
+    // The haystack: 100k charges written in bulk by `satang bench seed` into the served database.
+    let bulk: u64 = std::env::var("SATANG_SEED_BULK").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let started = std::time::Instant::now();
+    let seeded = Command::new(satang_bin())
+        .args(["bench", "seed", "--charges", &bulk.to_string(), "--account", acct["id"].as_str().unwrap()])
+        .args(["--database", &db])
+        .env("SATANG_LOG", "satang=warn")
+        .output()
+        .expect("satang bench seed");
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    println!("seeded {bulk} charges in {:.1} s", started.elapsed().as_secs_f64());
+
     let shots = if std::env::var("SATANG_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
         repo_root().join("docs/screenshots/dashboard")
     } else {
@@ -58,6 +85,8 @@ fn dashboard_journey_in_chromium() {
         .env("SATANG_PASSWORD", PASSWORD)
         .env("SATANG_SCREENSHOTS", &shots)
         .env("SATANG_CHROMIUM", &chromium)
+        .env("SATANG_ONE_TIME_EMAIL", "staff@shop.example")
+        .env("SATANG_ONE_TIME_PASSWORD", &one_time)
         .output()
         .expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);

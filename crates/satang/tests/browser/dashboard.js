@@ -1,7 +1,8 @@
 // The merchant dashboard in a real browser (Debian's Chromium, driven by playwright-core), against a real
 // `satang serve` started by crates/satang/tests/dashboard_browser.rs with a user made by `satang user
-// create`: log in, find a charge by a metadata value among many, refund it, roll a webhook secret, switch
-// to live mode, log out; in English and Thai, on a desktop and a 320 px phone. axe-core audits every page
+// create`: log in, find a charge by a metadata value among 100k (seeded by `satang bench seed`), refund
+// it, roll a webhook secret, redeliver an event to a real receiver, export CSV, switch to live mode, change
+// a one-time password at first login, log out; in English and Thai, on a desktop and a 320 px phone. axe-core audits every page
 // (WCAG 2.1 A and AA, and best practices) and any violation fails the run. Screenshots go to
 // $SATANG_SCREENSHOTS (docs/screenshots/dashboard).
 'use strict';
@@ -17,7 +18,9 @@ const EMAIL = process.env.SATANG_EMAIL;
 const PASSWORD = process.env.SATANG_PASSWORD;
 const OUT = process.env.SATANG_SCREENSHOTS;
 const CHROMIUM = process.env.SATANG_CHROMIUM || '/usr/bin/chromium';
-const SEEDED = Number(process.env.SATANG_SEED_CHARGES || 120);
+const SEEDED = Number(process.env.SATANG_SEED_CHARGES || 20);
+const ONE_TIME_EMAIL = process.env.SATANG_ONE_TIME_EMAIL;
+const ONE_TIME_PASSWORD = process.env.SATANG_ONE_TIME_PASSWORD;
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const violations = [];
 
@@ -32,9 +35,28 @@ async function api(method, p, body) {
   return json;
 }
 
+// A webhook receiver that keeps the event ID of every delivery it gets.
 function startReceiver() {
-  const server = http.createServer((req, res) => { req.resume(); res.writeHead(200); res.end('ok'); });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${server.address().port}/hooks` })));
+  const received = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      try { received.push(JSON.parse(body).id); } catch (e) { received.push(null); }
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{"received":true}');
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, received, url: `http://127.0.0.1:${server.address().port}/hooks` })));
+}
+
+async function until(what, check, ms = 15000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function audit(page, name) {
@@ -114,10 +136,33 @@ async function main() {
   assert.notStrictEqual(await page.textContent('.secret'), before);
   await shot(page, 'en-05-webhooks.png');
 
-  // Money and the audit log (the owner's).
+  // Redeliver an event the receiver already has: it gets it once more.
+  await until('the first deliveries', () => receiver.received.length > 0);
+  const count = (id) => receiver.received.filter((x) => x === id).length;
+  let form = null;
+  let eventId = null;
+  for (const f of await page.$$('form[action$="/redeliver"]')) {
+    const id = (await f.getAttribute('action')).split('/')[3];
+    if (count(id) > 0) { form = f; eventId = id; break; }
+  }
+  assert.ok(form, `no redeliver button for a delivered event (${receiver.received.join(', ')})`);
+  const had = count(eventId);
+  await Promise.all([page.waitForNavigation(), form.$eval('button', (b) => b.click())]);
+  await until('the redelivery', () => count(eventId) > had);
+  console.log(`redelivered ${eventId}: ${had} -> ${count(eventId)} deliveries`);
+  await shot(page, 'en-05b-webhooks-redelivered.png');
+
+  // Money: balance, the 30-day chart, and a CSV export of this month's charges.
   await page.click('#nav-money');
   assert.ok(await page.isVisible('#balances'));
+  assert.ok(await page.isVisible('svg.chart'));
   await shot(page, 'en-09-money.png');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+  const csv = fs.readFileSync(await download.path(), 'utf8').split('\r\n');
+  assert.strictEqual(csv[0], 'id,created,status,currency,amount,fee,fee_vat,net,refunded,method,description,metadata');
+  const line = csv.find((l) => l.startsWith(target.id + ','));
+  assert.ok(line && line.includes(',successful,THB,259000,') && line.includes(',59000,'), line);
+  console.log(`csv export: ${csv.filter((l) => l).length - 1} charges, ${download.suggestedFilename()}`);
   await page.click('#nav-keys');
   await shot(page, 'en-11-keys.png');
   await page.click('#nav-audit');
@@ -156,6 +201,28 @@ async function main() {
   await shot(phone, 'en-08-phone-charge.png');
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the phone page scrolls sideways by ${overflow}px`);
+
+  // A user made with a one-time password chooses their own before anything else.
+  if (ONE_TIME_EMAIL) {
+    const fresh = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
+    const p = await fresh.newPage();
+    await p.goto(BASE + '/dashboard/login');
+    await p.fill('#email', ONE_TIME_EMAIL);
+    await p.fill('#password', ONE_TIME_PASSWORD);
+    await p.click('#login');
+    await p.waitForURL(BASE + '/dashboard/password');
+    assert.ok(await p.isVisible('#one-time'));
+    await shot(p, 'en-12-password.png');
+    await p.fill('#current', ONE_TIME_PASSWORD);
+    await p.fill('#new', 'staff chosen passphrase 2026');
+    await p.fill('#repeat', 'staff chosen passphrase 2026');
+    await p.click('#change-password');
+    await p.waitForURL(BASE + '/dashboard');
+    await p.goto(BASE + '/dashboard/password?lang=th');
+    await p.goto(BASE + '/dashboard/password');
+    await shot(p, 'th-12-password.png');
+    await fresh.close();
+  }
 
   // Log out: the dashboard is closed again.
   await page.click('#logout');
