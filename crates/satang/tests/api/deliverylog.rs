@@ -132,11 +132,11 @@ async fn the_delivery_log_shows_status_latency_and_the_start_of_each_answer() {
     let charge = charge["id"].as_str().unwrap().to_string();
     let event = event_of(&app, &charge, "charge.create").await;
 
-    // All three attempts are logged within 3 s, though the huge answer would take 8 s to read: the sender
-    // read its start and hung up.
+    // All three attempts are logged within 5 s (in milliseconds, unless the machine is very busy), though
+    // the huge answer would take 8 s to send: the sender read its start and hung up.
     let started = Instant::now();
-    let log = attempts(&app, &event, 3, 3).await;
-    assert!(started.elapsed() < Duration::from_secs(3));
+    let log = attempts(&app, &event, 3, 5).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
     let produced = shop.huge_chunks.load(Ordering::SeqCst);
     assert!(produced < HUGE_CHUNKS / 2, "the receiver produced {produced} of {HUGE_CHUNKS} chunks");
     let by_uri = |path: &str| log.iter().find(|d| d["uri"] == format!("{}{path}", shop.base)).unwrap().clone();
@@ -148,7 +148,7 @@ async fn the_delivery_log_shows_status_latency_and_the_start_of_each_answer() {
     let huge = by_uri("/huge");
     assert_eq!(huge["status"], 200);
     assert_eq!(huge["response"].as_str().unwrap(), pattern(512), "cut to the first 512 bytes");
-    assert!(huge["duration_ms"].as_u64().unwrap() < 3000, "{huge}");
+    assert!(huge["duration_ms"].as_u64().unwrap() < 5000, "{huge}");
 
     let mut b = Browser::new(&app);
     b.login("admin@shop.example", PASSWORD).await;
