@@ -291,6 +291,7 @@ async fn story(store: DynStore) {
         error: None,
         duration_ms: 3,
         payload: "{}".into(),
+        response: (status == 200).then(|| "{\"ok\":true}\n␀".to_string()),
         created_at: t(42),
     };
     store.finish_attempt(to_ep.seq, attempt(to_ep, 500), DeliveryOutcome::RetryAt(t(100))).await.unwrap();
@@ -301,6 +302,9 @@ async fn story(store: DynStore) {
     assert_eq!(later.iter().find(|d| d.seq == to_ep.seq).unwrap().attempts, 1);
     let log = store.list_attempts(&[to_ep.event.id.clone(), to_own.event.id.clone()]).await.unwrap();
     assert_eq!(log.len(), 2);
+    let kept = |status| log.iter().find(|a| a.status == Some(status)).unwrap().response.clone();
+    assert_eq!(kept(200).as_deref(), Some("{\"ok\":true}\n␀"), "the receiver's answer is kept");
+    assert_eq!(kept(500), None);
     assert_eq!(store.redeliver(&scope, &to_own.event.id, t(200)).await.unwrap(), 1);
     assert!(store.redeliver(&other, &to_own.event.id, t(200)).await.is_err());
     store.delete_endpoint(&ep.id, t(300)).await.unwrap();

@@ -36,6 +36,11 @@ pub struct Words {
     pub money: &'static str,
     pub audit: &'static str,
     pub keys: &'static str,
+    /// Before the zone's name in every signed-in page's footer.
+    pub times_in: &'static str,
+    /// A delivery attempt's parts, on the charge page and the webhooks page.
+    pub response: &'static str,
+    pub no_answer: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -78,6 +83,9 @@ static EN: Words = Words {
     money: "Money",
     audit: "Audit log",
     keys: "Keys",
+    times_in: "Times are shown in",
+    response: "Response",
+    no_answer: "no answer",
 };
 
 static TH: Words = Words {
@@ -113,4 +121,7 @@ static TH: Words = Words {
     money: "การเงิน",
     audit: "บันทึกการเปลี่ยนแปลง",
     keys: "คีย์",
+    times_in: "เวลาที่แสดงเป็น",
+    response: "คำตอบจากปลายทาง",
+    no_answer: "ไม่มีการตอบกลับ",
 };

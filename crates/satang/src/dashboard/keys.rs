@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::auth::Signed;
 use super::i18n::words;
-use super::{Frame, forbidden, html, lang_of};
+use super::{Frame, When, forbidden, html, lang_of};
 use crate::app::AppState;
 use crate::pages::i18n::Lang;
 use crate::store::KeyKind;
@@ -40,7 +40,7 @@ fn key_words(lang: Lang) -> Words {
 struct KeysPage {
     f: Frame,
     t: Words,
-    keys: Vec<(&'static str, String, String, String)>,
+    keys: Vec<(&'static str, String, When, Option<When>)>,
     owner: bool,
     new_key: Option<String>,
     error: Option<String>,
@@ -63,8 +63,8 @@ async fn render(
             (
                 kind,
                 k.public_key.unwrap_or(k.hint),
-                k.created_at.iso(),
-                k.expires_at.map(|t| t.iso()).unwrap_or_default(),
+                When::new(k.created_at, lang),
+                k.expires_at.map(|t| When::new(t, lang)),
             )
         })
         .collect();

@@ -4,14 +4,14 @@
 //! | module | owns |
 //! |---|---|
 //! | [`auth`] | passwords, login and its rate limit, sessions, CSRF, roles |
-//! | [`charge`] | a charge's page: amounts, refunds and the refund form, events and deliveries, test actions |
+//! | [`charge`] | a charge's page: amounts, refunds and the refund form, the payer journey (events with their deliveries, calls to the acquirer), test actions |
 //! | [`chart`] | the money page's 30-day chart of volume, fees and net, as inline SVG |
 //! | [`i18n`] | the dashboard's words |
 //! | [`keys`] | API keys: public keys to copy, the owner's secret-key roll with overlap |
 //! | [`password`] | a user's own password, and the first-login change of a one-time password |
 //! | [`money`] | balance, transactions, streamed CSV export, the owner's audit log |
 //! | [`webhooks`] | webhook endpoints (add, remove, roll), the delivery log, redeliver |
-//! | this file | routes and pages: login, logout, the test/live switch, the charge list and its search |
+//! | this file | routes and pages: login, logout, the test/live switch, the charge list and its search; [`When`], how every page shows a time |
 //!
 //! Every page but the login page needs a session (else a 303 to `/dashboard/login`); every form carries
 //! the session's CSRF token and is refused (403) without it; pages send the payer pages' security headers
@@ -33,11 +33,13 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use satang_domain::Charge;
+use satang_domain::{Charge, Timestamp};
 use serde::Deserialize;
 
+use crate::api::account::ACCOUNT_CURRENCY;
 use crate::app::AppState;
 use crate::pages::i18n::{Lang, cookie};
+use crate::pages::local_time;
 use crate::store::Order;
 use crate::store::search::{SearchFilters, SearchQuery, query_words};
 use auth::{LOGIN_CSRF_COOKIE, LoginRefused, MODE_COOKIE, SESSION_COOKIE, SESSION_SECS, Signed};
@@ -74,6 +76,8 @@ pub fn router() -> Router<AppState> {
 
 pub struct Frame {
     pub lang: &'static str,
+    /// The zone every time on the page is shown in, named once in the page's footer.
+    pub zone: &'static str,
     pub other_lang: &'static str,
     pub other_lang_name: &'static str,
     pub w: &'static Words,
@@ -88,6 +92,7 @@ impl Frame {
     fn new(lang: Lang, title: &str, signed: Option<&Signed>, csrf: &str) -> Frame {
         Frame {
             lang: lang.code(),
+            zone: local_time::zone_name(ACCOUNT_CURRENCY, lang),
             other_lang: lang.other().code(),
             other_lang_name: words(lang.other()).lang_name,
             w: words(lang),
@@ -103,6 +108,31 @@ impl Frame {
         Frame::new(lang, title, Some(s), &s.session.csrf)
     }
 }
+
+/// A time as the dashboard shows it, as the payer pages do ([`local_time`]): in the zone of the account's
+/// currency (Bangkok time), in the page's language and date style, to the second; inside
+/// `<time datetime="…">`, so the exact instant (ISO 8601, UTC) stays machine-readable. The CSV export
+/// keeps plain ISO UTC.
+pub struct When {
+    iso: String,
+    text: String,
+}
+
+impl When {
+    pub fn new(at: Timestamp, lang: Lang) -> When {
+        When { iso: at.iso(), text: local_time::with_seconds(at, ACCOUNT_CURRENCY, lang) }
+    }
+}
+
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Both parts are made here from a number and fixed words: nothing in them needs escaping.
+        write!(f, "<time datetime=\"{}\">{}</time>", self.iso, self.text)
+    }
+}
+
+/// A `When` is written into pages as its markup.
+impl askama::filters::HtmlSafe for When {}
 
 #[derive(Deserialize, Default)]
 pub struct LangQuery {
@@ -278,18 +308,18 @@ pub struct Row {
     pub status: &'static str,
     pub method: &'static str,
     pub description: String,
-    pub created: String,
+    pub created: When,
 }
 
 impl Row {
-    fn new(c: &Charge) -> Row {
+    fn new(c: &Charge, lang: Lang) -> Row {
         Row {
             id: c.id.to_string(),
             amount: c.currency.format(c.amount),
             status: c.status.name(),
             method: c.source.method.name,
             description: c.description.clone().unwrap_or_default(),
-            created: c.created_at.iso(),
+            created: When::new(c.created_at, lang),
         }
     }
 }
@@ -356,7 +386,7 @@ async fn charges_page(
         q: lq.q.clone(),
         status: status.clone().unwrap_or_default(),
         statuses: STATUSES,
-        rows: found.items.iter().map(Row::new).collect(),
+        rows: found.items.iter().map(|c| Row::new(c, lang)).collect(),
         page,
         pages,
         total: found.total,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::auth::Signed;
 use super::chart;
-use super::{Frame, forbidden, html, lang_of};
+use super::{Frame, When, forbidden, html, lang_of};
 use crate::app::AppState;
 use crate::pages::i18n::Lang;
 use crate::store::users::Role;
@@ -109,7 +109,7 @@ struct MoneyPage {
     f: Frame,
     t: &'static MoneyWords,
     balances: Vec<String>,
-    rows: Vec<(String, &'static str, String, String, String)>,
+    rows: Vec<(String, &'static str, String, String, When)>,
     from: String,
     to: String,
     charts: Vec<ChartView>,
@@ -207,7 +207,7 @@ pub async fn page(State(app): State<AppState>, headers: HeaderMap, s: Signed) ->
                     e.direction.as_str(),
                     e.currency.format(e.amount),
                     e.origin.id().to_string(),
-                    e.created_at.iso(),
+                    When::new(e.created_at, lang),
                 )
             })
             .collect(),
@@ -351,7 +351,7 @@ struct AuditPage {
     who: &'static str,
     what: &'static str,
     detail: &'static str,
-    entries: Vec<(String, String, String, String)>,
+    entries: Vec<(When, String, String, String)>,
 }
 
 /// The account's audit log, for owners.
@@ -371,7 +371,7 @@ pub async fn audit(State(app): State<AppState>, headers: HeaderMap, s: Signed) -
         who,
         what,
         detail,
-        entries: entries.into_iter().map(|e| (e.created_at.iso(), e.actor, e.action, e.detail)).collect(),
+        entries: entries.into_iter().map(|e| (When::new(e.created_at, lang), e.actor, e.action, e.detail)).collect(),
     };
     html(StatusCode::OK, view, None)
 }

@@ -1,7 +1,8 @@
 //! Webhook endpoints of the account and mode: add, remove, roll the secret (the old one keeps signing for
 //! 24 h, as `satang webhook roll-secret` does), the delivery log of recent events with each attempt's
-//! status, latency and target, and redeliver. Changes need an admin or owner and the CSRF token; adding,
-//! removing and rolling write their audit row in the same transaction.
+//! target, status, latency and the start of the receiver's answer, and redeliver. Changes need an admin or
+//! owner and the CSRF token; adding, removing, rolling and redelivering write their audit row in the same
+//! transaction as the change ([`PENDING_AUDIT`]).
 
 use askama::Template;
 use axum::extract::{Form, Path, State};
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use super::auth::Signed;
 use super::charge::{EventRow, event_rows};
 use super::i18n::words;
-use super::{Frame, forbidden, html, lang_of, see_other};
+use super::{Frame, When, forbidden, html, lang_of, see_other};
 use crate::app::AppState;
 use crate::pages::i18n::Lang;
 use crate::store::users::PENDING_AUDIT;
@@ -77,8 +78,8 @@ pub struct EndpointRow {
     pub id: String,
     pub url: String,
     pub secret: String,
-    pub previous_until: Option<String>,
-    pub created: String,
+    pub previous_until: Option<When>,
+    pub created: When,
 }
 
 #[derive(Template)]
@@ -103,7 +104,7 @@ async fn render(app: &AppState, lang: Lang, s: &Signed, status: StatusCode, erro
         order: Order::ReverseChronological,
         whole: true,
     };
-    let events = event_rows(app, &scope, None, q).await;
+    let events = event_rows(app, &scope, None, q, lang).await;
     let page = WebhooksPage {
         f: Frame::signed(lang, webhook_words(lang).title, s),
         t: webhook_words(lang),
@@ -114,8 +115,8 @@ async fn render(app: &AppState, lang: Lang, s: &Signed, status: StatusCode, erro
                 url: e.url.clone(),
                 // A viewer sees that there is a secret, not the secret.
                 secret: if s.can_change() { e.secret.clone() } else { "••••••••".into() },
-                previous_until: e.previous_until.map(|t| t.iso()),
-                created: e.created_at.iso(),
+                previous_until: e.previous_until.map(|t| When::new(t, lang)),
+                created: When::new(e.created_at, lang),
             })
             .collect(),
         events,
@@ -238,7 +239,8 @@ pub async fn redeliver(
         return r;
     }
     let Ok(id) = id.parse::<EventId>() else { return not_found(lang) };
-    match app.store.redeliver(&s.scope(), &id, app.now()).await {
+    let audit = s.audit("event.redeliver", id.to_string(), app.now());
+    match PENDING_AUDIT.scope(audit, app.store.redeliver(&s.scope(), &id, app.now())).await {
         Ok(_) => {
             app.store.outbox_signal().notify_one();
             see_other("/dashboard/webhooks")

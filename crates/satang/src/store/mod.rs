@@ -215,6 +215,9 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     pub duration_ms: u64,
     pub payload: String,
+    /// What the receiver answered: the start of its body ([`crate::webhooks::worker::response_excerpt`]);
+    /// `None` when it gave no answer (or for attempts logged before excerpts were kept).
+    pub response: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -524,7 +527,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_attempts(&self, events: &[EventId]) -> StoreResult<Vec<AttemptRecord>>;
     /// Queues the event again for its targets, due now: each gets a new delivery unless it already has a
     /// fresh one waiting (queued, never tried, not in flight), so a client calling in a loop cannot pile up
-    /// copies. Returns how many deliveries are now due.
+    /// copies. Returns how many deliveries are now due. A dashboard redelivery's audit row
+    /// ([`users::PENDING_AUDIT`]) is written in the same transaction as the outbox rows.
     async fn redeliver(&self, scope: &Scope, event: &EventId, now: Timestamp) -> StoreResult<usize>;
     async fn list_events(
         &self,

@@ -9,8 +9,10 @@
 //!   waiting on the next claim; a send's URL slot is freed as soon as the receiver answers, and the attempt
 //!   is recorded after that.
 //! * A send is a POST of the event (the account's default `Omise-Version` shape) with `Omise-Signature`
-//!   and `Omise-Signature-Timestamp`, a 10 s timeout, no redirects followed, and at most 4 KiB of the
-//!   response read. 2xx is delivered; anything else is retried on [`super::schedule`].
+//!   and `Omise-Signature-Timestamp`, a 10 s timeout, and no redirects followed. Of the answer only its
+//!   first [`RESPONSE_EXCERPT_BYTES`] are read (the chunk that carries them, never the rest of a hostile
+//!   receiver's body) and kept in the delivery log as text ([`response_excerpt`]). 2xx is delivered;
+//!   anything else is retried on [`super::schedule`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,8 +29,8 @@ use crate::api::wire::event::EventObject;
 use crate::app::AppState;
 use crate::store::{AttemptRecord, ClaimRequest, ClaimedDelivery, DeliveryOutcome, StoreError, StoredEvent};
 
-/// The most of a receiver's response body that is read.
-pub const MAX_RESPONSE_BYTES: usize = 4096;
+/// How much of a receiver's answer the delivery log keeps (and about all of it that is read).
+pub const RESPONSE_EXCERPT_BYTES: usize = 512;
 /// Deliveries claimed ahead per URL, as a multiple of its send concurrency. Small enough that a URL whose
 /// every send times out (10 s) still gets through its claimed ones well within the lease.
 pub const QUEUE_FACTOR: usize = 4;
@@ -256,6 +258,7 @@ impl Worker {
         // The attempt's time: its signature timestamp, its log entry, and the base of any retry.
         let now = self.app.now();
         let ts = now.unix();
+        let mut response = None;
         let (status, error) = if let Err(e) = &rendered {
             // Never send (or count as delivered) an event that cannot be rendered: an empty or partial body
             // would be signed and acknowledged, and the event lost. The attempt is recorded as failed and
@@ -281,14 +284,20 @@ impl Worker {
                     match sent {
                         Ok(mut res) => {
                             let status = res.status();
-                            let mut read = 0usize;
-                            // Read a little of the answer, then drop the connection's remaining body.
-                            while read < MAX_RESPONSE_BYTES {
+                            // Read the start of the answer (one byte past the excerpt, to know it was cut),
+                            // then drop the connection with the rest of the body unread.
+                            let mut head = Vec::with_capacity(RESPONSE_EXCERPT_BYTES + 1);
+                            while head.len() <= RESPONSE_EXCERPT_BYTES {
                                 match res.chunk().await {
-                                    Ok(Some(c)) => read += c.len(),
+                                    Ok(Some(c)) => {
+                                        let room = RESPONSE_EXCERPT_BYTES + 1 - head.len();
+                                        head.extend_from_slice(&c[..c.len().min(room)]);
+                                    }
                                     _ => break,
                                 }
                             }
+                            drop(res);
+                            response = Some(response_excerpt(&head));
                             let err = (!status.is_success()).then(|| {
                                 if status.is_redirection() {
                                     format!("HTTP {} (redirects are not followed)", status.as_u16())
@@ -322,8 +331,82 @@ impl Worker {
             // Not stored: the event rendered in the account's version is the payload, and the log renders it
             // again when read (webhook_deliveries[].payload).
             payload: String::new(),
+            response,
             created_at: now,
         };
         (attempt, outcome)
+    }
+}
+
+/// The start of a receiver's answer as the delivery log keeps it: its first [`RESPONSE_EXCERPT_BYTES`]
+/// bytes as text. Invalid UTF-8 becomes U+FFFD, but a character cut in two by the limit is left out
+/// rather than shown broken. Control characters other than newline and tab become their visible
+/// pictures (NUL as `␀`, ESC as `␛`), a carriage return before a newline is dropped, and the
+/// bidirectional overrides that could make the text read differently from what was sent become U+FFFD:
+/// whatever a receiver answers, the dashboard shows it as inert text, and PostgreSQL (which refuses NUL
+/// in text) stores it.
+pub fn response_excerpt(body: &[u8]) -> String {
+    let cut = body.len() > RESPONSE_EXCERPT_BYTES;
+    let mut head = &body[..body.len().min(RESPONSE_EXCERPT_BYTES)];
+    if cut {
+        head = &head[..whole_chars(head)];
+    }
+    let text = String::from_utf8_lossy(head);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}')),
+            '\u{7f}' => out.push('\u{2421}'),
+            '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => out.push('\u{fffd}'),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// How many leading bytes of `b` end on a character boundary: a multi-byte UTF-8 sequence begun in the
+/// last three bytes and not finished is left out.
+fn whole_chars(b: &[u8]) -> usize {
+    for back in 1..=b.len().min(4) {
+        let lead = b[b.len() - back];
+        if lead & 0xc0 == 0x80 {
+            continue; // a continuation byte: look further back for its lead
+        }
+        let needs = match lead {
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf7 => 4,
+            _ => 1,
+        };
+        return if needs > back { b.len() - back } else { b.len() };
+    }
+    b.len()
+}
+
+#[cfg(test)]
+mod excerpt_tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_kept_as_its_first_512_bytes_of_inert_text() {
+        assert_eq!(response_excerpt(b"{\"ok\":true}\r\n"), "{\"ok\":true}\n");
+        assert_eq!(response_excerpt(b""), "");
+        let long = vec![b'a'; 10_000];
+        assert_eq!(response_excerpt(&long), "a".repeat(512));
+        // A Thai character (3 bytes) cut by the limit is left out, not shown as U+FFFD.
+        let mut thai = vec![b'a'; 511];
+        thai.extend_from_slice("ก".as_bytes());
+        assert_eq!(response_excerpt(&thai), "a".repeat(511));
+        let mut fits = vec![b'a'; 509];
+        fits.extend_from_slice("ก".as_bytes());
+        fits.push(b'z');
+        assert_eq!(response_excerpt(&fits), format!("{}ก", "a".repeat(509)));
+        // Controls become visible; newline and tab stay; invalid bytes become U+FFFD.
+        assert_eq!(response_excerpt(b"a\0b\x1b[31mc\td\ne\rf\x7f"), "a␀b␛[31mc\td\ne␍f␡");
+        assert_eq!(response_excerpt(b"ok \xff\xfe"), "ok \u{fffd}\u{fffd}");
+        assert_eq!(response_excerpt("x\u{202e}y\u{85}".as_bytes()), "x\u{fffd}y\u{fffd}");
     }
 }

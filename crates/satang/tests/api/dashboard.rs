@@ -12,20 +12,20 @@ use serde_json::json;
 
 use crate::helpers::{Res, TestApp, spawn_app};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser: cookies by name, sent back on every request.
-struct Browser<'a> {
+pub struct Browser<'a> {
     app: &'a TestApp,
-    cookies: HashMap<String, String>,
+    pub cookies: HashMap<String, String>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub fn new(app: &'a TestApp) -> Self {
         Browser { app, cookies: HashMap::new() }
     }
 
-    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Res {
+    pub async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Res {
         let mut req = self.app.client.request(method, format!("{}{}", self.app.base, path));
         let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if !jar.is_empty() {
@@ -48,16 +48,16 @@ impl<'a> Browser<'a> {
         res
     }
 
-    async fn get(&mut self, path: &str) -> Res {
+    pub async fn get(&mut self, path: &str) -> Res {
         self.send(Method::GET, path, None).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Res {
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Res {
         self.send(Method::POST, path, Some(form)).await
     }
 
     /// The login page's form token, then a login.
-    async fn login(&mut self, email: &str, password: &str) -> Res {
+    pub async fn login(&mut self, email: &str, password: &str) -> Res {
         let page = self.get("/dashboard/login").await;
         assert_eq!(page.status, StatusCode::OK);
         let csrf = hidden(&page.text, "csrf");
@@ -66,17 +66,17 @@ impl<'a> Browser<'a> {
 }
 
 /// The value of the first hidden input with this name.
-fn hidden(html: &str, name: &str) -> String {
+pub fn hidden(html: &str, name: &str) -> String {
     let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no {name} in {html}"));
     let rest = &html[at + name.len() + 15..];
     rest[..rest.find('"').unwrap()].to_string()
 }
 
-fn location(res: &Res) -> &str {
+pub fn location(res: &Res) -> &str {
     res.headers.get("location").map(|v| v.to_str().unwrap()).unwrap_or("")
 }
 
-async fn user(app: &TestApp, email: &str, role: Role) {
+pub async fn user(app: &TestApp, email: &str, role: Role) {
     let account = app.acct.id.parse().unwrap();
     auth::create_user(&app.store, &account, email, role, PASSWORD, app.state.now()).await.expect("user");
 }

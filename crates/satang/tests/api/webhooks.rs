@@ -104,6 +104,7 @@ async fn every_event_is_delivered_signed_to_every_endpoint() {
         assert_eq!(d["status"], 200);
         assert_eq!(d["key"], "charge.create");
         assert_eq!(d["error"], Value::Null);
+        assert_eq!(d["response"], "ok", "the start of what the receiver answered");
         assert!(Timestamp::parse(d["created_at"].as_str().unwrap()).is_ok(), "ISO 8601");
         let payload: Value = serde_json::from_str(d["payload"].as_str().unwrap()).unwrap();
         assert_eq!(payload["id"], event["id"]);

@@ -47,6 +47,10 @@ pub struct WebhookDeliveryObject<'a> {
     payload: String,
     /// Beyond Omise: how long the attempt took.
     duration_ms: u64,
+    /// Beyond Omise: the start of what the receiver answered (its first 512 bytes as text), or null when
+    /// it gave no answer. Omise's clients ignore fields they do not know (omise-java's mapper is set not to
+    /// fail on them), so the object still reads as Omise's.
+    response: Option<&'a str>,
     created_at: String,
 }
 
@@ -63,6 +67,7 @@ impl<'a> WebhookDeliveryObject<'a> {
             error: a.error.as_deref(),
             payload: if a.payload.is_empty() { payload } else { a.payload.clone() },
             duration_ms: a.duration_ms,
+            response: a.response.as_deref(),
             created_at: a.created_at.iso(),
         }
     }

@@ -307,8 +307,8 @@ pub(super) async fn finish_attempt(
     let st = c
         .prepare_cached(
             "with attempt as (insert into webhook_attempts \
-             (id, delivery_id, event_id, url, status, error, duration_ms, payload, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)) \
+             (id, delivery_id, event_id, url, status, error, duration_ms, payload, created_at, response) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $14)) \
              update webhook_deliveries set state = $11, attempts = attempts + 1, \
              next_attempt_at = coalesce($12, next_attempt_at), finished_at = $13, locked_until = null where seq = $10",
         )
@@ -330,6 +330,7 @@ pub(super) async fn finish_attempt(
             &state,
             &next,
             &finished,
+            &a.response,
         ],
     )
     .await
@@ -356,8 +357,8 @@ pub(super) async fn list_attempts(store: &PgStore, events: &[EventId]) -> StoreR
         .client()
         .await?
         .query(
-            "select id, event_id, url, status, error, duration_ms, payload, created_at from webhook_attempts \
-             where event_id = any($1) order by seq",
+            "select id, event_id, url, status, error, duration_ms, payload, created_at, response \
+             from webhook_attempts where event_id = any($1) order by seq",
             &[&ids],
         )
         .await
@@ -372,6 +373,7 @@ pub(super) async fn list_attempts(store: &PgStore, events: &[EventId]) -> StoreR
                 error: r.get(4),
                 duration_ms: r.get::<_, i64>(5) as u64,
                 payload: r.get(6),
+                response: r.get(8),
                 created_at: Timestamp::from_unix(r.get(7)),
             })
         })
@@ -379,6 +381,7 @@ pub(super) async fn list_attempts(store: &PgStore, events: &[EventId]) -> StoreR
 }
 
 pub(super) async fn redeliver(store: &PgStore, scope: &Scope, event: &EventId, now: Timestamp) -> StoreResult<usize> {
+    let audit = pending_audit();
     let mut c = store.client().await?;
     let tx = c.transaction().await.map_err(pg_err)?;
     let exists = tx
@@ -441,6 +444,9 @@ pub(super) async fn redeliver(store: &PgStore, scope: &Scope, event: &EventId, n
     }
     .map_err(pg_err)?;
     let n = queued + fresh as u64;
+    if let Some(a) = &audit {
+        insert_audit(&tx, a).await?;
+    }
     tx.commit().await.map_err(pg_err)?;
     if n > 0 {
         store.wake_workers();

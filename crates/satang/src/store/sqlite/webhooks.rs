@@ -328,40 +328,43 @@ pub(super) async fn finish_attempt(
     a: AttemptRecord,
     outcome: DeliveryOutcome,
 ) -> StoreResult<()> {
-    store.write(move |c| {
-        c.prepare_cached(
-            "insert into webhook_attempts (id, delivery_id, event_id, url, status, error, duration_ms, payload, created_at) \
-             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )
-        .and_then(|mut st| {
-            st.execute(params![
-                a.id.as_str(),
-                seq.to_string(),
-                a.event.as_str(),
-                a.url,
-                a.status,
-                a.error,
-                a.duration_ms as i64,
-                a.payload,
-                a.created_at.unix()
-            ])
-        })
-        .map_err(sql_err)?;
-        let now = a.created_at.unix();
-        let (state, next, finished) = match outcome {
-            DeliveryOutcome::Delivered => ("delivered", None, Some(now)),
-            DeliveryOutcome::RetryAt(t) => ("pending", Some(t.unix()), None),
-            DeliveryOutcome::GaveUp => ("failed", None, Some(now)),
-        };
-        c.prepare_cached(
-            "update webhook_deliveries set state = ?2, attempts = attempts + 1, \
+    store
+        .write(move |c| {
+            c.prepare_cached(
+                "insert into webhook_attempts \
+             (id, delivery_id, event_id, url, status, error, duration_ms, payload, created_at, response) \
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    a.id.as_str(),
+                    seq.to_string(),
+                    a.event.as_str(),
+                    a.url,
+                    a.status,
+                    a.error,
+                    a.duration_ms as i64,
+                    a.payload,
+                    a.created_at.unix(),
+                    a.response
+                ])
+            })
+            .map_err(sql_err)?;
+            let now = a.created_at.unix();
+            let (state, next, finished) = match outcome {
+                DeliveryOutcome::Delivered => ("delivered", None, Some(now)),
+                DeliveryOutcome::RetryAt(t) => ("pending", Some(t.unix()), None),
+                DeliveryOutcome::GaveUp => ("failed", None, Some(now)),
+            };
+            c.prepare_cached(
+                "update webhook_deliveries set state = ?2, attempts = attempts + 1, \
              next_attempt_at = coalesce(?3, next_attempt_at), finished_at = ?4, locked_until = null where seq = ?1",
-        )
-        .and_then(|mut st| st.execute(params![seq, state, next, finished]))
-        .map_err(sql_err)?;
-        Ok(())
-    })
-    .await
+            )
+            .and_then(|mut st| st.execute(params![seq, state, next, finished]))
+            .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
 }
 
 pub(super) async fn outbox_stats(store: &SqliteStore) -> StoreResult<(u64, Option<Timestamp>)> {
@@ -383,8 +386,8 @@ pub(super) async fn list_attempts(store: &SqliteStore, events: &[EventId]) -> St
     store
         .scan(move |c| {
             let sql = format!(
-                "select id, event_id, url, status, error, duration_ms, payload, created_at from webhook_attempts \
-             where event_id in ({}) order by seq",
+                "select id, event_id, url, status, error, duration_ms, payload, created_at, response \
+                 from webhook_attempts where event_id in ({}) order by seq",
                 vec!["?"; ids.len()].join(", ")
             );
             let rows = c
@@ -400,13 +403,14 @@ pub(super) async fn list_attempts(store: &SqliteStore, events: &[EventId]) -> St
                             r.get::<_, i64>(5)?,
                             r.get::<_, String>(6)?,
                             r.get::<_, i64>(7)?,
+                            r.get::<_, Option<String>>(8)?,
                         ))
                     })?
                     .collect::<Result<Vec<_>, _>>()
                 })
                 .map_err(sql_err)?;
             rows.into_iter()
-                .map(|(id, event, url, status, error, ms, payload, at)| {
+                .map(|(id, event, url, status, error, ms, payload, at, response)| {
                     let other = |e: satang_domain::BadId| StoreError::Other(e.into());
                     Ok(AttemptRecord {
                         id: DeliveryId::try_from(id).map_err(other)?,
@@ -416,6 +420,7 @@ pub(super) async fn list_attempts(store: &SqliteStore, events: &[EventId]) -> St
                         error,
                         duration_ms: ms as u64,
                         payload,
+                        response,
                         created_at: Timestamp::from_unix(at),
                     })
                 })
@@ -431,6 +436,7 @@ pub(super) async fn redeliver(
     now: Timestamp,
 ) -> StoreResult<usize> {
     let (scope, event) = (scope.clone(), event.clone());
+    let audit = pending_audit();
     store
         .write(move |c| {
             let exists: Option<i64> = c
@@ -490,6 +496,9 @@ pub(super) async fn redeliver(
             }
             .map_err(sql_err)?;
             let n = queued + fresh;
+            if let Some(a) = &audit {
+                insert_audit(c, a)?;
+            }
             if n > 0 {
                 OUTBOX_TOUCHED.with(|t| t.set(true));
             }
