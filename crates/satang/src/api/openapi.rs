@@ -276,6 +276,8 @@ pub const OPERATIONS: &[Operation] = &[
     op("get", "/dashboard/keys", Open, "Dashboard: API keys (session cookie)", &[], Html),
     op("post", "/dashboard/keys/roll", Open, "Dashboard: roll the secret key (owner, CSRF)", &[], Html),
     op("get", "/dashboard/audit", Open, "Dashboard: the audit log (owner)", &[], Html),
+    op("get", "/dashboard/password", Open, "Dashboard: change your password (a one-time one first)", &[], Html),
+    op("post", "/dashboard/password", Open, "Dashboard: set a new password (CSRF, current password)", &[], Html),
     op("get", "/pay/{charge}/{token}/app", Open, "The app-redirect page of a charge", &[], Html),
     op(
         "get",

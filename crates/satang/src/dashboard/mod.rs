@@ -68,7 +68,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/keys/roll", post(keys::roll))
         .route("/dashboard/export", get(money::export))
         .route("/dashboard/audit", get(money::audit))
-        .route(auth::PASSWORD_PATH, get(password::page).post(password::change))
+        .route("/dashboard/password", get(password::page).post(password::change))
 }
 
 // ---------------------------------------------------------------------------------------------------------
