@@ -56,8 +56,8 @@ fn money_words(lang: Lang) -> &'static MoneyWords {
         origin: "From",
         export: "Export CSV",
         what: "What",
-        from: "From (UTC)",
-        to: "To (UTC, inclusive)",
+        from: "From (Bangkok time)",
+        to: "To (inclusive)",
         download: "Download",
         chart: "Last 30 days",
         chart_note: "Days in Bangkok time. Volume is what payments brought in; net is what the balance changed by after fees and refunds.",
@@ -79,8 +79,8 @@ fn money_words(lang: Lang) -> &'static MoneyWords {
         origin: "ที่มา",
         export: "ส่งออก CSV",
         what: "ข้อมูล",
-        from: "ตั้งแต่ (UTC)",
-        to: "ถึง (UTC รวมวันนั้น)",
+        from: "ตั้งแต่ (เวลาประเทศไทย)",
+        to: "ถึง (รวมวันนั้น)",
         download: "ดาวน์โหลด",
         chart: "30 วันล่าสุด",
         chart_note: "วันตามเวลาประเทศไทย ยอดขายคือเงินที่ได้รับจากการชำระเงิน ยอดสุทธิคือยอดคงเหลือที่เปลี่ยนไปหลังหักค่าธรรมเนียมและการคืนเงิน",
@@ -193,8 +193,8 @@ pub async fn page(State(app): State<AppState>, headers: HeaderMap, s: Signed) ->
         whole: true,
     };
     let entries = app.store.list_transactions(&scope, q).await.map(|p| p.items).unwrap_or_default();
-    let today = &now.iso()[..10];
-    let month_ago = Timestamp::from_unix(now.unix() - 30 * 86_400).iso();
+    let today = merchant_date(now);
+    let month_ago = merchant_date(Timestamp::from_unix(now.unix() - 29 * 86_400));
     let view = MoneyPage {
         f: Frame::signed(lang, money_words(lang).title, &s),
         t: money_words(lang),
@@ -211,8 +211,8 @@ pub async fn page(State(app): State<AppState>, headers: HeaderMap, s: Signed) ->
                 )
             })
             .collect(),
-        from: month_ago[..10].to_string(),
-        to: today.to_string(),
+        from: month_ago,
+        to: today,
         charts: charts(&app, &scope, lang).await,
     };
     html(StatusCode::OK, view, None)
@@ -268,13 +268,26 @@ fn transaction_line(e: &LedgerEntry) -> String {
     line
 }
 
+/// The first (or, with `end`, the last) second of a `YYYY-MM-DD` day in the merchant's zone: the days of
+/// the export are the days of the chart above it.
 fn day(s: &str, end: bool) -> Option<Timestamp> {
     let t = Timestamp::parse(&format!("{s}T00:00:00Z")).ok()?;
-    Some(if end { Timestamp::from_unix(t.unix() + 86_399) } else { t })
+    let start = t.unix() - merchant_offset();
+    Some(Timestamp::from_unix(if end { start + 86_399 } else { start }))
+}
+
+/// Seconds east of UTC of the merchant's days (Bangkok: every account books THB today).
+fn merchant_offset() -> i64 {
+    crate::pages::local_time::offset_secs(Currency::Thb)
+}
+
+/// `YYYY-MM-DD` of an instant in the merchant's zone.
+fn merchant_date(at: Timestamp) -> String {
+    Timestamp::from_unix(at.unix() + merchant_offset()).iso()[..10].to_string()
 }
 
 /// `GET /dashboard/export?kind=charges|transactions&from=YYYY-MM-DD&to=YYYY-MM-DD`: the rows created in the
-/// range (UTC days, both ends included), oldest first, amounts in subunits.
+/// range (the merchant's days, Bangkok time, both ends included; the times in the file are ISO UTC), oldest first, amounts in subunits.
 pub async fn export(
     State(app): State<AppState>,
     headers: HeaderMap,

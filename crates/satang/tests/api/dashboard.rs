@@ -443,7 +443,9 @@ async fn money_page_csv_export_and_the_owners_audit_log() {
     assert!(page.text.contains(&shown), "the balance is the charge's net {shown}: {}", page.text);
     assert!(page.text.contains("credit"));
 
-    let today = app.charge(&id).await["created_at"].as_str().unwrap()[..10].to_string();
+    // The export's days are Bangkok days (the chart's): the charge's day there.
+    let created = satang_domain::Timestamp::parse(app.charge(&id).await["created_at"].as_str().unwrap()).unwrap();
+    let today = satang_domain::Timestamp::from_unix(created.unix() + 7 * 3600).iso()[..10].to_string();
     let csv = b.get(&format!("/dashboard/export?kind=charges&from={today}&to={today}")).await;
     assert_eq!(csv.status, StatusCode::OK);
     assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
@@ -659,4 +661,25 @@ async fn wrong_current_passwords_count_against_the_login_limit() {
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     let account = app.acct.id.parse().unwrap();
     assert!(app.store.list_audit(&account, 10).await.unwrap().iter().all(|e| e.action != "user.password"));
+}
+
+#[tokio::test]
+async fn the_export_counts_days_in_bangkok_time() {
+    let app = spawn_app().await;
+    user(&app, "owner@shop.example", Role::Owner).await;
+    // 18:30 UTC on 2 Dec is 01:30 on 3 Dec in Bangkok.
+    app.clock.set(satang_domain::Timestamp::parse("2026-12-02T18:30:00Z").unwrap());
+    let id = app.create_charge("alipay", 100_000, "THB").await["id"].as_str().unwrap().to_string();
+    let mut b = Browser::new(&app);
+    assert_eq!(b.login("owner@shop.example", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    let rows = |csv: &str| csv.split("\r\n").skip(1).filter(|l| !l.is_empty()).map(str::to_string).collect::<Vec<_>>();
+    let third = b.get("/dashboard/export?kind=charges&from=2026-12-03&to=2026-12-03").await;
+    assert_eq!(rows(&third.text).len(), 1, "{}", third.text);
+    assert!(rows(&third.text)[0].starts_with(&format!("{id},2026-12-02T18:30:00Z,")), "times stay ISO UTC");
+    let second = b.get("/dashboard/export?kind=charges&from=2026-12-02&to=2026-12-02").await;
+    assert!(rows(&second.text).is_empty(), "{}", second.text);
+    // The form offers the last 30 Bangkok days, ending with that Bangkok day.
+    let page = b.get("/dashboard/money").await;
+    assert!(page.text.contains("name=\"to\" type=\"date\" required value=\"2026-12-03\""), "{}", page.text);
+    assert!(page.text.contains("name=\"from\" type=\"date\" required value=\"2026-11-04\""));
 }
