@@ -38,8 +38,14 @@ pub fn new_key(kind: KeyKind, livemode: bool) -> (String, KeyRecord) {
     key_record(format!("{prefix}_{mode}{}", random_base36(19)), kind, livemode)
 }
 
+/// What may be shown of a key: its start, never enough of it to use (`skey_test_5abc…`).
+pub fn key_hint(key: &str) -> String {
+    let keep = key.len().saturating_sub(15);
+    format!("{}…", key.get(..keep).unwrap_or(""))
+}
+
 fn key_record(key: String, kind: KeyKind, livemode: bool) -> (String, KeyRecord) {
-    let hint = format!("{}…", &key[..key.len() - 15]);
+    let hint = key_hint(&key);
     let record = KeyRecord {
         hash: hash_key(&key),
         kind,

@@ -49,7 +49,12 @@ pub struct SecretKey(pub Caller);
 #[derive(Default)]
 pub struct KeyCache {
     known: RwLock<HashMap<String, (KeyGrant, std::time::Instant)>>,
+    /// When this node last wrote an audit row for a rolled key still in use, by the key's hash.
+    old_key_noted: std::sync::Mutex<HashMap<String, std::time::Instant>>,
 }
+
+/// How often, per node and key, a rolled secret key still in use is written to the audit log.
+pub const OLD_KEY_AUDIT_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// How long a key's grant is trusted without asking the database again.
 pub const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
@@ -69,6 +74,19 @@ impl KeyCache {
             self.known.write().unwrap_or_else(|p| p.into_inner()).insert(hash, (g.clone(), std::time::Instant::now()));
         }
         Ok(grant.filter(live))
+    }
+
+    /// Whether a use of the rolled key with this hash should be written to the audit log now (at most once
+    /// per [`OLD_KEY_AUDIT_EVERY`] per key on this node).
+    fn note_old_key_use(&self, hash: &str) -> bool {
+        let mut noted = self.old_key_noted.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        noted.retain(|_, at| now.duration_since(*at) < OLD_KEY_AUDIT_EVERY);
+        if noted.contains_key(hash) {
+            return false;
+        }
+        noted.insert(hash.to_string(), now);
+        true
     }
 
     /// Drops every cached grant (after a key roll on this node).
@@ -101,6 +119,11 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
         .lookup(&state.store, &key, state.now())
         .await?
         .ok_or_else(|| ApiError::authentication("authentication failed"))?;
+    if grant.kind == KeyKind::Secret
+        && let Some(until) = grant.expires_at
+    {
+        old_key_used(parts, state, &key, &grant, until).await;
+    }
     let requested = parts.headers.get("omise-version").and_then(|v| v.to_str().ok()).and_then(ApiVersion::parse);
     let default_version = ApiVersion::parse(&grant.api_version).unwrap_or(ApiVersion::DEFAULT);
     let version = requested.unwrap_or(default_version);
@@ -109,6 +132,36 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
         super::request_log::note_caller(&scope);
     }
     Ok(Caller { scope, kind: grant.kind, account_name: grant.account_name, version, default_version })
+}
+
+/// A secret key that was rolled and still works for its overlap was used: the owner learns it from the audit
+/// log (at most every [`OLD_KEY_AUDIT_EVERY`] per key and node), with the key's hint and the route, so they
+/// can find the system still holding it before it stops working. This is the only place a request's key
+/// is shown; the API's answers never say which key was used.
+async fn old_key_used(parts: &Parts, state: &AppState, key: &str, grant: &KeyGrant, until: Timestamp) {
+    if !state.keys.note_old_key_use(&hash_key(key)) {
+        return;
+    }
+    let route = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| parts.uri.path().to_string());
+    let entry = crate::store::users::AuditEntry {
+        account: grant.account.clone(),
+        actor: "api".into(),
+        action: "key.rolled_key_used".into(),
+        detail: format!(
+            "{} (rolled, works until {}) was used for {} {route}",
+            crate::accounts::key_hint(key),
+            until.iso(),
+            parts.method
+        ),
+        created_at: state.now(),
+    };
+    if let Err(e) = state.store.record_audit(&entry).await {
+        tracing::warn!(error.message = %e, "writing the audit row of a rolled key's use failed");
+    }
 }
 
 /// The web origin of a browser's request, if it came from one.

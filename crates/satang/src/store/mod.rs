@@ -562,6 +562,9 @@ pub trait Store: Send + Sync + 'static {
     /// Failed logins for this email since `since`.
     async fn failed_logins_since(&self, email: &str, since: Timestamp) -> StoreResult<u64>;
     /// The account's audit log, newest first.
+    /// Appends an audit row on its own (for what is not a change of a stored object, such as a rolled key
+    /// still in use); changes write theirs in their own transaction instead.
+    async fn record_audit(&self, entry: &users::AuditEntry) -> StoreResult<()>;
     async fn list_audit(&self, account: &AccountId, limit: u64) -> StoreResult<Vec<users::AuditEntry>>;
 
     /// The response recorded under an `Idempotency-Key` of this scope no earlier than `since`

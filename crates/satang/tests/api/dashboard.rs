@@ -499,7 +499,25 @@ async fn an_owner_rolls_the_secret_key_and_the_old_one_works_for_the_overlap() {
     assert!(!b.get("/dashboard/keys").await.text.contains(&new), "shown only once");
 
     assert_eq!(app.get("/account", &new).await.status, StatusCode::OK);
-    assert_eq!(app.get("/account", &old).await.status, StatusCode::OK, "the overlap");
+    let during = app.get("/account", &old).await;
+    assert_eq!(during.status, StatusCode::OK, "the overlap");
+    assert_eq!(app.get("/charges", &old).await.status, StatusCode::OK);
+    // The answer does not say which key was used; the audit log does, once, for the rolled one.
+    assert_eq!(during.text, app.get("/account", &new).await.text);
+    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
+    let used: Vec<_> = app
+        .store
+        .list_audit(&account, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "key.rolled_key_used")
+        .collect();
+    assert_eq!(used.len(), 1, "{used:?}");
+    assert_eq!(used[0].actor, "api");
+    assert!(used[0].detail.starts_with(&satang::accounts::key_hint(&old)), "{}", used[0].detail);
+    assert!(used[0].detail.contains("was used for GET /account"), "{}", used[0].detail);
+    assert!(!used[0].detail.contains(&old) && !used[0].detail.contains(&new));
     app.clock.advance(2 * 3600 + 1);
     app.get("/account", &old).await.err(401, "authentication_failure");
     assert_eq!(app.get("/account", &new).await.status, StatusCode::OK);
@@ -512,10 +530,11 @@ async fn an_owner_rolls_the_secret_key_and_the_old_one_works_for_the_overlap() {
         a.post("/dashboard/keys/roll", &[("csrf", &acsrf), ("overlap_hours", "2")]).await.status,
         StatusCode::FORBIDDEN
     );
-    let account: satang_domain::AccountId = app.acct.id.parse().unwrap();
     let log = app.store.list_audit(&account, 10).await.unwrap();
-    assert_eq!((log[0].actor.as_str(), log[0].action.as_str()), ("owner@shop.example", "key.roll"));
-    assert!(!log[0].detail.contains(&new));
+    let roll = log.iter().find(|e| e.action == "key.roll").expect("the roll's row");
+    assert_eq!(roll.actor, "owner@shop.example");
+    assert!(!roll.detail.contains(&new));
+    assert_eq!(log.iter().filter(|e| e.action == "key.roll").count(), 1, "the admin's refused roll wrote nothing");
 }
 
 #[tokio::test]

@@ -191,3 +191,14 @@ pub(super) async fn change_password(
     insert_audit(&tx, audit).await?;
     tx.commit().await.map_err(pg_err)
 }
+
+pub(super) async fn record_audit(store: &PgStore, entry: &AuditEntry) -> StoreResult<()> {
+    let c = store.client().await?;
+    c.execute(
+        "insert into audit_log (account_id, actor, action, detail, created_at) values ($1, $2, $3, $4, $5)",
+        &[&entry.account.as_str(), &entry.actor, &entry.action, &entry.detail, &entry.created_at.unix()],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(())
+}

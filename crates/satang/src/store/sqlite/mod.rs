@@ -302,6 +302,10 @@ impl Store for SqliteStore {
         users::failed_logins_since(self, email, since).await
     }
 
+    async fn record_audit(&self, entry: &super::users::AuditEntry) -> StoreResult<()> {
+        users::record_audit(self, entry).await
+    }
+
     async fn list_audit(&self, account: &AccountId, limit: u64) -> StoreResult<Vec<super::users::AuditEntry>> {
         users::list_audit(self, account, limit).await
     }

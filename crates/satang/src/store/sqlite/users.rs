@@ -218,3 +218,8 @@ pub(super) async fn change_password(
         })
         .await
 }
+
+pub(super) async fn record_audit(store: &SqliteStore, entry: &AuditEntry) -> StoreResult<()> {
+    let entry = entry.clone();
+    store.write(move |c| insert_audit(c, &entry)).await
+}
