@@ -290,8 +290,8 @@ async fn every_page_shows_times_in_bangkok_time_with_the_instant_machine_readabl
     // The refund window's end is a time too.
     assert!(from_id(&page.text, "deadline").contains("<time datetime=\""));
 
-    // The CSV export stays in ISO 8601 UTC, for machines.
-    let csv = b.get("/dashboard/export?kind=charges&from=2026-12-09&to=2026-12-09").await;
+    // The CSV export's days are Bangkok days (10 Dec here), its times stay ISO 8601 UTC, for machines.
+    let csv = b.get("/dashboard/export?kind=charges&from=2026-12-10&to=2026-12-10").await;
     assert!(csv.text.contains(&format!("{id},2026-12-09T17:41:10Z,successful")), "{}", csv.text);
 }
 
