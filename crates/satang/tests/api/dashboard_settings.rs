@@ -115,6 +115,13 @@ async fn an_owner_changes_every_setting_and_each_takes_effect() {
         .await;
     assert_eq!(named.headers["omise-version"], "2019-05-29");
     assert!(named.body.get("created_at").is_some());
+    // Webhooks are written in the account's default version too.
+    let rx = crate::helpers::Receiver::start().await;
+    app.add_endpoint(&rx.url("/hooks")).await;
+    app.create_charge("alipay", 100_000, "THB").await;
+    let hook = rx.wait_for("/hooks", 1, 5).await[0].json();
+    assert!(hook.get("created").is_some() && hook["data"].get("created").is_some(), "{hook}");
+    assert_eq!(hook["data"]["currency"], "thb");
     let acct = app.get("/account", app.skey()).await.ok();
     assert_eq!((acct["api_version"].as_str(), acct["name"].as_str()), (Some("2017-11-02"), Some("Tea House ชา")));
 
