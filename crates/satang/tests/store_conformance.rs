@@ -1,7 +1,7 @@
 //! One story through the `Store` interface, run on both backends: a SQLite file, and a fresh PostgreSQL
 //! database (skipped with a printed reason when none is reachable; a failure under `SATANG_REQUIRE_ALL=1`).
 //! Accounts, sources, charges, transitions racing, refunds racing, events, the webhook outbox, endpoints,
-//! expiry batches and account isolation.
+//! expiry batches and account isolation; account settings and fee schedules with their audit rows.
 
 mod common;
 
@@ -500,4 +500,82 @@ async fn connectors_on_postgres() {
     let Some(db) = common::pg_or_skip().await else { return };
     let store = satang::store::open(&db.url).await.unwrap();
     connector_story(store).await;
+}
+
+/// Account settings (name, default version, checkout URLs with 0011's support URL) and fee schedules: each
+/// write carries the task's pending audit row in its own transaction, and none without one.
+async fn settings_story(store: DynStore) {
+    use satang::store::users::{AuditEntry, PENDING_AUDIT};
+    use satang::store::{AccountSettings, CheckoutSettings};
+    use satang_domain::{Amount, Currency, FeeSchedule, Percent};
+
+    let (scope, _) = account(&store).await;
+    let id = scope.account.clone();
+    let audit = |action: &str| AuditEntry {
+        account: id.clone(),
+        actor: "owner@shop.example".into(),
+        action: action.into(),
+        detail: "detail".into(),
+        created_at: t(5),
+    };
+    let wanted = AccountSettings {
+        name: "Tea House".into(),
+        api_version: "2017-11-02".into(),
+        checkout: CheckoutSettings {
+            allowed_origins: vec!["https://shop.example".into()],
+            shop_url: Some("https://shop.example/".into()),
+            logo_url: Some("https://shop.example/logo.png".into()),
+            support_url: Some("https://shop.example/help".into()),
+        },
+    };
+    PENDING_AUDIT.scope(audit("account.settings"), store.set_account_settings(&id, &wanted)).await.unwrap();
+    let a = store.get_account(&id).await.unwrap();
+    assert_eq!((a.name.as_str(), a.api_version.as_str(), &a.checkout), ("Tea House", "2017-11-02", &wanted.checkout));
+    assert_eq!(store.list_audit(&id, 10).await.unwrap(), [audit("account.settings")]);
+
+    // The CLI's checkout settings keep the support URL it does not set, and write no row outside a task.
+    let mut cli = a.checkout.clone();
+    cli.logo_url = None;
+    store.set_checkout_settings(&id, &cli).await.unwrap();
+    assert_eq!(
+        store.get_account(&id).await.unwrap().checkout.support_url.as_deref(),
+        Some("https://shop.example/help")
+    );
+    assert_eq!(store.list_audit(&id, 10).await.unwrap().len(), 1);
+
+    let schedule = FeeSchedule {
+        rate: Percent::from_units(25_000).unwrap(),
+        vat_rate: Percent::ZERO,
+        flat: Amount::new(100).unwrap(),
+    };
+    PENDING_AUDIT
+        .scope(audit("fee_schedule.set"), store.set_fee_schedule(&id, "alipay", Currency::Thb, schedule))
+        .await
+        .unwrap();
+    assert_eq!(store.fee_schedule(&id, "alipay", Currency::Thb).await.unwrap(), Some(schedule));
+    assert_eq!(store.list_audit(&id, 10).await.unwrap()[0], audit("fee_schedule.set"));
+
+    // An unknown account: nothing written, no row.
+    let ghost = satang_domain::AccountId::generate(false);
+    let missing = PENDING_AUDIT.scope(audit("account.settings"), store.set_account_settings(&ghost, &wanted)).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
+    let missing = PENDING_AUDIT
+        .scope(audit("fee_schedule.set"), store.set_fee_schedule(&ghost, "alipay", Currency::Thb, schedule))
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
+    assert_eq!(store.list_audit(&id, 10).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn settings_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = satang::store::open(&format!("sqlite:{}", dir.path().join("s.db").display())).await.unwrap();
+    settings_story(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_on_postgres() {
+    let Some(db) = common::pg_or_skip().await else { return };
+    let store = satang::store::open(&db.url).await.unwrap();
+    settings_story(store).await;
 }

@@ -278,6 +278,9 @@ pub const OPERATIONS: &[Operation] = &[
     op("get", "/dashboard/audit", Open, "Dashboard: the audit log (owner)", &[], Html),
     op("get", "/dashboard/password", Open, "Dashboard: change your password (a one-time one first)", &[], Html),
     op("post", "/dashboard/password", Open, "Dashboard: set a new password (CSRF, current password)", &[], Html),
+    op("get", "/dashboard/settings", Open, "Dashboard: account settings and fees (session cookie)", &[], Html),
+    op("post", "/dashboard/settings", Open, "Dashboard: change the account settings (admin, CSRF)", &[], Html),
+    op("post", "/dashboard/settings/fees", Open, "Dashboard: change a fee schedule (owner, CSRF)", &[], Html),
     op("get", "/pay/{charge}/{token}/app", Open, "The app-redirect page of a charge", &[], Html),
     op(
         "get",

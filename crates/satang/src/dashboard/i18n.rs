@@ -41,6 +41,7 @@ pub struct Words {
     /// A delivery attempt's parts, on the charge page and the webhooks page.
     pub response: &'static str,
     pub no_answer: &'static str,
+    pub settings: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -86,6 +87,7 @@ static EN: Words = Words {
     times_in: "Times are shown in",
     response: "Response",
     no_answer: "no answer",
+    settings: "Settings",
 };
 
 static TH: Words = Words {
@@ -124,4 +126,5 @@ static TH: Words = Words {
     times_in: "เวลาที่แสดงเป็น",
     response: "คำตอบจากปลายทาง",
     no_answer: "ไม่มีการตอบกลับ",
+    settings: "ตั้งค่า",
 };

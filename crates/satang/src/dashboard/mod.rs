@@ -10,6 +10,7 @@
 //! | [`keys`] | API keys: public keys to copy, the owner's secret-key roll with overlap |
 //! | [`password`] | a user's own password, and the first-login change of a one-time password |
 //! | [`money`] | balance, transactions, streamed CSV export, the owner's audit log |
+//! | [`settings`] | account settings: name, payer-page URLs, allowed origins, default `Omise-Version`, fees |
 //! | [`webhooks`] | webhook endpoints (add, remove, roll), the delivery log, redeliver |
 //! | this file | routes and pages: login, logout, the test/live switch, the charge list and its search; [`When`], how every page shows a time |
 //!
@@ -25,6 +26,7 @@ pub mod i18n;
 pub mod keys;
 pub mod money;
 pub mod password;
+pub mod settings;
 pub mod webhooks;
 
 use askama::Template;
@@ -69,6 +71,8 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/export", get(money::export))
         .route("/dashboard/audit", get(money::audit))
         .route("/dashboard/password", get(password::page).post(password::change))
+        .route("/dashboard/settings", get(settings::page).post(settings::save))
+        .route("/dashboard/settings/fees", post(settings::save_fee))
 }
 
 // ---------------------------------------------------------------------------------------------------------

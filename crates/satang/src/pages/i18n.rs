@@ -147,6 +147,10 @@ pub struct Texts {
     pub noscript_hint: &'static str,
     /// The countdown's words; `{}` is the time left.
     pub time_left: &'static str,
+    /// Before the link to the shop's support page.
+    pub need_help: &'static str,
+    /// The link's words, before the shop's name.
+    pub contact: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -197,6 +201,8 @@ pub static EN: Texts = Texts {
     qr_fallback: "This payment was made for the AlipayHK app on a phone. Scan this code with AlipayHK on your phone to pay.",
     noscript_hint: "After paying on your phone, press “I have paid”.",
     time_left: "{} left",
+    need_help: "Need help?",
+    contact: "Contact",
 };
 pub static TH: Texts = Texts {
     lang_name: "ภาษาไทย",
@@ -246,6 +252,8 @@ pub static TH: Texts = Texts {
     qr_fallback: "รายการนี้สร้างไว้สำหรับแอป AlipayHK บนมือถือ สแกนคิวอาร์โค้ดนี้ด้วย AlipayHK บนมือถือเพื่อชำระเงิน",
     noscript_hint: "เมื่อชำระเงินบนมือถือแล้ว กด “ฉันชำระเงินแล้ว”",
     time_left: "เหลือเวลา {}",
+    need_help: "ต้องการความช่วยเหลือ?",
+    contact: "ติดต่อ",
 };
 #[cfg(test)]
 mod tests {

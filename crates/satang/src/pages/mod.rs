@@ -10,7 +10,9 @@
 //! Payer wording, not card or developer wording: final pages say whether the payer was charged and what to
 //! do next, a payment shows its reference and time, times are in the payer's zone ([`local_time`]), the
 //! merchant's name comes first, and no page is a dead end (live charges without a connector link back to
-//! the shop). The Chromium test audits every page with axe-core.
+//! the shop). When the account sets a support URL (dashboard settings), the pages a payer may need help on
+//! (checkout, QR code, app hand-off, final and message pages) end with "Need help? Contact <shop>" linking
+//! to it. The Chromium test audits every page with axe-core.
 //!
 //! In test mode the wallet is simulated here: its confirm page lets the payer pay or fail with any of the
 //! seed's failure codes, or leave the charge to expire. The choice goes through [`ops::settle`], the same
@@ -113,6 +115,8 @@ struct Common {
     logo_url: Option<String>,
     /// The shop's home page: the merchant's name links to it.
     shop_url: Option<String>,
+    /// The shop's support page, linked as "Need help? Contact <shop>" (`_help.html`).
+    support_url: Option<String>,
 }
 
 impl Common {
@@ -127,6 +131,7 @@ impl Common {
             merchant: None,
             logo_url: None,
             shop_url: None,
+            support_url: None,
         }
     }
 
@@ -135,6 +140,7 @@ impl Common {
         self.merchant = Some(shop.name.clone());
         self.logo_url = shop.checkout.logo_url.clone();
         self.shop_url = shop.checkout.shop_url.clone();
+        self.support_url = shop.checkout.support_url.clone();
         self
     }
 }

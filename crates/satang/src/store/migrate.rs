@@ -32,6 +32,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 8, "0008_refund_intents"),
     migration!("sqlite", 9, "0009_checkout"),
     migration!("sqlite", 10, "0010_dashboard"),
+    migration!("sqlite", 11, "0011_support_url"),
     migration!("sqlite", 12, "0012_attempt_response"),
     migration!("sqlite", 14, "0014_password_change"),
 ];
@@ -48,6 +49,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 8, "0008_refund_intents"),
     migration!("postgres", 9, "0009_checkout"),
     migration!("postgres", 10, "0010_dashboard"),
+    migration!("postgres", 11, "0011_support_url"),
     migration!("postgres", 12, "0012_attempt_response"),
     migration!("postgres", 14, "0014_password_change"),
 ];

@@ -112,6 +112,19 @@ pub struct CheckoutSettings {
     pub shop_url: Option<String>,
     /// An image shown beside the merchant's name on payer pages.
     pub logo_url: Option<String>,
+    /// Where a payer asks the shop for help: payer pages link to it ("Need help? Contact <shop>").
+    pub support_url: Option<String>,
+}
+
+/// What an owner or admin changes on the dashboard's settings page, written together
+/// ([`Store::set_account_settings`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSettings {
+    /// Shown to payers and in `GET /account`.
+    pub name: String,
+    /// The default `Omise-Version`: API requests without the header, and webhook payloads, use it.
+    pub api_version: String,
+    pub checkout: CheckoutSettings,
 }
 
 impl CheckoutSettings {
@@ -120,11 +133,17 @@ impl CheckoutSettings {
         (!self.allowed_origins.is_empty()).then(|| self.allowed_origins.join(" "))
     }
 
-    pub fn from_columns(origins: Option<String>, shop_url: Option<String>, logo_url: Option<String>) -> Self {
+    pub fn from_columns(
+        origins: Option<String>,
+        shop_url: Option<String>,
+        logo_url: Option<String>,
+        support_url: Option<String>,
+    ) -> Self {
         CheckoutSettings {
             allowed_origins: origins.unwrap_or_default().split_whitespace().map(str::to_string).collect(),
             shop_url,
             logo_url,
+            support_url,
         }
     }
 
@@ -404,8 +423,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create_account(&self, account: NewAccount) -> StoreResult<()>;
     async fn count_accounts(&self) -> StoreResult<u64>;
     async fn get_account(&self, id: &AccountId) -> StoreResult<Account>;
-    /// Replaces the account's checkout settings (`satang account set-checkout`).
+    /// Replaces the account's checkout settings (`satang account set-checkout`), with the task's pending
+    /// audit row ([`users::PENDING_AUDIT`]) if any, in one transaction.
     async fn set_checkout_settings(&self, id: &AccountId, settings: &CheckoutSettings) -> StoreResult<()>;
+    /// Replaces the account's name, default `Omise-Version` and checkout settings (the dashboard's settings
+    /// page), with the task's pending audit row if any, in one transaction.
+    async fn set_account_settings(&self, id: &AccountId, settings: &AccountSettings) -> StoreResult<()>;
     /// The grant of the key whose SHA-256 is `hash`, if any (expired or not: the caller compares
     /// `expires_at` with its clock).
     async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyGrant>>;
@@ -429,6 +452,8 @@ pub trait Store: Send + Sync + 'static {
         method: &str,
         currency: Currency,
     ) -> StoreResult<Option<FeeSchedule>>;
+    /// Sets the account's schedule for a method and currency, with the task's pending audit row if any, in
+    /// one transaction.
     async fn set_fee_schedule(
         &self,
         account: &AccountId,

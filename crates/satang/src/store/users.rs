@@ -72,7 +72,9 @@ tokio::task_local! {
     /// The audit row of the dashboard action being served, if any. As with `Idempotency-Key`
     /// ([`super::idempotency`]), a task-local rather than a parameter: the operations (`ops.rs`) are shared
     /// with the API, the payer pages and the sweeper, which write no audit row. `update_charge` inserts it
-    /// in the charge's own transaction, so a refund without its audit row (or the reverse) cannot exist.
+    /// in the charge's own transaction, so a refund without its audit row (or the reverse) cannot exist;
+    /// the endpoint writes and the account settings writes (`set_account_settings`,
+    /// `set_checkout_settings`, `set_fee_schedule`) do the same.
     pub static PENDING_AUDIT: AuditEntry;
 }
 

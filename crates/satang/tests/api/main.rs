@@ -8,6 +8,7 @@ mod auth;
 mod charges;
 mod checkout;
 mod dashboard;
+mod dashboard_settings;
 mod deliverylog;
 mod events;
 mod expiry;

@@ -416,6 +416,7 @@ async fn the_shops_logo_and_home_page_from_set_checkout_appear_on_payer_pages() 
         allowed_origins: vec![],
         shop_url: Some("https://shop.example/".into()),
         logo_url: Some("https://shop.example/logo.png".into()),
+        support_url: None,
     };
     app.store.set_checkout_settings(&account, &settings).await.unwrap();
     let c = app.create_charge("alipay", 100_000, "THB").await;

@@ -4,9 +4,10 @@
 use satang_domain::{AccountId, Currency, FeeSchedule, Timestamp};
 
 use super::{PgStore, bad_id, json_err, parse_doc, pg_err};
-use crate::store::users::AuditEntry;
+use crate::store::users::{AuditEntry, pending_audit};
 use crate::store::{
-    Account, CheckoutSettings, KeyGrant, KeyInfo, KeyKind, KeyRecord, NewAccount, StoreError, StoreResult,
+    Account, AccountSettings, CheckoutSettings, KeyGrant, KeyInfo, KeyKind, KeyRecord, NewAccount, StoreError,
+    StoreResult,
 };
 
 pub(super) async fn create_account(store: &PgStore, a: NewAccount) -> StoreResult<()> {
@@ -40,7 +41,8 @@ pub(super) async fn get_account(store: &PgStore, id: &AccountId) -> StoreResult<
         .client()
         .await?
         .query_opt(
-            "select name, created_at, api_version, allowed_origins, shop_url, logo_url from accounts where id = $1",
+            "select name, created_at, api_version, allowed_origins, shop_url, logo_url, support_url from accounts \
+             where id = $1",
             &[&id.as_str()],
         )
         .await
@@ -51,7 +53,7 @@ pub(super) async fn get_account(store: &PgStore, id: &AccountId) -> StoreResult<
         name: row.get(0),
         created_at: Timestamp::from_unix(row.get(1)),
         api_version: row.get(2),
-        checkout: CheckoutSettings::from_columns(row.get(3), row.get(4), row.get(5)),
+        checkout: CheckoutSettings::from_columns(row.get(3), row.get(4), row.get(5), row.get(6)),
     })
 }
 
@@ -60,19 +62,52 @@ pub(super) async fn set_checkout_settings(
     id: &AccountId,
     settings: &CheckoutSettings,
 ) -> StoreResult<()> {
-    let n = store
-        .client()
-        .await?
+    let audit = pending_audit();
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    let n = tx
         .execute(
-            "update accounts set allowed_origins = $2, shop_url = $3, logo_url = $4 where id = $1",
-            &[&id.as_str(), &settings.origins_column(), &settings.shop_url, &settings.logo_url],
+            "update accounts set allowed_origins = $2, shop_url = $3, logo_url = $4, support_url = $5 where id = $1",
+            &[&id.as_str(), &settings.origins_column(), &settings.shop_url, &settings.logo_url, &settings.support_url],
         )
         .await
         .map_err(pg_err)?;
     if n == 0 {
         return Err(StoreError::not_found("account", id));
     }
-    Ok(())
+    if let Some(a) = &audit {
+        super::users::insert_audit(&tx, a).await?;
+    }
+    tx.commit().await.map_err(pg_err)
+}
+
+pub(super) async fn set_account_settings(store: &PgStore, id: &AccountId, s: &AccountSettings) -> StoreResult<()> {
+    let audit = pending_audit();
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    let n = tx
+        .execute(
+            "update accounts set name = $2, api_version = $3, allowed_origins = $4, shop_url = $5, logo_url = $6, \
+             support_url = $7 where id = $1",
+            &[
+                &id.as_str(),
+                &s.name,
+                &s.api_version,
+                &s.checkout.origins_column(),
+                &s.checkout.shop_url,
+                &s.checkout.logo_url,
+                &s.checkout.support_url,
+            ],
+        )
+        .await
+        .map_err(pg_err)?;
+    if n == 0 {
+        return Err(StoreError::not_found("account", id));
+    }
+    if let Some(a) = &audit {
+        super::users::insert_audit(&tx, a).await?;
+    }
+    tx.commit().await.map_err(pg_err)
 }
 
 pub(super) async fn find_key(store: &PgStore, hash: &str) -> StoreResult<Option<KeyGrant>> {
@@ -120,9 +155,10 @@ pub(super) async fn set_fee_schedule(
 ) -> StoreResult<()> {
     let doc = serde_json::to_string(&schedule).map_err(json_err)?;
     let now = satang_domain::Clock::now(&satang_domain::SystemClock).unix();
-    let n = store
-        .client()
-        .await?
+    let audit = pending_audit();
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    let n = tx
         .execute(
             "insert into fee_schedules (account_id, method, currency, schedule, updated_at) \
              select $1, $2, $3, $4, $5 where exists (select 1 from accounts where id = $1) \
@@ -132,7 +168,13 @@ pub(super) async fn set_fee_schedule(
         )
         .await
         .map_err(pg_err)?;
-    if n == 0 { Err(StoreError::not_found("account", account)) } else { Ok(()) }
+    if n == 0 {
+        return Err(StoreError::not_found("account", account));
+    }
+    if let Some(a) = &audit {
+        super::users::insert_audit(&tx, a).await?;
+    }
+    tx.commit().await.map_err(pg_err)
 }
 
 pub(super) async fn list_keys(store: &PgStore, account: &AccountId) -> StoreResult<Vec<KeyInfo>> {

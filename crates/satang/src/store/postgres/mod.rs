@@ -183,6 +183,10 @@ impl Store for PgStore {
         accounts::set_checkout_settings(self, id, settings).await
     }
 
+    async fn set_account_settings(&self, id: &AccountId, settings: &AccountSettings) -> StoreResult<()> {
+        accounts::set_account_settings(self, id, settings).await
+    }
+
     async fn find_key(&self, hash: &str) -> StoreResult<Option<KeyGrant>> {
         accounts::find_key(self, hash).await
     }

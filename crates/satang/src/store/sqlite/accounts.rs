@@ -5,9 +5,10 @@ use rusqlite::{OptionalExtension, params};
 use satang_domain::{AccountId, Currency, FeeSchedule, Timestamp};
 
 use super::{SqliteStore, json_err, sql_err};
-use crate::store::users::AuditEntry;
+use crate::store::users::{AuditEntry, pending_audit};
 use crate::store::{
-    Account, CheckoutSettings, KeyGrant, KeyInfo, KeyKind, KeyRecord, NewAccount, StoreError, StoreResult,
+    Account, AccountSettings, CheckoutSettings, KeyGrant, KeyInfo, KeyKind, KeyRecord, NewAccount, StoreError,
+    StoreResult,
 };
 
 pub(super) async fn create_account(store: &SqliteStore, a: NewAccount) -> StoreResult<()> {
@@ -52,7 +53,8 @@ pub(super) async fn get_account(store: &SqliteStore, id: &AccountId) -> StoreRes
     store
         .read(move |c| {
             c.query_row(
-                "select name, created_at, api_version, allowed_origins, shop_url, logo_url from accounts where id = ?1",
+                "select name, created_at, api_version, allowed_origins, shop_url, logo_url, support_url from accounts \
+                 where id = ?1",
                 [id.as_str()],
                 |r| {
                     Ok(Account {
@@ -60,7 +62,7 @@ pub(super) async fn get_account(store: &SqliteStore, id: &AccountId) -> StoreRes
                         name: r.get(0)?,
                         created_at: Timestamp::from_unix(r.get(1)?),
                         api_version: r.get(2)?,
-                        checkout: CheckoutSettings::from_columns(r.get(3)?, r.get(4)?, r.get(5)?),
+                        checkout: CheckoutSettings::from_columns(r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
                     })
                 },
             )
@@ -78,16 +80,62 @@ pub(super) async fn set_checkout_settings(
 ) -> StoreResult<()> {
     let id = id.clone();
     let settings = settings.clone();
+    let audit = pending_audit();
     store
         .write(move |c| {
             let n = c
                 .execute(
-                    "update accounts set allowed_origins = ?2, shop_url = ?3, logo_url = ?4 where id = ?1",
-                    params![id.as_str(), settings.origins_column(), settings.shop_url, settings.logo_url],
+                    "update accounts set allowed_origins = ?2, shop_url = ?3, logo_url = ?4, support_url = ?5 \
+                     where id = ?1",
+                    params![
+                        id.as_str(),
+                        settings.origins_column(),
+                        settings.shop_url,
+                        settings.logo_url,
+                        settings.support_url
+                    ],
                 )
                 .map_err(sql_err)?;
             if n == 0 {
                 return Err(StoreError::not_found("account", &id));
+            }
+            if let Some(a) = &audit {
+                super::users::insert_audit(c, a)?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+pub(super) async fn set_account_settings(
+    store: &SqliteStore,
+    id: &AccountId,
+    settings: &AccountSettings,
+) -> StoreResult<()> {
+    let (id, s) = (id.clone(), settings.clone());
+    let audit = pending_audit();
+    store
+        .write(move |c| {
+            let n = c
+                .execute(
+                    "update accounts set name = ?2, api_version = ?3, allowed_origins = ?4, shop_url = ?5, \
+                     logo_url = ?6, support_url = ?7 where id = ?1",
+                    params![
+                        id.as_str(),
+                        s.name,
+                        s.api_version,
+                        s.checkout.origins_column(),
+                        s.checkout.shop_url,
+                        s.checkout.logo_url,
+                        s.checkout.support_url
+                    ],
+                )
+                .map_err(sql_err)?;
+            if n == 0 {
+                return Err(StoreError::not_found("account", &id));
+            }
+            if let Some(a) = &audit {
+                super::users::insert_audit(c, a)?;
             }
             Ok(())
         })
@@ -163,6 +211,7 @@ pub(super) async fn set_fee_schedule(
 ) -> StoreResult<()> {
     let (account, method) = (account.clone(), method.to_string());
     let doc = serde_json::to_string(&schedule).map_err(json_err)?;
+    let audit = pending_audit();
     store
         .write(move |c| {
             let now = satang_domain::Clock::now(&satang_domain::SystemClock).unix();
@@ -175,7 +224,13 @@ pub(super) async fn set_fee_schedule(
                     params![account.as_str(), method, currency.code(), doc, now],
                 )
                 .map_err(sql_err)?;
-            if n == 0 { Err(StoreError::not_found("account", &account)) } else { Ok(()) }
+            if n == 0 {
+                return Err(StoreError::not_found("account", &account));
+            }
+            if let Some(a) = &audit {
+                super::users::insert_audit(c, a)?;
+            }
+            Ok(())
         })
         .await
 }
