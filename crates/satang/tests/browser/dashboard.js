@@ -1,7 +1,8 @@
 // The merchant dashboard in a real browser (Debian's Chromium, driven by playwright-core), against a real
 // `satang serve` started by crates/satang/tests/dashboard_browser.rs with a user made by `satang user
 // create`: log in, find a charge by a metadata value among 100k (seeded by `satang bench seed`), refund
-// it, roll a webhook secret, redeliver an event to a real receiver, export CSV, switch to live mode, change
+// it, roll a webhook secret, redeliver an event to a real receiver, export CSV, set a support URL the
+// payer's page then shows, switch to live mode, change
 // a one-time password at first login, log out; in English and Thai, on a desktop and a 320 px phone. axe-core audits every page
 // (WCAG 2.1 A and AA, and best practices) and any violation fails the run. Screenshots go to
 // $SATANG_SCREENSHOTS (docs/screenshots/dashboard).
@@ -165,6 +166,21 @@ async function main() {
   console.log(`csv export: ${csv.filter((l) => l).length - 1} charges, ${download.suggestedFilename()}`);
   await page.click('#nav-keys');
   await shot(page, 'en-11-keys.png');
+
+  // Settings: a support URL, which the payer's page then offers.
+  await page.click('#nav-settings');
+  assert.ok(await page.isVisible('#settings'));
+  await page.fill('#support-url', 'https://shop.example/help');
+  await page.click('#save-settings');
+  await page.waitForSelector('#notice');
+  await shot(page, 'en-13-settings.png');
+  const pending = await api('POST', '/charges', {
+    amount: 45000, currency: 'THB', return_uri: 'https://shop.example/r', source: { type: 'alipay' },
+  });
+  const payer = await desktop.newPage();
+  await payer.goto(pending.authorize_uri);
+  assert.ok(await payer.isVisible('a[href="https://shop.example/help"]'), 'the payer page offers the support URL');
+  await payer.close();
   await page.click('#nav-audit');
   assert.ok((await page.textContent('#audit')).includes('charge.refund'));
   await shot(page, 'en-10-audit.png');
@@ -183,6 +199,8 @@ async function main() {
   await shot(page, 'th-10-audit.png');
   await page.goto(BASE + '/dashboard/keys');
   await shot(page, 'th-11-keys.png');
+  await page.goto(BASE + '/dashboard/settings');
+  await shot(page, 'th-13-settings.png');
 
   // Live mode is marked on every page.
   await page.click('#mode-switch');
