@@ -275,6 +275,9 @@ pub enum AccountCommand {
         /// An https image URL shown beside the merchant's name on payer pages (`none` to remove).
         #[arg(long)]
         logo_url: Option<String>,
+        /// Where payers ask the shop for help, linked from payer pages (`none` to remove).
+        #[arg(long)]
+        support_url: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -282,16 +285,26 @@ pub enum AccountCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Account(AccountCommand::SetCheckout { account, allowed_origins, shop_url, logo_url, database }) => {
+        Command::Account(AccountCommand::SetCheckout {
+            account,
+            allowed_origins,
+            shop_url,
+            logo_url,
+            support_url,
+            database,
+        }) => {
             let account = parse_account(&account)?;
             let store = database.open().await?;
             let current = store.get_account(&account).await?.checkout;
-            let s = checkout_args(current, allowed_origins.as_deref(), shop_url.as_deref(), logo_url.as_deref())?;
+            let urls =
+                CheckoutUrls { shop: shop_url.as_deref(), logo: logo_url.as_deref(), support: support_url.as_deref() };
+            let s = checkout_args(current, allowed_origins.as_deref(), urls)?;
             store.set_checkout_settings(&account, &s).await?;
             let origins = if s.allowed_origins.is_empty() { "any".to_string() } else { s.allowed_origins.join(", ") };
             println!("{account}: allowed origins {origins}");
             println!("  shop URL: {}", s.shop_url.as_deref().unwrap_or("none"));
             println!("  logo URL: {}", s.logo_url.as_deref().unwrap_or("none"));
+            println!("  support URL: {}", s.support_url.as_deref().unwrap_or("none"));
             Ok(())
         }
         Command::Serve(args) => serve(args).await,
@@ -389,11 +402,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Applies `set-checkout`'s options to the current settings, validating each.
+/// The payer-page URLs `account set-checkout` was given (each `None` when its flag was absent).
+pub struct CheckoutUrls<'a> {
+    pub shop: Option<&'a str>,
+    pub logo: Option<&'a str>,
+    pub support: Option<&'a str>,
+}
+
+/// The checkout settings after the flags; the URLs held to the dashboard's rule
+/// ([`crate::dashboard::settings::payer_url`]: https, or http on localhost only).
 pub fn checkout_args(
     mut current: CheckoutSettings,
     allowed_origins: Option<&str>,
-    shop_url: Option<&str>,
-    logo_url: Option<&str>,
+    urls: CheckoutUrls<'_>,
 ) -> anyhow::Result<CheckoutSettings> {
     if let Some(list) = allowed_origins {
         current.allowed_origins = if list.trim().eq_ignore_ascii_case("any") {
@@ -407,17 +428,18 @@ pub fn checkout_args(
         if v.eq_ignore_ascii_case("none") || v.is_empty() {
             return Ok(None);
         }
-        let u = reqwest::Url::parse(v).map_err(|e| anyhow::anyhow!("--{flag} {v}: {e}"))?;
-        if !matches!(u.scheme(), "http" | "https") {
-            anyhow::bail!("--{flag} {v} must be an http or https URL");
-        }
-        Ok(Some(u.to_string()))
+        crate::dashboard::settings::payer_url(v).map_err(|_| {
+            anyhow::anyhow!("--{flag} {v} must be an https URL (http only for localhost), without a user or password")
+        })
     };
-    if let Some(v) = shop_url {
+    if let Some(v) = urls.shop {
         current.shop_url = url("shop-url", v)?;
     }
-    if let Some(v) = logo_url {
+    if let Some(v) = urls.logo {
         current.logo_url = url("logo-url", v)?;
+    }
+    if let Some(v) = urls.support {
+        current.support_url = url("support-url", v)?;
     }
     Ok(current)
 }

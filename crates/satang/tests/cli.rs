@@ -448,4 +448,17 @@ async fn account_set_checkout_limits_the_origins_of_the_public_key() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("allowed origins any") && text.contains("shop URL: https://shop.example/"), "{text}");
     assert_eq!(create("https://anyone.example").await, 200);
+    // Payer-page URLs follow the dashboard's rule: https, http only on localhost.
+    for (flag, bad) in [("--support-url", "http://shop.example/help"), ("--logo-url", "https://u:p@shop.example/l.png")]
+    {
+        let out = set(&[flag, bad]);
+        assert!(!out.status.success(), "{flag} {bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("must be an https URL"), "{flag} {bad}");
+    }
+    let out = set(&["--support-url", "https://shop.example/help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("support URL: https://shop.example/help"));
+    let store = satang::store::open(&db).await.unwrap();
+    let account = store.get_account(&id.parse().unwrap()).await.unwrap();
+    assert_eq!(account.checkout.support_url.as_deref(), Some("https://shop.example/help"));
+    assert_eq!(account.checkout.shop_url.as_deref(), Some("https://shop.example/"), "kept");
 }
