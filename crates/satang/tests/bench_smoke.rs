@@ -44,6 +44,38 @@ async fn the_bench_completes_without_errors_on_postgres() {
     assert_clean(&report);
 }
 
+/// The dashboard scenario at a tiny level: it seeds, logs in through the form and pages with the session,
+/// and every page is a 200.
+fn run_dashboard(extra: &[&str]) {
+    let out = Command::new(common::satang_bin())
+        .args(["bench", "--scenario", "dashboard", "--charges", "300", "--duration", "0.5", "--connections", "2"])
+        .arg("--json")
+        .args(extra)
+        .env("SATANG_LOG", "satang=warn")
+        .output()
+        .expect("run satang bench");
+    assert!(out.status.success(), "bench failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench JSON");
+    let rows = report["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 14, "seven pages, flat out and at 200/s: {report}");
+    for r in rows {
+        assert_eq!(r["errors"], 0, "{}: {r}", r["scenario"]);
+        assert!(r["requests"].as_u64().unwrap() > 0, "{} made no requests", r["scenario"]);
+    }
+}
+
+#[test]
+fn the_dashboard_bench_completes_without_errors_on_sqlite() {
+    run_dashboard(&[]);
+}
+
+#[tokio::test]
+async fn the_dashboard_bench_completes_without_errors_on_postgres() {
+    let Some(_probe) = common::pg_or_skip().await else { return };
+    let admin = common::pg_admin_url();
+    tokio::task::spawn_blocking(move || run_dashboard(&["--database", &admin])).await.unwrap();
+}
+
 /// The external-generator scenario (wrk, installed by scripts/test): three short rounds per pair, every
 /// answer a 200.
 #[test]

@@ -118,6 +118,12 @@ pub fn request(method: &str, path: &str, host: &str, auth: Option<&str>, form: O
     r.into_bytes()
 }
 
+/// Builds an HTTP/1.1 GET with a `Cookie` header (a dashboard session).
+pub fn get_with_cookie(path: &str, host: &str, cookie: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: satang-bench\r\nCookie: {cookie}\r\nContent-Length: 0\r\n\r\n")
+        .into_bytes()
+}
+
 /// How a run is paced.
 #[derive(Debug, Clone, Copy)]
 pub enum Pace {

@@ -10,10 +10,12 @@
 //! Scenarios: `create-charge` (inline Alipay source, form body, Basic auth), `retrieve-charge` (random
 //! existing IDs), `list-charges` (newest page and a page deep in the list), `complete-and-deliver`
 //! (`mark_as_paid` at a fixed rate while a local receiver takes the webhooks; commit→delivery latency),
-//! and `growth` (create and retrieve at each stored size, seeded in bulk by `satang bench seed`). Server RSS
-//! is sampled throughout.
+//! `growth` (create and retrieve at each stored size, seeded in bulk by `satang bench seed`), and
+//! `dashboard` ([`dashboard`]: the dashboard's charge list, its filters and search through a logged-in
+//! session at `--charges` stored charges, 1M by default). Server RSS is sampled throughout.
 
 pub mod baseline;
+pub mod dashboard;
 pub mod external;
 pub mod load;
 pub mod seed;
@@ -42,14 +44,15 @@ pub struct BenchArgs {
 
     /// Database of the server under test: `sqlite:PATH`, or a PostgreSQL server URL on which the bench
     /// creates (and afterwards drops) fresh databases for satang and for the baseline. Default: fresh
-    /// SQLite files in a temporary directory.
+    /// SQLite files in a temporary directory. For `dashboard`, the URL of a PostgreSQL database that
+    /// already holds satang's tables is used as it is (and kept), like a `sqlite:PATH`.
     #[arg(long)]
     pub database: Option<String>,
 
     /// `quick` (create, retrieve, list, complete-and-deliver on what is stored), `all` (the same at each
     /// `--growth` size, plus memory), `external` (the main ratios with wrk as the load generator, in
     /// alternating rounds), or one of create-charge, retrieve-charge, list-charges, complete-and-deliver,
-    /// growth.
+    /// growth, dashboard.
     #[arg(long, default_value = "quick")]
     pub scenario: String,
 
@@ -72,6 +75,11 @@ pub struct BenchArgs {
     /// Stored charges at which `growth` and `all` measure, comma-separated.
     #[arg(long, default_value = "10000,100000,1000000")]
     pub growth: String,
+
+    /// Stored charges for `dashboard` (default 1000000): the database's busiest test-mode account is seeded
+    /// up to this many (a new account if there is none).
+    #[arg(long)]
+    pub charges: Option<u64>,
 
     /// Print one JSON object instead of the table.
     #[arg(long)]
@@ -283,6 +291,21 @@ impl Databases {
         }
     }
 
+    /// A PostgreSQL database that already holds satang's tables (one seeded before): the dashboard scenario
+    /// measures it as it is, and keeps it.
+    async fn is_satang_postgres(url: &str) -> bool {
+        if url.starts_with("sqlite:") {
+            return false;
+        }
+        let Ok((client, conn)) = tokio_postgres::connect(url, tokio_postgres::NoTls).await else { return false };
+        tokio::spawn(conn);
+        client.query_one("select to_regclass('schema_migrations') is not null", &[]).await.is_ok_and(|r| r.get(0))
+    }
+
+    fn existing(url: &str) -> Databases {
+        Databases { satang: url.to_string(), baseline: url.to_string(), _dir: None, pg_admin: None }
+    }
+
     async fn cleanup(&self) {
         if let Some(admin) = &self.pg_admin
             && let Ok((client, conn)) = tokio_postgres::connect(admin, tokio_postgres::NoTls).await
@@ -409,7 +432,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     Scope { account: shown.id.parse()?, livemode: false }
                 }
             };
-            let secs = seed::seed(store, scope, charges, 512).await?;
+            let secs = seed::seed(store, scope, charges, 512, seed::Mix::Shop).await?;
             eprintln!("seeded {charges} charges in {secs:.1} s ({:.0}/s)", charges as f64 / secs.max(1e-9));
             Ok(())
         }
@@ -429,22 +452,33 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         "list-charges",
         "complete-and-deliver",
         "growth",
+        "dashboard",
     ];
     if !known.contains(&scenario.as_str()) {
         anyhow::bail!("unknown scenario {scenario} (one of {})", known.join(", "));
     }
     let mut b = Bench { args, rows: Vec::new(), auth: String::new(), scope: None };
     if let Some(target) = b.args.target.clone() {
+        if scenario == "dashboard" {
+            anyhow::bail!("the dashboard scenario seeds its own database; it cannot run with --target");
+        }
         return bench_target(b, &target).await;
     }
-    let dbs = Databases::prepare(b.args.database.as_deref()).await?;
+    let dbs = match b.args.database.as_deref() {
+        Some(url) if scenario == "dashboard" && Databases::is_satang_postgres(url).await => Databases::existing(url),
+        other => Databases::prepare(other).await?,
+    };
     if scenario == "external" {
         let secs = b.args.duration.max(1.0).round() as u64;
         let result = external::run(&dbs.satang, &dbs.baseline, b.args.connections, secs, b.args.rounds, json).await;
         dbs.cleanup().await;
         return result;
     }
-    let result = bench_local(&mut b, &dbs, &scenario).await;
+    let result = if scenario == "dashboard" {
+        dashboard::run(&mut b, &dbs).await
+    } else {
+        bench_local(&mut b, &dbs, &scenario).await
+    };
     dbs.cleanup().await;
     result?;
     report(&b, json)
@@ -606,7 +640,7 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
         if level > stored_now {
             eprintln!("seeding to {level} charges…");
             let store = crate::store::open(&dbs.satang).await?;
-            let secs = seed::seed(store, scope.clone(), level - stored_now, 512).await?;
+            let secs = seed::seed(store, scope.clone(), level - stored_now, 512, seed::Mix::Shop).await?;
             eprintln!("  {} charges in {secs:.1} s", level - stored_now);
         }
         let server = Proc::start(
@@ -794,7 +828,7 @@ async fn complete_and_deliver(
     if ids.len() < needed {
         let store = crate::store::open(db).await?;
         let scope = b.scope.clone().ok_or_else(|| anyhow::anyhow!("no scope"))?;
-        seed::seed(store, scope, (needed - ids.len()) as u64, 256).await?;
+        seed::seed(store, scope, (needed - ids.len()) as u64, 256, seed::Mix::Pending).await?;
         ids = sample_ids(db, needed, true).await?;
     }
     receiver.arrived.lock().unwrap_or_else(|e| e.into_inner()).clear();

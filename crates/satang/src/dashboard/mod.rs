@@ -12,12 +12,27 @@
 //! | [`money`] | balance, transactions, streamed CSV export, the owner's audit log |
 //! | [`settings`] | account settings: name, payer-page URLs, allowed origins, default `Omise-Version`, fees |
 //! | [`webhooks`] | webhook endpoints (add, remove, roll), the delivery log, redeliver |
-//! | this file | routes and pages: login, logout, the test/live switch, the charge list and its search; [`When`], how every page shows a time |
+//! | this file | routes and pages: login, logout, the test/live switch, the charge list, its filters and search; [`When`], how every page shows a time |
 //!
 //! Every page but the login page needs a session (else a 303 to `/dashboard/login`); every form carries
 //! the session's CSRF token and is refused (403) without it; pages send the payer pages' security headers
-//! (CSP without inline script or style, no framing, no caching). The charge list's search box is the
-//! Search API's query ([`crate::store::search`]).
+//! (CSP without inline script or style, no framing, no caching).
+//!
+//! The charge list: the search box is the Search API's query ([`crate::store::search`]), with filters for
+//! status, method, currency and a range of days (Bangkok time, as the money page's); 25 charges a page, newest first. It must stay fast
+//! at 1M charges, so:
+//!
+//! * It pages by cursor, not by page number: "Older" and "Newer" carry the ID of the page's last (or first)
+//!   charge, and the next page is the index range just past that charge's (created, insertion) position
+//!   ([`crate::store::Store::browse_charges`]). A page deep in the list costs what the first one does,
+//!   where an offset walked every charge before it; and a charge created while someone pages neither
+//!   shifts the older pages (no charge seen twice or skipped) nor hides: it is on top of the newest page.
+//!   The Omise API keeps its offsets (`GET /charges?offset=`, `GET /search?page=`), as its clients expect.
+//! * It counts matches only up to 1,000 ("1,000+"): an exact total would count every matching charge on
+//!   every page (1M for the unfiltered list), and past a thousand the number tells staff no more than
+//!   "narrow the search".
+//! * Each filter has an index with the creation time after it (migration 0013), so a filter that matches
+//!   few charges is an index range too rather than a walk of the whole list.
 
 pub mod auth;
 pub mod charge;
@@ -42,8 +57,7 @@ use crate::api::account::ACCOUNT_CURRENCY;
 use crate::app::AppState;
 use crate::pages::i18n::{Lang, cookie};
 use crate::pages::local_time;
-use crate::store::Order;
-use crate::store::search::{SearchFilters, SearchQuery, query_words};
+use crate::store::search::{Browse, Cursor, SearchFilters, query_words};
 use auth::{LOGIN_CSRF_COOKIE, LoginRefused, MODE_COOKIE, SESSION_COOKIE, SESSION_SECS, Signed};
 use i18n::{Words, words};
 
@@ -332,16 +346,20 @@ impl Row {
 #[template(path = "dashboard/charges.html")]
 struct ChargesPage {
     f: Frame,
-    q: String,
-    status: String,
+    filters: Filters,
     statuses: [&'static str; 4],
+    methods: Vec<(&'static str, &'static str)>,
+    currencies: Vec<&'static str>,
     rows: Vec<Row>,
-    page: u64,
-    pages: u64,
-    total: u64,
-    prev: Option<String>,
-    next: Option<String>,
+    /// The matches, counted up to [`COUNT_CAP`] ("1,000+" past it).
+    count: String,
+    newest: Option<String>,
+    newer: Option<String>,
+    older: Option<String>,
 }
+
+/// The list's matches are counted up to this many; past it the page says "1,000+".
+pub const COUNT_CAP: u64 = 1_000;
 
 #[derive(Deserialize, Default)]
 struct ListQuery {
@@ -350,7 +368,101 @@ struct ListQuery {
     q: String,
     #[serde(default)]
     status: String,
-    page: Option<u64>,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    /// The page of charges older than this one.
+    #[serde(default)]
+    older: String,
+    /// The page of charges newer than this one.
+    #[serde(default)]
+    newer: String,
+}
+
+/// The list's filters as the form shows them: each one known to the page, or empty.
+#[derive(Default)]
+struct Filters {
+    q: String,
+    status: String,
+    method: String,
+    currency: String,
+    from: String,
+    to: String,
+}
+
+impl Filters {
+    const STATUSES: [&'static str; 4] = ["pending", "successful", "failed", "expired"];
+
+    fn parse(lq: &ListQuery) -> Filters {
+        let status = Self::STATUSES.iter().find(|x| **x == lq.status).map(|x| x.to_string()).unwrap_or_default();
+        let method = satang_domain::PaymentMethod::lookup(&lq.method).map(|m| m.name.to_string()).unwrap_or_default();
+        let currency = lq
+            .currency
+            .parse::<satang_domain::Currency>()
+            .ok()
+            .filter(|c| currencies().contains(&c.code()))
+            .map(|c| c.code().to_string())
+            .unwrap_or_default();
+        let date = |s: &str| money::day(s, false).map(|_| s.to_string()).unwrap_or_default();
+        Filters { q: lq.q.clone(), status, method, currency, from: date(&lq.from), to: date(&lq.to) }
+    }
+
+    fn search(&self) -> SearchFilters {
+        let some = |s: &String| (!s.is_empty()).then(|| s.clone());
+        let created = match (money::day(&self.from, false), money::day(&self.to, true)) {
+            (None, None) => None,
+            (from, to) => Some((
+                from.unwrap_or(satang_domain::Timestamp::EPOCH),
+                to.unwrap_or(satang_domain::Timestamp::from_unix(i64::MAX / 4)),
+            )),
+        };
+        SearchFilters {
+            status: some(&self.status),
+            currency: self.currency.parse().ok(),
+            source_type: some(&self.method),
+            created,
+            ..Default::default()
+        }
+    }
+
+    /// `/dashboard?` with the filters that are set, and `extra` (`older=…` or `newer=…`) if any.
+    fn link(&self, extra: Option<(&str, &str)>) -> String {
+        let mut parts = Vec::new();
+        for (k, v) in [
+            ("q", &self.q),
+            ("status", &self.status),
+            ("method", &self.method),
+            ("currency", &self.currency),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
+            if !v.is_empty() {
+                parts.push(format!("{k}={}", urlencode(v)));
+            }
+        }
+        if let Some((k, v)) = extra {
+            parts.push(format!("{k}={}", urlencode(v)));
+        }
+        if parts.is_empty() { "/dashboard".into() } else { format!("/dashboard?{}", parts.join("&")) }
+    }
+}
+
+/// The currencies the payment methods take, for the currency filter.
+fn currencies() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for m in satang_domain::REGISTRY {
+        for l in m.currencies {
+            if !out.contains(&l.currency.code()) {
+                out.push(l.currency.code());
+            }
+        }
+    }
+    out
 }
 
 async fn charges_page(
@@ -360,42 +472,49 @@ async fn charges_page(
     Query(lq): Query<ListQuery>,
 ) -> Response {
     let lang = lang_of(lq.lang.as_deref(), &headers);
-    const STATUSES: [&str; 4] = ["pending", "successful", "failed", "expired"];
-    let status = STATUSES.iter().find(|x| **x == lq.status).map(|x| x.to_string());
-    let page = lq.page.unwrap_or(1).clamp(1, 1_000_000);
-    let q = SearchQuery {
-        words: query_words(&lq.q),
-        filters: SearchFilters { status: status.clone(), ..Default::default() },
-        order: Order::ReverseChronological,
-        offset: (page - 1) * PER_PAGE,
+    let filters = Filters::parse(&lq);
+    let cursor =
+        if let Ok(id) = lq.older.parse() { Some(Cursor::Older(id)) } else { lq.newer.parse().ok().map(Cursor::Newer) };
+    let mut q = Browse {
+        words: query_words(&filters.q),
+        filters: filters.search(),
+        cursor,
         limit: PER_PAGE,
+        count_up_to: COUNT_CAP + 1,
     };
-    let found = match app.store.search_charges(&s.scope(), &q).await {
+    let mut found = match app.store.browse_charges(&s.scope(), &q).await {
         Ok(f) => f,
         Err(e) => return crate::api::error::ApiError::from(e).into_response(),
     };
-    let pages = found.total.div_ceil(PER_PAGE).max(1);
-    let link = |p: u64| {
-        let mut url = format!("/dashboard?page={p}");
-        if !lq.q.is_empty() {
-            url.push_str(&format!("&q={}", urlencode(&lq.q)));
+    // Nothing newer past this page: it is the newest, so show the newest full page.
+    if matches!(q.cursor, Some(Cursor::Newer(_))) && found.cursor_found && !found.more {
+        q.cursor = None;
+        found = match app.store.browse_charges(&s.scope(), &q).await {
+            Ok(f) => f,
+            Err(e) => return crate::api::error::ApiError::from(e).into_response(),
+        };
+    }
+    let first = found.items.first().map(|c| c.id.to_string());
+    let last = found.items.last().map(|c| c.id.to_string());
+    let (newer, older) = match (&q.cursor, found.cursor_found) {
+        (Some(Cursor::Older(at)), true) => {
+            (Some(first.clone().unwrap_or_else(|| at.to_string())), last.clone().filter(|_| found.more))
         }
-        if let Some(st) = &status {
-            url.push_str(&format!("&status={st}"));
-        }
-        url
+        (Some(Cursor::Newer(_)), true) => (first.clone(), last.clone()),
+        _ => (None, last.clone().filter(|_| found.more)),
     };
+    let on_first = newer.is_none();
     let view = ChargesPage {
         f: Frame::signed(lang, words(lang).charges, &s),
-        q: lq.q.clone(),
-        status: status.clone().unwrap_or_default(),
-        statuses: STATUSES,
+        statuses: Filters::STATUSES,
+        methods: satang_domain::REGISTRY.iter().map(|m| (m.name, m.display_name)).collect(),
+        currencies: currencies(),
         rows: found.items.iter().map(|c| Row::new(c, lang)).collect(),
-        page,
-        pages,
-        total: found.total,
-        prev: (page > 1).then(|| link(page - 1)),
-        next: (page < pages).then(|| link(page + 1)),
+        count: if found.count > COUNT_CAP { "1,000+".into() } else { found.count.to_string() },
+        newest: (!on_first).then(|| filters.link(None)),
+        newer: newer.map(|id| filters.link(Some(("newer", &id)))),
+        older: older.map(|id| filters.link(Some(("older", &id)))),
+        filters,
     };
     html(StatusCode::OK, view, lq.lang.as_deref())
 }

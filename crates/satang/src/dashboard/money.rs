@@ -270,7 +270,7 @@ fn transaction_line(e: &LedgerEntry) -> String {
 
 /// The first (or, with `end`, the last) second of a `YYYY-MM-DD` day in the merchant's zone: the days of
 /// the export are the days of the chart above it.
-fn day(s: &str, end: bool) -> Option<Timestamp> {
+pub(crate) fn day(s: &str, end: bool) -> Option<Timestamp> {
     let t = Timestamp::parse(&format!("{s}T00:00:00Z")).ok()?;
     let start = t.unix() - merchant_offset();
     Some(Timestamp::from_unix(if end { start + 86_399 } else { start }))

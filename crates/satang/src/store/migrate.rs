@@ -34,6 +34,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 10, "0010_dashboard"),
     migration!("sqlite", 11, "0011_support_url"),
     migration!("sqlite", 12, "0012_attempt_response"),
+    migration!("sqlite", 13, "0013_dashboard_filters"),
     migration!("sqlite", 14, "0014_password_change"),
 ];
 
@@ -51,6 +52,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 10, "0010_dashboard"),
     migration!("postgres", 11, "0011_support_url"),
     migration!("postgres", 12, "0012_attempt_response"),
+    migration!("postgres", 13, "0013_dashboard_filters"),
     migration!("postgres", 14, "0014_password_change"),
 ];
 

@@ -497,6 +497,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Charges matching a search ([`search`]), in (created_at, insertion) order; `total` counts all matches.
     async fn search_charges(&self, scope: &Scope, q: &search::SearchQuery) -> StoreResult<Page<Charge>>;
+    /// The dashboard's charge list: a page of the charges matching a search, from a cursor, newest first
+    /// ([`search::Browse`]). Its cost does not grow with the charges before the page.
+    async fn browse_charges(&self, scope: &Scope, q: &search::Browse) -> StoreResult<search::Browsed<Charge>>;
     /// Refunds matching a search: each word is the refund's or its charge's ID.
     async fn search_refunds(&self, scope: &Scope, q: &search::SearchQuery) -> StoreResult<Page<RefundRecord>>;
 

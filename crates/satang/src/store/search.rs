@@ -8,8 +8,12 @@
 //! A charge's searchable text is its ID, description, metadata values and source type. Each query word
 //! must appear in it as a whole token sequence (`chrg_test_5x` matches the ID, `order` does not match
 //! `order123`); words are ANDed.
+//!
+//! The dashboard's charge list asks the same words and filters as a [`Browse`]: a page that starts after a
+//! cursor (a charge of the list) instead of at an offset, and a count that stops at a cap, so its cost does
+//! not grow with the number of charges before the page (see [`crate::dashboard`]).
 
-use satang_domain::{Currency, Timestamp};
+use satang_domain::{ChargeId, Currency, Timestamp};
 
 use super::Order;
 
@@ -43,6 +47,43 @@ pub struct SearchFilters {
     pub failure_code: Option<String>,
     /// Refunds of this charge only (refunds).
     pub charge: Option<String>,
+}
+
+/// A page of the dashboard's charge list, newest first: the charges matching `words` and `filters` just
+/// older (or newer) than the cursor's charge, in (created_at, insertion) order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Browse {
+    pub words: Vec<String>,
+    pub filters: SearchFilters,
+    /// Where the page starts; `None` is the newest charges.
+    pub cursor: Option<Cursor>,
+    pub limit: u64,
+    /// Count the matches up to this many (0: do not count).
+    pub count_up_to: u64,
+}
+
+/// A position in the list: a charge of the caller's scope. A charge the scope does not have is no
+/// position, and the page starts at the newest charges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    /// The charges older than this one.
+    Older(ChargeId),
+    /// The charges newer than this one (the page nearest to it).
+    Newer(ChargeId),
+}
+
+/// What a [`Browse`] found.
+#[derive(Debug, Clone)]
+pub struct Browsed<T> {
+    /// Newest first.
+    pub items: Vec<T>,
+    /// Whether more charges match beyond the page in the direction it was read (older for
+    /// [`Cursor::Older`] and the first page, newer for [`Cursor::Newer`]).
+    pub more: bool,
+    /// The matches, counted up to `count_up_to`.
+    pub count: u64,
+    /// Whether the cursor was a charge of the scope (else the page is the newest).
+    pub cursor_found: bool,
 }
 
 /// The words of a query as the indexes tokenize them: split on whitespace, words without a letter or digit

@@ -1,6 +1,6 @@
 //! The dashboard over real HTTP: no page without a session, login with CSRF and a rate limit, cookie
-//! flags, no session fixation, logout, the test/live switch, the charge list and its search, and the
-//! audit row of `user create`.
+//! flags, no session fixation, logout, the test/live switch, the charge list (its cursor paging, filters
+//! and search), and the audit row of `user create`.
 
 use std::collections::HashMap;
 
@@ -70,6 +70,19 @@ pub fn hidden(html: &str, name: &str) -> String {
     let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no {name} in {html}"));
     let rest = &html[at + name.len() + 15..];
     rest[..rest.find('"').unwrap()].to_string()
+}
+
+/// The charge IDs of a list page's rows, top to bottom.
+fn rows(html: &str) -> Vec<String> {
+    let Some(body) = html.split("<tbody>").nth(1) else { return vec![] };
+    let body = body.split("</tbody>").next().unwrap();
+    body.split("<a href=\"/dashboard/charges/").skip(1).map(|r| r[..r.find('"').unwrap()].to_string()).collect()
+}
+
+/// The target of the link with this id (`older`, `newer`, `newest`), unescaped.
+fn link(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("<a id=\"{id}\" href=\""))? + id.len() + 15;
+    Some(html[at..at + html[at..].find('"').unwrap()].replace("&#38;", "&").replace("&amp;", "&"))
 }
 
 pub fn location(res: &Res) -> &str {
@@ -207,12 +220,14 @@ async fn the_list_searches_switches_mode_and_pages() {
     assert!(!r.text.contains(&others[0]));
     let r = b.get("/dashboard?status=successful").await;
     assert!(r.text.contains("id=\"no-charges\""));
-    // 27 charges: two pages, newest first.
+    // 27 charges: two pages, newest first; the second is the one older than the first page's last row.
     let first = b.get("/dashboard").await;
     assert!(first.text.contains(&others[25]) && !first.text.contains(&tagged));
-    assert!(first.text.contains("href=\"/dashboard?page=2\""));
-    let second = b.get("/dashboard?page=2").await;
-    assert!(second.text.contains(&tagged));
+    assert!(first.text.contains(&format!("href=\"/dashboard?older={}\"", others[1])), "{}", first.text);
+    assert!(first.text.contains("Matching charges: 27"));
+    let second = b.get(&format!("/dashboard?older={}", others[1])).await;
+    assert!(second.text.contains(&tagged) && second.text.contains(&others[0]));
+    assert_eq!(rows(&second.text).len(), 2);
 
     // Live mode: another scope, marked on the page.
     let csrf = hidden(&first.text, "csrf");
@@ -228,6 +243,139 @@ async fn the_list_searches_switches_mode_and_pages() {
     // Thai.
     let th = b.get("/dashboard?lang=th").await;
     assert!(th.text.contains("<html lang=\"th\">") && th.text.contains("โหมดใช้งานจริง"));
+}
+
+/// One charge made for the paging test, as the list should show it.
+struct Made {
+    id: String,
+    method: &'static str,
+    currency: &'static str,
+    paid: bool,
+    /// On the second of the two days.
+    late: bool,
+}
+
+/// Follows `older` links from `start` to the end of the list: every row, top to bottom of each page.
+async fn walk(b: &mut Browser<'_>, start: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut next = Some(start.to_string());
+    while let Some(url) = next {
+        let page = b.get(&url).await;
+        assert_eq!(page.status, StatusCode::OK, "{url}");
+        let r = rows(&page.text);
+        assert!(r.len() <= 25, "{url}: {} rows", r.len());
+        next = link(&page.text, "older");
+        assert!(next.is_none() || r.len() == 25, "{url}: a short page with an older one after it");
+        assert!(r.iter().all(|id| !seen.contains(id)), "{url} repeats a charge");
+        seen.extend(r);
+    }
+    seen
+}
+
+#[tokio::test]
+async fn the_list_pages_by_cursor_and_every_filter_filters() {
+    let app = spawn_app().await;
+    user(&app, "v@shop.example", Role::Viewer).await;
+    // 60 charges over two days, several in each second (the cursor must break ties), of two methods
+    // and two currencies, a quarter of them paid.
+    // Days are Bangkok days (UTC+7), as on the money page.
+    const BKK: i64 = 7 * 3600;
+    let day_end = ((app.state.now().unix() + BKK) / 86_400 + 1) * 86_400 - BKK;
+    app.clock.set(satang_domain::Timestamp::from_unix(day_end - 40));
+    let mut made = Vec::new();
+    for i in 0..60 {
+        if i == 30 {
+            app.clock.set(satang_domain::Timestamp::from_unix(day_end + 5));
+        } else if i % 7 == 6 {
+            app.clock.advance(1);
+        }
+        let (method, currency, amount) = match i % 5 {
+            0 => ("alipay_hk", "SGD", 1_500),
+            1 => ("alipay_hk", "THB", 50_000),
+            _ => ("alipay", "THB", 50_000),
+        };
+        let id = app.create_charge(method, amount, currency).await["id"].as_str().unwrap().to_string();
+        let paid = i % 4 == 0;
+        if paid {
+            app.mark_as_paid(&id).await;
+        }
+        made.push(Made { id, method, currency, paid, late: i >= 30 });
+    }
+    made.reverse(); // newest first, as listed
+    let ids = |f: &dyn Fn(&Made) -> bool| made.iter().filter(|m| f(m)).map(|m| m.id.clone()).collect::<Vec<_>>();
+    let mut b = Browser::new(&app);
+    b.login("v@shop.example", PASSWORD).await;
+
+    let all = walk(&mut b, "/dashboard").await;
+    assert_eq!(all, ids(&|_| true), "every charge once, newest first");
+    let day = |t: i64| satang_domain::Timestamp::from_unix(t + BKK).iso()[..10].to_string();
+    let (d1, d2) = (day(day_end - 1), day(day_end));
+    let cases: Vec<(String, Vec<String>)> = vec![
+        ("status=successful".into(), ids(&|m| m.paid)),
+        ("status=pending".into(), ids(&|m| !m.paid)),
+        ("method=alipay_hk".into(), ids(&|m| m.method == "alipay_hk")),
+        ("method=alipay".into(), ids(&|m| m.method == "alipay")),
+        ("currency=SGD".into(), ids(&|m| m.currency == "SGD")),
+        ("currency=THB&method=alipay_hk".into(), ids(&|m| m.currency == "THB" && m.method == "alipay_hk")),
+        (format!("from={d2}"), ids(&|m| m.late)),
+        (format!("to={d1}"), ids(&|m| !m.late)),
+        (format!("from={d1}&to={d1}&status=pending"), ids(&|m| !m.late && !m.paid)),
+    ];
+    for (filter, expected) in &cases {
+        assert!(!expected.is_empty() && expected.len() < 60, "{filter} must be a real filter");
+        let got = walk(&mut b, &format!("/dashboard?{filter}")).await;
+        assert_eq!(&got, expected, "{filter}");
+        let first = b.get(&format!("/dashboard?{filter}")).await;
+        assert!(first.text.contains(&format!("Matching charges: {}", expected.len())), "{filter}");
+    }
+    // Unknown values are no filter, not an error.
+    assert_eq!(rows(&b.get("/dashboard?status=lost&method=cash&currency=XYZ&from=soon").await.text).len(), 25);
+
+    // A charge created during a walk: the older pages neither repeat nor skip anything because of it.
+    let expected = ids(&|m| !m.paid);
+    let first = b.get("/dashboard?status=pending").await;
+    let mut seen = rows(&first.text);
+    app.clock.advance(1);
+    let newcomer = app.create_charge("alipay", 50_000, "THB").await["id"].as_str().unwrap().to_string();
+    seen.extend(walk(&mut b, &link(&first.text, "older").unwrap()).await);
+    assert_eq!(seen, expected);
+    // It is on top of the list from then on.
+    assert_eq!(rows(&b.get("/dashboard?status=pending").await.text)[0], newcomer);
+
+    // Newer goes back the way Older came, and the newest page is always full.
+    let p1 = b.get("/dashboard").await;
+    assert!(link(&p1.text, "newer").is_none() && link(&p1.text, "newest").is_none());
+    let p2 = b.get(&link(&p1.text, "older").unwrap()).await;
+    let p3 = b.get(&link(&p2.text, "older").unwrap()).await;
+    assert!(link(&p3.text, "older").is_none());
+    let back2 = b.get(&link(&p3.text, "newer").unwrap()).await;
+    assert_eq!(rows(&back2.text), rows(&p2.text));
+    let back1 = b.get(&link(&back2.text, "newer").unwrap()).await;
+    assert_eq!(rows(&back1.text), rows(&p1.text));
+    assert_eq!(rows(&b.get(&link(&p3.text, "newest").unwrap()).await.text), rows(&p1.text));
+    // Filters ride along on the links.
+    let f1 = b.get("/dashboard?method=alipay&q=alipay").await;
+    assert!(link(&f1.text, "older").unwrap().starts_with("/dashboard?q=alipay&method=alipay&older=chrg_test_"));
+
+    // A cursor that is not a charge of this account and mode is the newest page.
+    let other = app.other_account().await;
+    let src = app
+        .post_json("/sources", &other.test_public_key, json!({"type": "alipay", "amount": 50_000, "currency": "THB"}))
+        .await
+        .ok();
+    let theirs = app
+        .post_json(
+            "/charges",
+            &other.test_secret_key,
+            json!({"amount": 50_000, "currency": "THB", "source": src["id"], "return_uri": "https://shop.example/r"}),
+        )
+        .await
+        .ok();
+    for cursor in [theirs["id"].as_str().unwrap(), "chrg_test_nosuchcharge00000", "x"] {
+        let r = b.get(&format!("/dashboard?older={cursor}")).await;
+        assert_eq!(rows(&r.text), rows(&p1.text), "{cursor}");
+        assert!(!r.text.contains(theirs["id"].as_str().unwrap()));
+    }
 }
 
 #[tokio::test]

@@ -55,7 +55,7 @@ use tokio_postgres::error::SqlState;
 use self::notify::{listen, notifier};
 pub use self::pool::PgOptions;
 use super::migrate::POSTGRES;
-use super::search::SearchQuery;
+use super::search::{Browse, Browsed, SearchQuery};
 use super::*;
 
 pub struct PgStore {
@@ -316,6 +316,10 @@ impl Store for PgStore {
 
     async fn search_charges(&self, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<Charge>> {
         search::search_charges(self, scope, q).await
+    }
+
+    async fn browse_charges(&self, scope: &Scope, q: &Browse) -> StoreResult<Browsed<Charge>> {
+        search::browse_charges(self, scope, q).await
     }
 
     async fn search_refunds(&self, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<RefundRecord>> {

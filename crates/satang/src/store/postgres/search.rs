@@ -4,7 +4,7 @@
 use tokio_postgres::types::ToSql;
 
 use super::{PgStore, parse_doc, pg_err};
-use crate::store::search::SearchQuery;
+use crate::store::search::{Browse, Browsed, Cursor, SearchFilters, SearchQuery};
 use crate::store::{Charge, Order, Page, RefundRecord, Scope, StoreResult};
 
 type Arg = Box<dyn ToSql + Sync + Send>;
@@ -68,12 +68,13 @@ impl Where {
     }
 }
 
-pub(super) async fn search_charges(store: &PgStore, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<Charge>> {
+/// The conditions of a charge search: its words through the `search` vector, its filters on the row's
+/// columns and its JSON document.
+fn charge_where(scope: &Scope, words: &[String], f: &SearchFilters) -> Where {
     let mut w = Where::new(scope);
-    for word in &q.words {
+    for word in words {
         w.and("search @@ phraseto_tsquery('simple', ?)", vec![Box::new(word.clone())]);
     }
-    let f = &q.filters;
     if let Some(status) = &f.status {
         w.and("status = ?", vec![Box::new(status.clone())]);
     }
@@ -99,8 +100,77 @@ pub(super) async fn search_charges(store: &PgStore, scope: &Scope, q: &SearchQue
     if let Some(code) = &f.failure_code {
         w.and("doc::jsonb ->> 'failure_code' = ?", vec![Box::new(code.clone())]);
     }
+    w
+}
+
+pub(super) async fn search_charges(store: &PgStore, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<Charge>> {
+    let w = charge_where(scope, &q.words, &q.filters);
     let docs = w.page(store, "charges", q).await?;
     Ok(Page { items: docs.items.iter().map(|d| parse_doc(d)).collect::<StoreResult<_>>()?, total: docs.total })
+}
+
+/// The dashboard's list ([`Browse`]): the cursor's charge is looked up in the scope, then the page is the
+/// `(account_id, livemode, created_at, seq)` index range just past it, read in the page's direction, one row
+/// more than the page to know whether there are more.
+pub(super) async fn browse_charges(store: &PgStore, scope: &Scope, q: &Browse) -> StoreResult<Browsed<Charge>> {
+    let mut w = charge_where(scope, &q.words, &q.filters);
+    let c = store.client().await?;
+    let count = if q.count_up_to == 0 {
+        0
+    } else {
+        let sql = format!(
+            "select count(*) from (select 1 from charges where {} limit ${}) as page",
+            w.cond,
+            w.args.len() + 1
+        );
+        let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
+        let mut a = args(&w.args);
+        let cap = q.count_up_to as i64;
+        a.push(&cap);
+        c.query_one(&st, &a).await.map_err(pg_err)?.get::<_, i64>(0) as u64
+    };
+    let (id, older) = match &q.cursor {
+        None => (None, true),
+        Some(Cursor::Older(id)) => (Some(id), true),
+        Some(Cursor::Newer(id)) => (Some(id), false),
+    };
+    let at: Option<(i64, i64)> = match id {
+        None => None,
+        Some(id) => {
+            let st = c
+                .prepare_cached(
+                    "select created_at, seq from charges where id = $1 and account_id = $2 and livemode = $3",
+                )
+                .await
+                .map_err(pg_err)?;
+            c.query_opt(&st, &[&id.as_str(), &scope.account.as_str(), &scope.livemode])
+                .await
+                .map_err(pg_err)?
+                .map(|r| (r.get(0), r.get(1)))
+        }
+    };
+    let older = older || at.is_none();
+    if let Some((created, seq)) = at {
+        let op = if older { "<" } else { ">" };
+        w.and(&format!("(created_at, seq) {op} (?, ?)"), vec![Box::new(created), Box::new(seq)]);
+    }
+    let dir = if older { "desc" } else { "asc" };
+    w.args.push(Box::new(q.limit as i64 + 1));
+    let sql = format!(
+        "select doc from charges where {} order by created_at {dir}, seq {dir} limit ${}",
+        w.cond,
+        w.args.len()
+    );
+    let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
+    let rows = c.query(&st, &args(&w.args)).await.map_err(pg_err)?;
+    let mut docs: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    let more = docs.len() as u64 > q.limit;
+    docs.truncate(q.limit as usize);
+    if !older {
+        docs.reverse();
+    }
+    let items = docs.iter().map(|d| parse_doc(d)).collect::<StoreResult<_>>()?;
+    Ok(Browsed { items, more, count, cursor_found: at.is_some() })
 }
 
 pub(super) async fn search_refunds(store: &PgStore, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<RefundRecord>> {

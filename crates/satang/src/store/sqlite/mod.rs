@@ -48,7 +48,7 @@ pub(crate) use self::charges::source_from;
 pub use self::writer::MAX_BATCH;
 use self::writer::{READERS, Readers, WriteJob, writer_loop};
 use super::migrate::{Migration, SQLITE};
-use super::search::SearchQuery;
+use super::search::{Browse, Browsed, SearchQuery};
 use super::*;
 
 const BUSY_TIMEOUT_MS: u64 = 10_000;
@@ -331,6 +331,10 @@ impl Store for SqliteStore {
 
     async fn search_charges(&self, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<Charge>> {
         search::search_charges(self, scope, q).await
+    }
+
+    async fn browse_charges(&self, scope: &Scope, q: &Browse) -> StoreResult<Browsed<Charge>> {
+        search::browse_charges(self, scope, q).await
     }
 
     async fn search_refunds(&self, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<RefundRecord>> {

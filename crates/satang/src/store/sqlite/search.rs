@@ -2,14 +2,15 @@
 //! the 0010 migration's triggers in the charge's own transaction), filters on the row's columns and its
 //! JSON document.
 
-use rusqlite::Connection;
 use rusqlite::types::Value as V;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, parse_docs, sql_err};
-use crate::store::search::{SearchQuery, fts5_match};
+use crate::store::search::{Browse, Browsed, Cursor, SearchFilters, SearchQuery, fts5_match};
 use crate::store::{Charge, Order, Page, RefundRecord, Scope, StoreResult};
 
 /// A `where` clause being built, with its numbered arguments.
+#[derive(Clone)]
 struct Where {
     cond: String,
     args: Vec<V>,
@@ -69,15 +70,16 @@ impl Where {
     }
 }
 
-pub(super) async fn search_charges(store: &SqliteStore, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<Charge>> {
+/// The conditions of a charge search: its words through the FTS5 table, its filters on the row's columns
+/// and its JSON document.
+fn charge_where(scope: &Scope, words: &[String], f: &SearchFilters) -> Where {
     let mut w = Where::new(scope);
-    if !q.words.is_empty() {
+    if !words.is_empty() {
         w.and(
             "seq in (select rowid from charges_search where charges_search match ?)",
-            vec![V::Text(fts5_match(&q.words))],
+            vec![V::Text(fts5_match(words))],
         );
     }
-    let f = &q.filters;
     if let Some(status) = &f.status {
         w.and("status = ?", vec![V::Text(status.clone())]);
     }
@@ -103,11 +105,84 @@ pub(super) async fn search_charges(store: &SqliteStore, scope: &Scope, q: &Searc
     if let Some(code) = &f.failure_code {
         w.and("json_extract(doc, '$.failure_code') = ?", vec![V::Text(code.clone())]);
     }
+    w
+}
+
+pub(super) async fn search_charges(store: &SqliteStore, scope: &Scope, q: &SearchQuery) -> StoreResult<Page<Charge>> {
+    let w = charge_where(scope, &q.words, &q.filters);
     let q = q.clone();
     store
         .scan(move |c| {
             let docs = w.page(c, "charges", &q)?;
             Ok(Page { items: parse_docs(docs.items)?, total: docs.total })
+        })
+        .await
+}
+
+/// The dashboard's list ([`Browse`]): the cursor's charge is looked up in the scope, then the page is the
+/// index range just past its (created_at, seq), read in the page's direction, one row more than the page to
+/// know whether there are more.
+pub(super) async fn browse_charges(store: &SqliteStore, scope: &Scope, q: &Browse) -> StoreResult<Browsed<Charge>> {
+    let w = charge_where(scope, &q.words, &q.filters);
+    let (scope, q) = (scope.clone(), q.clone());
+    store
+        .scan(move |c| {
+            let count = if q.count_up_to == 0 {
+                0
+            } else {
+                let mut args = w.args.clone();
+                args.push(V::Integer(q.count_up_to as i64));
+                let sql =
+                    format!("select count(*) from (select 1 from charges where {} limit ?{})", w.cond, args.len());
+                c.prepare_cached(&sql)
+                    .and_then(|mut st| st.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, i64>(0)))
+                    .map_err(sql_err)? as u64
+            };
+            let (id, older) = match &q.cursor {
+                None => (None, true),
+                Some(Cursor::Older(id)) => (Some(id), true),
+                Some(Cursor::Newer(id)) => (Some(id), false),
+            };
+            let at: Option<(i64, i64)> = match id {
+                None => None,
+                Some(id) => c
+                    .prepare_cached(
+                        "select created_at, seq from charges where id = ?1 and account_id = ?2 and livemode = ?3",
+                    )
+                    .and_then(|mut st| {
+                        st.query_row(params![id.as_str(), scope.account.as_str(), scope.livemode], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .optional()
+                    })
+                    .map_err(sql_err)?,
+            };
+            let older = older || at.is_none();
+            let mut w = w;
+            if let Some((created, seq)) = at {
+                let op = if older { "<" } else { ">" };
+                w.and(&format!("(created_at, seq) {op} (?, ?)"), vec![V::Integer(created), V::Integer(seq)]);
+            }
+            let dir = if older { "desc" } else { "asc" };
+            w.args.push(V::Integer(q.limit as i64 + 1));
+            let sql = format!(
+                "select doc from charges where {} order by created_at {dir}, seq {dir} limit ?{}",
+                w.cond,
+                w.args.len()
+            );
+            let mut docs = c
+                .prepare_cached(&sql)
+                .and_then(|mut st| {
+                    st.query_map(rusqlite::params_from_iter(w.args.iter()), |r| r.get::<_, String>(0))?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(sql_err)?;
+            let more = docs.len() as u64 > q.limit;
+            docs.truncate(q.limit as usize);
+            if !older {
+                docs.reverse();
+            }
+            Ok(Browsed { items: parse_docs(docs)?, more, count, cursor_found: at.is_some() })
         })
         .await
 }
