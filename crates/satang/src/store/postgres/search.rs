@@ -13,6 +13,10 @@ fn args(a: &[Arg]) -> Vec<&(dyn ToSql + Sync)> {
     a.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect()
 }
 
+/// Below this many full-text matches, the dashboard's list reads its page from the matches themselves
+/// (see [`browse_charges`]).
+const FEW_MATCHES: i64 = 20_000;
+
 /// A `where` clause being built, with its numbered arguments.
 struct Where {
     cond: String,
@@ -112,9 +116,24 @@ pub(super) async fn search_charges(store: &PgStore, scope: &Scope, q: &SearchQue
 /// The dashboard's list ([`Browse`]): the cursor's charge is looked up in the scope, then the page is the
 /// `(account_id, livemode, created_at, seq)` index range just past it, read in the page's direction, one row
 /// more than the page to know whether there are more.
+///
+/// Words are looked up first through the GIN index alone. If they match few charges, the page is read from
+/// those matches and sorted (its order is written `created_at + 0` so the planner cannot walk the list's
+/// index instead, probing every charge of the account when the words match almost none: an order number,
+/// a misspelt name); if many, the list's index is walked, as the page fills after a few charges.
 pub(super) async fn browse_charges(store: &PgStore, scope: &Scope, q: &Browse) -> StoreResult<Browsed<Charge>> {
     let mut w = charge_where(scope, &q.words, &q.filters);
     let c = store.client().await?;
+    let mut plus = "";
+    if !q.words.is_empty() {
+        let words = charge_where(scope, &q.words, &SearchFilters::default());
+        let sql = format!("select count(*) from (select 1 from charges where {} limit {FEW_MATCHES}) as m", words.cond);
+        let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
+        let few: i64 = c.query_one(&st, &args(&words.args)).await.map_err(pg_err)?.get(0);
+        if few < FEW_MATCHES {
+            plus = " + 0";
+        }
+    }
     let count = if q.count_up_to == 0 {
         0
     } else {
@@ -157,7 +176,7 @@ pub(super) async fn browse_charges(store: &PgStore, scope: &Scope, q: &Browse) -
     let dir = if older { "desc" } else { "asc" };
     w.args.push(Box::new(q.limit as i64 + 1));
     let sql = format!(
-        "select doc from charges where {} order by created_at {dir}, seq {dir} limit ${}",
+        "select doc from charges where {} order by created_at{plus} {dir}, seq{plus} {dir} limit ${}",
         w.cond,
         w.args.len()
     );
