@@ -386,14 +386,7 @@ pub async fn charge_page(
     let lang = lang_of(q.lang.as_deref(), &headers);
     let Ok(id) = id.parse::<ChargeId>() else { return not_found(lang) };
     let notice = (q.done.as_deref() == Some("refund")).then_some(charge_words(lang).refund_done);
-    let mut res = render(&app, lang, &s, &id, StatusCode::OK, None, notice).await;
-    if let Some(l) = q.lang.as_deref().and_then(Lang::parse) {
-        let c = format!("satang_lang={}; Path=/; Max-Age=31536000; SameSite=Lax", l.code());
-        if let Ok(v) = axum::http::HeaderValue::from_str(&c) {
-            res.headers_mut().append(axum::http::header::SET_COOKIE, v);
-        }
-    }
-    res
+    super::remember_lang(render(&app, lang, &s, &id, StatusCode::OK, None, notice).await, q.lang.as_deref())
 }
 
 #[derive(Deserialize)]

@@ -170,14 +170,16 @@ pub fn html(status: StatusCode, page: impl Template, lang_choice: Option<&str>) 
             (StatusCode::INTERNAL_SERVER_ERROR, "page failed to render").into_response()
         }
     };
-    if let Some(l) = lang_choice.and_then(Lang::parse) {
-        let c = format!("satang_lang={}; Path=/; Max-Age=31536000; SameSite=Lax", l.code());
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
     security_headers(&mut res);
-    res
+    remember_lang(res, lang_choice)
+}
+
+/// Remembers a `?lang=` choice in the `satang_lang` cookie (nothing when there was no valid choice).
+pub fn remember_lang(res: Response, lang_choice: Option<&str>) -> Response {
+    match lang_choice.and_then(Lang::parse) {
+        Some(l) => with_cookie(res, format!("satang_lang={}; Path=/; Max-Age=31536000; SameSite=Lax", l.code())),
+        None => res,
+    }
 }
 
 pub fn security_headers(res: &mut Response) {
@@ -248,11 +250,7 @@ fn login_form(app: &AppState, lang: Lang, status: StatusCode, error: Option<&'st
 
 async fn login_page(State(app): State<AppState>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
     let lang = lang_of(q.lang.as_deref(), &headers);
-    let mut res = login_form(&app, lang, StatusCode::OK, None, String::new());
-    if let Some(l) = q.lang.as_deref().and_then(Lang::parse) {
-        res = with_cookie(res, format!("satang_lang={}; Path=/; Max-Age=31536000; SameSite=Lax", l.code()));
-    }
-    res
+    remember_lang(login_form(&app, lang, StatusCode::OK, None, String::new()), q.lang.as_deref())
 }
 
 #[derive(Deserialize)]

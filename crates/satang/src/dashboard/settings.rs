@@ -397,14 +397,7 @@ pub async fn page(State(app): State<AppState>, headers: HeaderMap, s: Signed, Qu
         Some("unchanged") => Some(t.unchanged),
         _ => None,
     };
-    let mut res = render(&app, lang, &s, StatusCode::OK, None, None, notice).await;
-    if let Some(l) = q.lang.as_deref().and_then(Lang::parse) {
-        let c = format!("satang_lang={}; Path=/; Max-Age=31536000; SameSite=Lax", l.code());
-        if let Ok(v) = axum::http::HeaderValue::from_str(&c) {
-            res.headers_mut().append(axum::http::header::SET_COOKIE, v);
-        }
-    }
-    res
+    super::remember_lang(render(&app, lang, &s, StatusCode::OK, None, None, notice).await, q.lang.as_deref())
 }
 
 #[derive(Deserialize)]
