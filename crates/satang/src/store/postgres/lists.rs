@@ -3,6 +3,7 @@
 //! time window.
 
 use tokio_postgres::Row;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::{PgStore, Tx, pg_err};
 use crate::store::{ListQuery, Order, Page, Scope, Store, StoreResult};
@@ -40,12 +41,11 @@ pub(super) async fn page(
     let (from, to, limit, offset) = (q.from.unix(), q.to.unix(), q.limit as i64, q.offset as i64);
     let account = scope.account.as_str();
     let mut cond = String::from("account_id = $1 and livemode = $2 and created_at >= $3 and created_at <= $4");
-    let mut args: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&account, &scope.livemode, &from, &to];
-    let filter_val;
-    if let Some((col, val)) = filter {
+    let mut args: Vec<(&(dyn ToSql + Sync), Type)> =
+        vec![(&account, Type::TEXT), (&scope.livemode, Type::BOOL), (&from, Type::INT8), (&to, Type::INT8)];
+    if let Some((col, val)) = &filter {
         cond.push_str(&format!(" and {col} = $5"));
-        filter_val = val.to_string();
-        args.push(&filter_val);
+        args.push((val, Type::TEXT));
     }
     let n = args.len();
     let total: i64 = match counted.filter(|_| q.whole) {
@@ -61,12 +61,12 @@ pub(super) async fn page(
             c.query_one(&st, &[&scope.account.as_str(), &scope.livemode, &list]).await.map_err(pg_err)?.get(0)
         }
         None => {
-            let st = c.prepare_cached(&format!("select count(*) from {table} where {cond}")).await.map_err(pg_err)?;
-            c.query_one(&st, &args).await.map_err(pg_err)?.get(0)
+            let sql = format!("select count(*) from {table} where {cond}");
+            c.query_typed(&sql, &args).await.map_err(pg_err)?.first().map_or(0, |r| r.get(0))
         }
     };
-    args.push(&limit);
-    args.push(&offset);
+    args.push((&limit, Type::INT8));
+    args.push((&offset, Type::INT8));
     let order = format!("order by created_at {dir}, seq {dir}");
     let sql = format!(
         "select {columns} from {table} where seq in \
@@ -74,8 +74,10 @@ pub(super) async fn page(
         n + 1,
         n + 2
     );
-    let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
-    let items = c.query(&st, &args).await.map_err(pg_err)?;
+    // An unnamed statement (Parse, Bind and Execute in one round trip) is planned for its values every
+    // time: a generic plan, made once for any account and time window, chose a sort of the whole
+    // account over the index walk, 100 times slower. Other statements are prepared and keep their plans.
+    let items = c.query_typed(&sql, &args).await.map_err(pg_err)?;
     Ok(Page { items, total: total as u64 })
 }
 
@@ -99,12 +101,24 @@ pub(super) async fn housekeeping(store: &PgStore) -> StoreResult<()> {
         )
         .await
         .map_err(pg_err)?;
+    let mut total = 0;
     loop {
         let folded: i64 = c.query_one(&st, &[&BATCH]).await.map_err(pg_err)?.get(0);
+        total += folded;
         if folded < BATCH {
-            return Ok(());
+            break;
         }
     }
+    // Every folded delta leaves a dead row, and a list's total walks the deltas' index over them until a
+    // vacuum clears them: 176,000 dead rows after a minute at 3,000 charges/s made the newest page of
+    // the charge list 5 times slower (861/s against 4,341/s once vacuumed). Autovacuum comes a minute
+    // later at best, and is off on some servers, so the table that churns is vacuumed here, after any
+    // round that folded a thousand deltas; it is small, so that takes milliseconds. `skip_locked`: when
+    // another node is vacuuming it, this one does not wait.
+    if total >= 1000 {
+        c.batch_execute("vacuum (skip_locked) list_count_deltas").await.map_err(pg_err)?;
+    }
+    Ok(())
 }
 
 pub(super) async fn after_bulk_load(store: &PgStore) -> StoreResult<()> {

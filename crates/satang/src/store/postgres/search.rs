@@ -50,9 +50,8 @@ impl Where {
     /// The documents of the page of `table` matching, with the total.
     async fn page(mut self, store: &PgStore, table: &str, q: &SearchQuery) -> StoreResult<Page<String>> {
         let c = store.client().await?;
-        let st =
-            c.prepare_cached(&format!("select count(*) from {table} where {}", self.cond)).await.map_err(pg_err)?;
-        let total: i64 = c.query_one(&st, &args(&self.args)).await.map_err(pg_err)?.get(0);
+        let sql = format!("select count(*) from {table} where {}", self.cond);
+        let total: i64 = c.query_one(sql.as_str(), &args(&self.args)).await.map_err(pg_err)?.get(0);
         let dir = match q.order {
             Order::Chronological => "asc",
             Order::ReverseChronological => "desc",
@@ -66,8 +65,7 @@ impl Where {
             n + 1,
             n + 2
         );
-        let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
-        let rows = c.query(&st, &args(&self.args)).await.map_err(pg_err)?;
+        let rows = c.query(sql.as_str(), &args(&self.args)).await.map_err(pg_err)?;
         Ok(Page { items: rows.iter().map(|r| r.get::<_, String>(0)).collect(), total: total as u64 })
     }
 }
@@ -128,8 +126,7 @@ pub(super) async fn browse_charges(store: &PgStore, scope: &Scope, q: &Browse) -
     if !q.words.is_empty() {
         let words = charge_where(scope, &q.words, &SearchFilters::default());
         let sql = format!("select count(*) from (select 1 from charges where {} limit {FEW_MATCHES}) as m", words.cond);
-        let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
-        let few: i64 = c.query_one(&st, &args(&words.args)).await.map_err(pg_err)?.get(0);
+        let few: i64 = c.query_one(sql.as_str(), &args(&words.args)).await.map_err(pg_err)?.get(0);
         if few < FEW_MATCHES {
             plus = " + 0";
         }
@@ -142,11 +139,10 @@ pub(super) async fn browse_charges(store: &PgStore, scope: &Scope, q: &Browse) -
             w.cond,
             w.args.len() + 1
         );
-        let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
         let mut a = args(&w.args);
         let cap = q.count_up_to as i64;
         a.push(&cap);
-        c.query_one(&st, &a).await.map_err(pg_err)?.get::<_, i64>(0) as u64
+        c.query_one(sql.as_str(), &a).await.map_err(pg_err)?.get::<_, i64>(0) as u64
     };
     let (id, older) = match &q.cursor {
         None => (None, true),
@@ -180,8 +176,7 @@ pub(super) async fn browse_charges(store: &PgStore, scope: &Scope, q: &Browse) -
         w.cond,
         w.args.len()
     );
-    let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
-    let rows = c.query(&st, &args(&w.args)).await.map_err(pg_err)?;
+    let rows = c.query(sql.as_str(), &args(&w.args)).await.map_err(pg_err)?;
     let mut docs: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
     let more = docs.len() as u64 > q.limit;
     docs.truncate(q.limit as usize);
