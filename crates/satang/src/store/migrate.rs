@@ -36,6 +36,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 12, "0012_attempt_response"),
     migration!("sqlite", 13, "0013_dashboard_filters"),
     migration!("sqlite", 14, "0014_password_change"),
+    migration!("sqlite", 15, "0015_index_upkeep"),
 ];
 
 /// PostgreSQL's steps: the same tables as SQLite's, in PostgreSQL types.
@@ -54,6 +55,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 12, "0012_attempt_response"),
     migration!("postgres", 13, "0013_dashboard_filters"),
     migration!("postgres", 14, "0014_password_change"),
+    migration!("postgres", 15, "0015_index_upkeep"),
 ];
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::events::insert_event;
 use super::idempotency;
 use super::ledger::book_change;
 use super::lists::{count_insert, list_total, page};
+use super::search::index_charge;
 use super::users::insert_audit;
 use super::{SqliteStore, json_err, parse_docs, sql_err};
 use crate::store::idempotency::{Written, pending_key};
@@ -182,6 +183,7 @@ pub(super) async fn create_charge(
             ])
         })
         .map_err(sql_err)?;
+        index_charge(c.last_insert_rowid());
         for e in &events {
             insert_event(c, &scope, e)?;
         }
@@ -267,6 +269,9 @@ pub(super) async fn update_charge(
                 if n == 0 {
                     return Err(StoreError::Conflict);
                 }
+                if searched_text_changed(&before, &after) {
+                    index_charge(seq);
+                }
                 let scope = Scope { account: after.account.clone(), livemode: after.livemode() };
                 book_change(c, &scope, &before, &after)?;
                 for e in &events {
@@ -298,6 +303,9 @@ pub(super) async fn update_charge(
             )
             .and_then(|mut st| st.execute(params![doc, charge.status.name(), charge.expires_at.unix(), seq]))
             .map_err(sql_err)?;
+            if searched_text_changed(&before, &charge) {
+                index_charge(seq);
+            }
             for e in &events {
                 insert_event(c, &scope, e)?;
             }
@@ -309,6 +317,12 @@ pub(super) async fn update_charge(
         })
         .await;
     idempotency::note_taken(&pending, written)
+}
+
+/// Whether a change touched what the search index holds of a charge ([`index_charge`]): its ID and source
+/// never change; its description and metadata may.
+fn searched_text_changed(before: &Charge, after: &Charge) -> bool {
+    before.description != after.description || before.metadata != after.metadata
 }
 
 pub(super) async fn due_charges(store: &SqliteStore, now: Timestamp, limit: u64) -> StoreResult<Vec<ChargeId>> {

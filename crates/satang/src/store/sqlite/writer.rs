@@ -108,6 +108,36 @@ thread_local! {
 
     /// Set by a job on the writer thread that wrote an event; read after the batch commits.
     pub(super) static EVENTS_WRITTEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+
+    /// Work a job leaves for the end of its batch, run just before the batch's commit (see
+    /// [`before_commit`]).
+    static BEFORE_COMMIT: std::cell::RefCell<Vec<BeforeCommit>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+type BeforeCommit = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()>>;
+
+/// Asks the writer to run `f` in this job's transaction after every job of the batch has run, just before
+/// the commit: for writes that are cheaper done once per batch than once per statement (the search index,
+/// [`super::search::index_charge`]). Called from a write job; if the job is rolled back, so is `f`.
+pub(super) fn before_commit(f: impl FnOnce(&Connection) -> rusqlite::Result<()> + 'static) {
+    BEFORE_COMMIT.with(|b| b.borrow_mut().push(Box::new(f)));
+}
+
+fn pending_before_commit() -> usize {
+    BEFORE_COMMIT.with(|b| b.borrow().len())
+}
+
+/// Forgets what jobs rolled back asked for (everything past `len`).
+fn forget_before_commit(len: usize) {
+    BEFORE_COMMIT.with(|b| b.borrow_mut().truncate(len));
+}
+
+/// Runs what the batch's jobs asked for, in the order they asked.
+fn run_before_commit(conn: &Connection) -> rusqlite::Result<()> {
+    for f in BEFORE_COMMIT.with(|b| std::mem::take(&mut *b.borrow_mut())) {
+        f(conn)?;
+    }
+    Ok(())
 }
 
 impl SqliteStore {
@@ -207,25 +237,32 @@ pub(super) fn writer_loop(
 /// batch rolled back and replayed with a savepoint per job ([`run_batch_with_savepoints`]).
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> rusqlite::Result<()> {
     let exec = |sql: &str| conn.prepare_cached(sql).and_then(|mut st| st.execute([])).map(|_| ());
+    forget_before_commit(0);
     exec("begin immediate")?;
     let body = (|| {
         for job in batch.iter_mut() {
-            let before = conn.total_changes();
-            if !job.run(conn) && conn.total_changes() != before {
-                return Ok(false);
+            let (before, asked) = (conn.total_changes(), pending_before_commit());
+            if !job.run(conn) {
+                if conn.total_changes() != before {
+                    return Ok(false);
+                }
+                forget_before_commit(asked);
             }
         }
+        run_before_commit(conn)?;
         exec("commit").map(|_| true)
     })();
     match body {
         Ok(true) => Ok(()),
         Ok(false) => {
             exec("rollback")?;
+            forget_before_commit(0);
             OUTBOX_TOUCHED.with(|t| t.set(false));
             EVENTS_WRITTEN.with(|t| t.set(false));
             run_batch_with_savepoints(conn, batch)
         }
         Err(e) => {
+            forget_before_commit(0);
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("rollback");
             }
@@ -241,15 +278,21 @@ fn run_batch_with_savepoints(conn: &Connection, batch: &mut [Box<dyn WriteJob>])
     let body = (|| {
         for job in batch.iter_mut() {
             exec("savepoint job")?;
+            let asked = pending_before_commit();
             if !job.run(conn) {
                 exec("rollback to job")?;
+                forget_before_commit(asked);
             }
             exec("release job")?;
         }
+        run_before_commit(conn)?;
         exec("commit")
     })();
-    if body.is_err() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("rollback");
+    if body.is_err() {
+        forget_before_commit(0);
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("rollback");
+        }
     }
     body
 }
