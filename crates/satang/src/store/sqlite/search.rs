@@ -8,25 +8,40 @@ use super::{SqliteStore, parse_docs, sql_err};
 use crate::store::search::{Browse, Browsed, Cursor, SearchFilters, SearchQuery, fts5_match};
 use crate::store::{Charge, Order, Page, RefundRecord, Scope, StoreResult};
 
-/// A charge's searchable text: its ID, description, metadata values and source type (the 0010 migration
-/// indexed the same).
-const INDEX_CHARGE: &str = "insert or replace into charges_search (rowid, body) \
+/// The searchable text of the charges whose `seq` is in the JSON array `?1`: ID, description, metadata
+/// values and source type (what the 0010 migration indexed).
+const INDEX_CHARGES: &str = "insert or replace into charges_search (rowid, body) \
      select seq, id || ' ' || coalesce(json_extract(doc, '$.description'), '') || ' ' || \
        coalesce((select group_concat(value, ' ') from json_tree(doc, '$.metadata') where atom is not null), '') \
        || ' ' || coalesce(json_extract(doc, '$.source.type'), '') \
-     from charges where seq = ?1";
+     from charges where seq in (select value from json_each(?1))";
 
-/// (Re)writes the search row of the charge at `seq` at the end of the write batch, before its commit, so a
-/// search finds the charge as soon as its write is acknowledged.
+thread_local! {
+    /// The charges the writer's current batch has asked to index (the writer thread's).
+    static TO_INDEX: std::cell::RefCell<Vec<i64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// (Re)writes the search row of the charge at `seq` at the end of the write batch, just before its
+/// commit, so a search finds the charge as soon as its write is acknowledged.
 ///
-/// Not a trigger, as the 0010 migration had it: a trigger makes every insert into `charges` a statement
-/// with a statement journal, and FTS5 writes its pending terms to disk at each statement savepoint, so
-/// each charge left a tiny index segment to merge. Those flushes, the journal and the merges were about
-/// a fifth of the CPU of creating a charge (perf, `satang bench --scenario external`). Once per batch,
-/// FTS5 keeps the batch's terms in memory and writes them at the commit. Callers index a charge when it is
-/// created and when its description or metadata change, not on every status change.
+/// Not a trigger, as the 0010 migration had it, and one statement for the whole batch: FTS5 writes its
+/// pending terms to disk at every statement savepoint, and a trigger on `charges` (like any statement
+/// writing several rows) gives its statement one, so each charge left a tiny index segment to merge.
+/// Those flushes, the statement journal and the merges were about a fifth of the CPU of creating a charge
+/// (perf under `satang bench --scenario external`). Callers index a charge when it is created and when
+/// its description or metadata change, not on every status change. A `seq` left over from a job that was
+/// rolled back is harmless: it names no row, or a charge whose index row is rewritten as it is.
 pub(super) fn index_charge(seq: i64) {
-    super::writer::before_commit(move |c| c.prepare_cached(INDEX_CHARGE)?.execute([seq]).map(|_| ()));
+    TO_INDEX.with(|t| t.borrow_mut().push(seq));
+    // Each job asks; the first request run takes every seq of the batch.
+    super::writer::before_commit(|c| {
+        let seqs = TO_INDEX.with(|t| std::mem::take(&mut *t.borrow_mut()));
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let list = seqs.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        c.prepare_cached(INDEX_CHARGES)?.execute([format!("[{list}]")]).map(|_| ())
+    });
 }
 
 /// Below this many full-text matches, the dashboard's list reads its page from the matches themselves

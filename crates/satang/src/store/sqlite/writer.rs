@@ -296,3 +296,83 @@ fn run_batch_with_savepoints(conn: &Connection, batch: &mut [Box<dyn WriteJob>])
     }
     body
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(f: impl FnMut(&Connection) -> StoreResult<()> + Send + 'static) -> Box<dyn WriteJob> {
+        let (reply, _) = oneshot::channel();
+        Box::new(Job { f, result: None, reply })
+    }
+
+    fn insert(c: &Connection, x: i64) -> StoreResult<()> {
+        c.execute("insert into t (x) values (?1)", [x]).map(|_| ()).map_err(sql_err)
+    }
+
+    fn later(x: i64) {
+        before_commit(move |c| c.execute("insert into t (x) values (?1)", [x]).map(|_| ()));
+    }
+
+    fn rows(c: &Connection) -> Vec<i64> {
+        let mut st = c.prepare("select x from t order by x").unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn work_left_for_the_commit_runs_once_and_only_for_jobs_that_stand() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("create table t (x integer not null)").unwrap();
+        let mut batch = vec![
+            job(|c| {
+                insert(c, 1)?;
+                later(100);
+                Ok(())
+            }),
+            // Fails having written: the batch is replayed with savepoints and this job rolls back alone.
+            job(|c| {
+                insert(c, 2)?;
+                later(200);
+                Err(StoreError::Conflict)
+            }),
+            // Fails having written nothing.
+            job(|_| {
+                later(300);
+                Err(StoreError::Conflict)
+            }),
+            job(|_| {
+                later(400);
+                Ok(())
+            }),
+        ];
+        run_batch(&conn, &mut batch).unwrap();
+        assert_eq!(rows(&conn), vec![1, 100, 400]);
+        // Nothing is left over for the next batch.
+        let mut next = vec![job(|c| insert(c, 5))];
+        run_batch(&conn, &mut next).unwrap();
+        assert_eq!(rows(&conn), vec![1, 5, 100, 400]);
+    }
+
+    #[test]
+    fn without_a_failure_the_batch_commits_without_savepoints_and_runs_the_work_in_order() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("create table t (x integer not null)").unwrap();
+        let mut batch = vec![
+            job(|_| {
+                later(7);
+                Ok(())
+            }),
+            job(|_| {
+                // A job that fails having written nothing takes its work with it, without a replay.
+                later(8);
+                Err(StoreError::Conflict)
+            }),
+            job(|c| {
+                later(9);
+                insert(c, 3)
+            }),
+        ];
+        run_batch(&conn, &mut batch).unwrap();
+        assert_eq!(rows(&conn), vec![3, 7, 9]);
+    }
+}
