@@ -212,20 +212,27 @@ pub(super) async fn list_charges(store: &SqliteStore, scope: &Scope, q: ListQuer
         }
         // The whole list: positions 1..=n, so a page at any depth is an index range.
         let total = list_total(c, &scope, "charges")?;
+        // The limit is written into the statement (see the module docs).
         let (sql, bound) = match q.order {
             Order::Chronological => (
-                "select doc from charges where account_id = ?1 and livemode = ?2 and pos > ?3 order by pos limit ?4",
+                format!(
+                    "select doc from charges where account_id = ?1 and livemode = ?2 and pos > ?3 order by pos limit {}",
+                    q.limit
+                ),
                 q.offset as i64,
             ),
             Order::ReverseChronological => (
-                "select doc from charges where account_id = ?1 and livemode = ?2 and pos <= ?3 order by pos desc limit ?4",
+                format!(
+                    "select doc from charges where account_id = ?1 and livemode = ?2 and pos <= ?3 order by pos desc limit {}",
+                    q.limit
+                ),
                 total - q.offset as i64,
             ),
         };
         let docs = c
-            .prepare_cached(sql)
+            .prepare_cached(&sql)
             .and_then(|mut st| {
-                st.query_map(params![scope.account.as_str(), scope.livemode, bound, q.limit as i64], |r| r.get::<_, String>(0))?
+                st.query_map(params![scope.account.as_str(), scope.livemode, bound], |r| r.get::<_, String>(0))?
                     .collect::<Result<Vec<_>, _>>()
             })
             .map_err(sql_err)?;
@@ -330,10 +337,12 @@ pub(super) async fn due_charges(store: &SqliteStore, now: Timestamp, limit: u64)
         .scan(move |c| {
             let ids = c
                 .prepare_cached(
-                    "select id from charges where status = 'pending' and expires_at <= ?1 order by expires_at limit ?2",
+                    &format!(
+                        "select id from charges where status = 'pending' and expires_at <= ?1 order by expires_at limit {limit}"
+                    ),
                 )
                 .and_then(|mut st| {
-                    st.query_map(params![now.unix(), limit as i64], |r| r.get::<_, String>(0))?
+                    st.query_map(params![now.unix()], |r| r.get::<_, String>(0))?
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .map_err(sql_err)?;

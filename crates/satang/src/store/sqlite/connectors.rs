@@ -223,11 +223,9 @@ pub(super) async fn claim_checks(
             let rows: Vec<(PaymentAttempt, Option<String>)> = c
                 .prepare_cached(&format!(
                     "select {ATTEMPT_COLUMNS} from payment_attempts where state != 'closed' and next_check_at <= ?1 \
-                     and lease_until <= ?2 order by next_check_at limit ?3"
+                     and lease_until <= ?2 order by next_check_at limit {limit}"
                 ))
-                .and_then(|mut st| {
-                    st.query_map(params![now.unix(), lease_now.unix(), limit as i64], attempt)?.collect()
-                })
+                .and_then(|mut st| st.query_map(params![now.unix(), lease_now.unix()], attempt)?.collect())
                 .map_err(sql_err)?;
             let mut st = c
                 .prepare_cached("update payment_attempts set lease_until = ?2 where request_id = ?1")
@@ -333,9 +331,9 @@ pub(super) async fn claim_refund_intents(
             let rows: Vec<_> = c
                 .prepare_cached(&format!(
                     "select {INTENT_COLUMNS} from refund_intents where next_check_at <= ?1 and lease_until <= ?2 \
-                     order by next_check_at limit ?3"
+                     order by next_check_at limit {limit}"
                 ))
-                .and_then(|mut st| st.query_map(params![now.unix(), lease_now.unix(), limit as i64], intent)?.collect())
+                .and_then(|mut st| st.query_map(params![now.unix(), lease_now.unix()], intent)?.collect())
                 .map_err(sql_err)?;
             let mut st =
                 c.prepare_cached("update refund_intents set lease_until = ?2 where refund_id = ?1").map_err(sql_err)?;

@@ -65,13 +65,13 @@ pub(super) fn page<T>(
             .and_then(|mut st| st.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)))
             .map_err(sql_err)?,
     };
-    args.push(V::Integer(q.limit as i64));
     args.push(V::Integer(q.offset as i64));
     // (created_at, seq): the order of the (account, mode, created_at) indexes, which end in the rowid, seq.
+    // The limit is a literal (see the module docs).
     let sql = format!(
-        "select {columns} from {table} where {cond} order by created_at {dir}, seq {dir} limit ?{} offset ?{}",
-        n + 1,
-        n + 2
+        "select {columns} from {table} where {cond} order by created_at {dir}, seq {dir} limit {} offset ?{}",
+        q.limit,
+        n + 1
     );
     let items = c
         .prepare_cached(&sql)

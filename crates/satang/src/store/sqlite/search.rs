@@ -89,14 +89,13 @@ impl Where {
             Order::Chronological => "asc",
             Order::ReverseChronological => "desc",
         };
-        let n = self.args.len();
-        self.args.push(V::Integer(q.limit as i64));
         self.args.push(V::Integer(q.offset as i64));
+        // A literal limit (see the module docs).
         let sql = format!(
-            "select doc from {table} where {} order by created_at {dir}, seq {dir} limit ?{} offset ?{}",
+            "select doc from {table} where {} order by created_at {dir}, seq {dir} limit {} offset ?{}",
             self.cond,
-            n + 1,
-            n + 2
+            q.limit,
+            self.args.len()
         );
         let items = c
             .prepare_cached(&sql)
@@ -174,25 +173,25 @@ pub(super) async fn browse_charges(store: &SqliteStore, scope: &Scope, q: &Brows
         .scan(move |c| {
             if !q.words.is_empty() {
                 let few: i64 = c
-                    .prepare_cached(
-                        "select count(*) from (select rowid from charges_search where charges_search match ?1 limit ?2)",
-                    )
-                    .and_then(|mut st| st.query_row(params![fts5_match(&q.words), FEW_MATCHES], |r| r.get(0)))
+                    .prepare_cached(&format!(
+                        "select count(*) from (select rowid from charges_search where charges_search match ?1 \
+                         limit {FEW_MATCHES})"
+                    ))
+                    .and_then(|mut st| st.query_row(params![fts5_match(&q.words)], |r| r.get(0)))
                     .map_err(sql_err)?;
                 if few < FEW_MATCHES {
                     // `+` keeps the planner off the (account, mode, …) indexes, so it reads the matches by rowid.
-                    w.cond = w.cond.replacen("account_id = ?1 and livemode = ?2", "+account_id = ?1 and +livemode = ?2", 1);
+                    w.cond =
+                        w.cond.replacen("account_id = ?1 and livemode = ?2", "+account_id = ?1 and +livemode = ?2", 1);
                 }
             }
             let count = if q.count_up_to == 0 {
                 0
             } else {
-                let mut args = w.args.clone();
-                args.push(V::Integer(q.count_up_to as i64));
                 let sql =
-                    format!("select count(*) from (select 1 from charges where {} limit ?{})", w.cond, args.len());
+                    format!("select count(*) from (select 1 from charges where {} limit {})", w.cond, q.count_up_to);
                 c.prepare_cached(&sql)
-                    .and_then(|mut st| st.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, i64>(0)))
+                    .and_then(|mut st| st.query_row(rusqlite::params_from_iter(w.args.iter()), |r| r.get::<_, i64>(0)))
                     .map_err(sql_err)? as u64
             };
             let (id, older) = match &q.cursor {
@@ -221,11 +220,10 @@ pub(super) async fn browse_charges(store: &SqliteStore, scope: &Scope, q: &Brows
                 w.and(&format!("(created_at, seq) {op} (?, ?)"), vec![V::Integer(created), V::Integer(seq)]);
             }
             let dir = if older { "desc" } else { "asc" };
-            w.args.push(V::Integer(q.limit as i64 + 1));
             let sql = format!(
-                "select doc from charges where {} order by created_at {dir}, seq {dir} limit ?{}",
+                "select doc from charges where {} order by created_at {dir}, seq {dir} limit {}",
                 w.cond,
-                w.args.len()
+                q.limit + 1
             );
             let mut docs = c
                 .prepare_cached(&sql)

@@ -170,11 +170,12 @@ pub(super) async fn list_audit(store: &SqliteStore, account: &AccountId, limit: 
     let account = account.clone();
     store
         .read(move |c| {
-            c.prepare_cached(
-                "select actor, action, detail, created_at from audit_log where account_id = ?1 order by seq desc limit ?2",
-            )
+            c.prepare_cached(&format!(
+                "select actor, action, detail, created_at from audit_log where account_id = ?1 order by seq desc \
+                 limit {limit}"
+            ))
             .and_then(|mut st| {
-                st.query_map(params![account.as_str(), limit as i64], |r| {
+                st.query_map(params![account.as_str()], |r| {
                     Ok(AuditEntry {
                         account: account.clone(),
                         actor: r.get(0)?,

@@ -231,17 +231,18 @@ pub(super) async fn claim_deliveries(store: &SqliteStore, req: ClaimRequest) -> 
         let skip = if saturated.is_empty() {
             String::new()
         } else {
-            let marks: Vec<String> = (0..saturated.len()).map(|i| format!("?{}", i + 4)).collect();
+            let marks: Vec<String> = (0..saturated.len()).map(|i| format!("?{}", i + 3)).collect();
             format!(" and url not in ({})", marks.join(", "))
         };
+        // A literal limit (see the module docs).
         let sql = format!(
             "select seq, url from webhook_deliveries where state = 'pending' and next_attempt_at <= ?1 \
-             and (locked_until is null or locked_until <= ?3){skip} order by next_attempt_at, seq limit ?2"
+             and (locked_until is null or locked_until <= ?2){skip} order by next_attempt_at, seq limit {}",
+            (req.limit * 4).max(16)
         );
-        let mut args: Vec<rusqlite::types::Value> =
-            vec![req.now.unix().into(), ((req.limit * 4).max(16) as i64).into(), req.lease_now.unix().into()];
+        let mut args: Vec<rusqlite::types::Value> = vec![req.now.unix().into(), req.lease_now.unix().into()];
         args.extend(saturated.iter().map(|u| rusqlite::types::Value::Text((*u).clone())));
-        // Numbered placeholders throughout: the skip list is ?4, ?5, … after due time, limit and lease time.
+        // Numbered placeholders throughout: the skip list is ?3, ?4, … after due time and lease time.
         let candidates: Vec<(i64, String)> = c
             .prepare_cached(&sql)
             .and_then(|mut st| {

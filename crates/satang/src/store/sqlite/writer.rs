@@ -90,6 +90,7 @@ impl Readers {
         .map_err(sql_err)?;
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS)).map_err(sql_err)?;
         conn.pragma_update(None, "cache_size", CACHE_KIB).map_err(sql_err)?;
+        super::configure(&conn).map_err(sql_err)?;
         Ok(conn)
     }
 
