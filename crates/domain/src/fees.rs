@@ -64,9 +64,16 @@ impl fmt::Display for Percent {
     /// Omise's decimal-string style: `"3.65"`, `"7.0"`, `"0.0"`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (int, frac) = (self.0 / PERCENT_SCALE, self.0 % PERCENT_SCALE);
-        let frac = format!("{frac:04}");
-        let frac = frac.trim_end_matches('0');
-        write!(f, "{int}.{}", if frac.is_empty() { "0" } else { frac })
+        // Four fraction digits without their trailing zeros, at least one; no allocation (every charge
+        // object renders two percentages).
+        let mut digits = [b'0'; 4];
+        let mut rest = frac;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        let len = digits.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
+        write!(f, "{int}.{}", std::str::from_utf8(&digits[..len]).map_err(|_| fmt::Error)?)
     }
 }
 

@@ -129,9 +129,10 @@ pub async fn list_charges(
     let q = list_query(&p, app.now())?;
     let page = app.store.list_charges(&caller.scope, q).await?;
     let ctx = app.render_ctx(app.now());
-    let data = page.items.iter().map(|c| ChargeObject::new(c, &ctx)).collect();
+    let data: Vec<_> = page.items.iter().map(|c| ChargeObject::new(c, &ctx)).collect();
+    let bytes = 1024 + 2048 * data.len();
     let rendered = ListObject::new(data, page.total, &q, "/charges".into());
-    Reply::new(caller.version, &rendered)
+    Reply::sized(caller.version, &rendered, bytes)
 }
 
 pub async fn expire_charge(

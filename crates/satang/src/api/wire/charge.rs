@@ -11,7 +11,9 @@ use satang_domain::{Charge, ChargeStatus};
 
 use super::refund::RefundObject;
 use super::source::SourceObject;
-use super::{ListObject, RenderCtx, iso, major_decimal};
+use satang_domain::Timestamp;
+
+use super::{Concat, Iso, ListObject, RenderCtx, iso, major_decimal};
 
 #[derive(Debug, Serialize)]
 pub struct TransactionFees {
@@ -31,7 +33,7 @@ struct PlatformFee {
 pub struct ChargeObject<'a> {
     object: &'static str,
     id: &'a str,
-    location: String,
+    location: Concat<'a, 2>,
     amount: i64,
     acquirer_reference_number: Option<()>,
     net: i64,
@@ -62,13 +64,13 @@ pub struct ChargeObject<'a> {
     merchant_advice: Option<()>,
     merchant_advice_code: Option<()>,
     status: &'static str,
-    authorize_uri: String,
+    authorize_uri: Concat<'a, 5>,
     return_uri: Option<&'a str>,
-    created_at: String,
-    paid_at: Option<String>,
-    authorized_at: Option<String>,
-    expires_at: String,
-    expired_at: Option<String>,
+    created_at: Iso,
+    paid_at: Option<Iso>,
+    authorized_at: Option<Iso>,
+    expires_at: Iso,
+    expired_at: Option<Iso>,
     reversed_at: Option<()>,
     multi_capture: bool,
     zero_interest_installments: bool,
@@ -97,7 +99,7 @@ pub fn authorize_uri(public_url: &str, c: &Charge) -> String {
 }
 
 impl<'a> ChargeObject<'a> {
-    pub fn new(c: &'a Charge, ctx: &RenderCtx<'_>) -> Self {
+    pub fn new(c: &'a Charge, ctx: &RenderCtx<'a>) -> Self {
         let (transaction, paid_at, failure, expired_at) = match &c.status {
             ChargeStatus::Pending => (None, None, None, None),
             ChargeStatus::Successful { transaction, paid_at } => {
@@ -113,7 +115,7 @@ impl<'a> ChargeObject<'a> {
         ChargeObject {
             object: "charge",
             id: c.id.as_str(),
-            location: format!("/charges/{}", c.id),
+            location: Concat(["/charges/", c.id.as_str()]),
             amount: c.amount.subunits(),
             acquirer_reference_number: None,
             net: c.fees.net.subunits(),
@@ -140,8 +142,8 @@ impl<'a> ChargeObject<'a> {
                 total: c.refunds.len() as u64,
                 location: refunds_location,
                 order: "chronological",
-                from: "1970-01-01T00:00:00Z".into(),
-                to: ctx.now.iso(),
+                from: Iso(Timestamp::from_unix(0)),
+                to: Iso(ctx.now),
             },
             link: None,
             description: c.description.as_deref(),
@@ -158,12 +160,18 @@ impl<'a> ChargeObject<'a> {
             merchant_advice: None,
             merchant_advice_code: None,
             status: c.status.name(),
-            authorize_uri: authorize_uri(ctx.public_url, c),
+            authorize_uri: Concat([
+                ctx.public_url.trim_end_matches('/'),
+                "/pay/",
+                c.id.as_str(),
+                "/",
+                &c.authorize_token,
+            ]),
             return_uri: c.return_uri.as_deref(),
-            created_at: c.created_at.iso(),
+            created_at: Iso(c.created_at),
             paid_at: iso(paid_at),
             authorized_at: iso(paid_at),
-            expires_at: c.expires_at.iso(),
+            expires_at: Iso(c.expires_at),
             expired_at: iso(expired_at),
             reversed_at: None,
             multi_capture: false,

@@ -12,7 +12,9 @@ pub mod search;
 pub mod source;
 pub mod transaction;
 
-use serde::Serialize;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
 
 use satang_domain::{Amount, Currency, Timestamp};
 
@@ -35,8 +37,8 @@ pub struct ListObject<T> {
     pub total: u64,
     pub location: String,
     pub order: &'static str,
-    pub from: String,
-    pub to: String,
+    pub from: Iso,
+    pub to: Iso,
 }
 
 impl<T> ListObject<T> {
@@ -49,15 +51,45 @@ impl<T> ListObject<T> {
             total,
             location,
             order: q.order.as_str(),
-            from: q.from.iso(),
-            to: q.to.iso(),
+            from: Iso(q.from),
+            to: Iso(q.to),
         }
     }
 }
 
 /// `Option<Timestamp>` as ISO 8601 or null.
-pub fn iso(t: Option<Timestamp>) -> Option<String> {
-    t.map(Timestamp::iso)
+pub fn iso(t: Option<Timestamp>) -> Option<Iso> {
+    t.map(Iso)
+}
+
+/// A timestamp serialized as ISO 8601 (`2026-12-03T07:00:00Z`) straight from the stack into the body.
+///
+/// This and [`Concat`] exist for speed: a charge object holds half a dozen timestamps and four paths,
+/// and a list page twenty charges; a `String` for each was a tenth of the CPU of a list page (perf).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Iso(pub Timestamp);
+
+impl Serialize for Iso {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let b = self.0.iso_bytes();
+        s.serialize_str(std::str::from_utf8(&b).map_err(serde::ser::Error::custom)?)
+    }
+}
+
+/// A string made of pieces (`/charges/<id>`), serialized piece by piece (see [`Iso`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Concat<'a, const N: usize>(pub [&'a str; N]);
+
+impl<const N: usize> fmt::Display for Concat<'_, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|p| f.write_str(p))
+    }
+}
+
+impl<const N: usize> Serialize for Concat<'_, N> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// A subunit amount as Omise's decimal string of major units: `0` → `"0.0"`, `1050` THB → `"10.5"`.

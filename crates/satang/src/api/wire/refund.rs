@@ -5,13 +5,14 @@ use serde_json::{Map, Value};
 
 use satang_domain::{ChargeId, Currency, Refund};
 
+use super::{Concat, Iso};
 use crate::store::RefundRecord;
 
 #[derive(Debug, Serialize)]
 pub struct RefundObject<'a> {
     object: &'static str,
     id: &'a str,
-    location: String,
+    location: Concat<'a, 4>,
     livemode: bool,
     /// [INF] satang has no settlement cut-off to void before, so refunds are never voids.
     voided: bool,
@@ -26,7 +27,7 @@ pub struct RefundObject<'a> {
     status: &'static str,
     funding_amount: i64,
     funding_currency: &'static str,
-    created_at: String,
+    created_at: Iso,
     acquirer_reference_number: Option<()>,
     approval_code: Option<()>,
 }
@@ -36,7 +37,7 @@ impl<'a> RefundObject<'a> {
         RefundObject {
             object: "refund",
             id: r.id.as_str(),
-            location: format!("/charges/{charge}/refunds/{}", r.id),
+            location: Concat(["/charges/", charge.as_str(), "/refunds/", r.id.as_str()]),
             livemode: r.id.is_live(),
             voided: false,
             currency: currency.code(),
@@ -49,7 +50,7 @@ impl<'a> RefundObject<'a> {
             status: "closed",
             funding_amount: r.amount.subunits(),
             funding_currency: currency.code(),
-            created_at: r.created_at.iso(),
+            created_at: Iso(r.created_at),
             acquirer_reference_number: None,
             approval_code: None,
         }

@@ -5,16 +5,18 @@ use serde_json::Value;
 
 use satang_domain::Source;
 
+use super::{Concat, Iso};
+
 #[derive(Debug, Serialize)]
 pub struct SourceObject<'a> {
     object: &'static str,
     id: &'a str,
     livemode: bool,
-    location: String,
+    location: Concat<'a, 2>,
     amount: i64,
     barcode: Option<()>,
     bank: Option<()>,
-    created_at: String,
+    created_at: Iso,
     currency: &'static str,
     email: Option<&'a str>,
     flow: &'static str,
@@ -52,11 +54,11 @@ impl<'a> SourceObject<'a> {
             object: "source",
             id: s.id.as_str(),
             livemode: s.livemode(),
-            location: format!("/sources/{}", s.id),
+            location: Concat(["/sources/", s.id.as_str()]),
             amount: s.amount.subunits(),
             barcode: None,
             bank: None,
-            created_at: s.created_at.iso(),
+            created_at: Iso(s.created_at),
             currency: s.currency.code(),
             email: d.email.as_deref(),
             flow: s.method.flow.as_str(),
