@@ -114,9 +114,11 @@ pub(super) async fn housekeeping(store: &PgStore) -> StoreResult<()> {
     // the charge list 5 times slower (861/s against 4,341/s once vacuumed). Autovacuum comes a minute
     // later at best, and is off on some servers, so the table that churns is vacuumed here, after any
     // round that folded a thousand deltas; it is small, so that takes milliseconds. `skip_locked`: when
-    // another node is vacuuming it, this one does not wait.
+    // another node is vacuuming it, this one does not wait. `truncate false`: giving the emptied pages
+    // back needs an exclusive lock, which every insert of a charge would queue behind; the bench saw the
+    // attempt run into the statement timeout (the pages are reused by the next inserts anyway).
     if total >= 1000 {
-        c.batch_execute("vacuum (skip_locked) list_count_deltas").await.map_err(pg_err)?;
+        c.batch_execute("vacuum (skip_locked, truncate false) list_count_deltas").await.map_err(pg_err)?;
     }
     Ok(())
 }
