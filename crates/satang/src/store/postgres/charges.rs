@@ -151,7 +151,8 @@ pub(super) async fn create_charge(
     let own_events: Vec<&str> = own.iter().map(|o| o.0).collect();
     let own_urls: Vec<&str> = own.iter().map(|o| o.1).collect();
     let own_at: Vec<i64> = own.iter().map(|o| o.2).collect();
-    // A secret is made only for the first charge with its own URLs; an account's existing one stands.
+    // Signing a charge's own URLs needs the account's secret: one is offered, and kept only if the account
+    // has none yet (`on conflict do nothing`).
     let secret = (!own.is_empty()).then(crate::webhooks::sign::new_secret);
     let r = key.as_ref().map(|k| &k.response);
     let key_status = r.map(|r| i32::from(r.status));
