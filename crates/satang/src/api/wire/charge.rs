@@ -93,9 +93,9 @@ pub struct ChargeObject<'a> {
     approval_code: Option<()>,
 }
 
-/// The payer's page for a charge: `<public-url>/pay/<charge id>/<token>`.
-pub fn authorize_uri(public_url: &str, c: &Charge) -> String {
-    format!("{}/pay/{}/{}", public_url.trim_end_matches('/'), c.id, c.authorize_token)
+/// The payer's page for a charge: `<public-url>/pay/<charge id>/<token>` (`.to_string()` for a `String`).
+pub fn authorize_uri<'a>(public_url: &'a str, c: &'a Charge) -> Concat<'a, 5> {
+    Concat([public_url.trim_end_matches('/'), "/pay/", c.id.as_str(), "/", &c.authorize_token])
 }
 
 impl<'a> ChargeObject<'a> {
@@ -160,13 +160,7 @@ impl<'a> ChargeObject<'a> {
             merchant_advice: None,
             merchant_advice_code: None,
             status: c.status.name(),
-            authorize_uri: Concat([
-                ctx.public_url.trim_end_matches('/'),
-                "/pay/",
-                c.id.as_str(),
-                "/",
-                &c.authorize_token,
-            ]),
+            authorize_uri: authorize_uri(ctx.public_url, c),
             return_uri: c.return_uri.as_deref(),
             created_at: Iso(c.created_at),
             paid_at: iso(paid_at),

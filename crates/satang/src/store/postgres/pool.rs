@@ -30,7 +30,8 @@ pub(super) fn connect(url: &str, opts: &PgOptions) -> anyhow::Result<(tokio_post
     // Prepared statements keep their plans (PostgreSQL's default): planning every execution, which
     // `plan_cache_mode=force_custom_plan` did here, was a quarter of the server's CPU per charge created.
     // The lists and searches whose best plan depends on their values (an account's size, a time window)
-    // are sent as unnamed statements instead, which are planned for their values each time.
+    // are sent as statements for one use instead (`query_typed`'s unnamed statement, or a `&str` query),
+    // which PostgreSQL plans for their values each time.
     cfg.options(format!("-c statement_timeout={}", opts.statement_timeout.as_millis()));
     cfg.connect_timeout(opts.acquire_timeout);
     cfg.application_name("satang");
