@@ -315,6 +315,13 @@ mod tests {
         before_commit(move |c| c.execute("insert into t (x) values (?1)", [x]).map(|_| ()));
     }
 
+    /// A connection with one table of numbers, `t`.
+    fn table() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("create table t (x integer not null)").unwrap();
+        conn
+    }
+
     fn rows(c: &Connection) -> Vec<i64> {
         let mut st = c.prepare("select x from t order by x").unwrap();
         st.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
@@ -322,8 +329,7 @@ mod tests {
 
     #[test]
     fn work_left_for_the_commit_runs_once_and_only_for_jobs_that_stand() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("create table t (x integer not null)").unwrap();
+        let conn = table();
         let mut batch = vec![
             job(|c| {
                 insert(c, 1)?;
@@ -356,8 +362,7 @@ mod tests {
 
     #[test]
     fn without_a_failure_the_batch_commits_without_savepoints_and_runs_the_work_in_order() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("create table t (x integer not null)").unwrap();
+        let conn = table();
         let mut batch = vec![
             job(|_| {
                 later(7);
