@@ -4,7 +4,6 @@
 
 use super::users::insert_audit;
 use crate::store::users::pending_audit;
-use std::collections::HashMap;
 
 use satang_domain::{AccountId, DeliveryId, EndpointId, EventId, EventKey, Timestamp};
 use tokio_postgres::Row;
@@ -191,63 +190,65 @@ pub(super) async fn roll_signing_secret(
     Ok(s)
 }
 
+/// The whole claim as one statement, so one round trip and one implicit transaction (issue 15: BEGIN, a
+/// locked scan, the lease, the read and COMMIT were five round trips per claim, on a path that every
+/// delivery's latency goes through). Due deliveries are scanned in order with `skip locked` (another
+/// worker's scan passes them by), numbered per URL, and a URL's first ones are taken while it stays within
+/// `per_target` counting what the worker already has in flight (`$5`/`$6`); saturated URLs (`$4`) are left
+/// out of the scan so one slow receiver cannot crowd out the others.
+const CLAIM: &str = "\
+with cand as ( \
+  select seq, url, next_attempt_at from webhook_deliveries where state = 'pending' and next_attempt_at <= $1 \
+  and (locked_until is null or locked_until <= $3) and not (url = any($4)) \
+  order by next_attempt_at, seq limit $2 for update skip locked \
+), picked as ( \
+  select c.seq from ( \
+    select seq, url, next_attempt_at, row_number() over (partition by url order by next_attempt_at, seq) as n \
+    from cand \
+  ) c left join unnest($5::text[], $6::bigint[]) as b(url, busy) on b.url = c.url \
+  where c.n + coalesce(b.busy, 0) <= $7 \
+  order by c.next_attempt_at, c.seq limit $8 \
+), leased as ( \
+  update webhook_deliveries d set locked_until = $9 from picked p where d.seq = p.seq \
+  returning d.seq, d.event_id, d.account_id, d.livemode, d.endpoint_id, d.url, d.attempts, d.created_at, \
+    d.next_attempt_at \
+) \
+select d.seq, d.event_id, d.account_id, d.livemode, d.endpoint_id, d.url, d.attempts, d.created_at, \
+  e.key, e.created_at, e.data, a.api_version, \
+  coalesce(w.secret, s.secret), coalesce(w.previous_secret, s.previous_secret), \
+  coalesce(w.previous_until, s.previous_until) \
+from leased d join events e on e.id = d.event_id join accounts a on a.id = d.account_id \
+left join webhook_endpoints w on w.id = d.endpoint_id \
+left join webhook_signing s on d.endpoint_id is null and s.account_id = d.account_id and s.livemode = d.livemode \
+order by d.next_attempt_at, d.seq";
+
 pub(super) async fn claim_deliveries(store: &PgStore, req: ClaimRequest) -> StoreResult<Vec<ClaimedDelivery>> {
-    let mut c = store.client().await?;
-    let tx = c.transaction().await.map_err(pg_err)?;
-    let saturated: Vec<String> =
-        req.busy.iter().filter(|(_, n)| **n >= req.per_target).map(|(u, _)| u.clone()).collect();
-    let candidates = tx
+    let c = store.client().await?;
+    let saturated: Vec<&str> =
+        req.busy.iter().filter(|(_, n)| **n >= req.per_target).map(|(u, _)| u.as_str()).collect();
+    let (busy_urls, busy): (Vec<&str>, Vec<i64>) = req.busy.iter().map(|(u, n)| (u.as_str(), *n as i64)).unzip();
+    let st = c.prepare_cached(CLAIM).await.map_err(pg_err)?;
+    let rows = c
         .query(
-            "select seq, url from webhook_deliveries where state = 'pending' and next_attempt_at <= $1 \
-             and (locked_until is null or locked_until <= $3) and not (url = any($4)) \
-             order by next_attempt_at, seq limit $2 for update skip locked",
-            &[&req.now.unix(), &((req.limit * 4).max(16) as i64), &req.lease_now.unix(), &saturated],
+            &st,
+            &[
+                &req.now.unix(),
+                &((req.limit * 4).max(16) as i64),
+                &req.lease_now.unix(),
+                &saturated,
+                &busy_urls,
+                &busy,
+                &(req.per_target as i64),
+                &(req.limit as i64),
+                &req.lease_until.unix(),
+            ],
         )
         .await
         .map_err(pg_err)?;
-    let mut taken: HashMap<String, usize> = req.busy.clone();
-    let mut picked = Vec::new();
-    for row in candidates {
-        if picked.len() >= req.limit {
-            break;
-        }
-        let url: String = row.get(1);
-        let n = taken.entry(url).or_insert(0);
-        if *n < req.per_target {
-            *n += 1;
-            picked.push(row.get::<_, i64>(0));
-        }
-    }
-    // Two statements for the whole batch, not two per delivery: the lease, then what is needed to send.
-    let mut out = Vec::with_capacity(picked.len());
-    if picked.is_empty() {
-        tx.commit().await.map_err(pg_err)?;
-        return Ok(out);
-    }
-    tx.execute(
-        "update webhook_deliveries set locked_until = $2 where seq = any($1)",
-        &[&picked, &req.lease_until.unix()],
-    )
-    .await
-    .map_err(pg_err)?;
-    let rows = tx
-        .query(
-            "select d.seq, d.event_id, d.account_id, d.livemode, d.endpoint_id, d.url, d.attempts, d.created_at, \
-             e.key, e.created_at, e.data, a.api_version, \
-             coalesce(w.secret, s.secret), coalesce(w.previous_secret, s.previous_secret), \
-             coalesce(w.previous_until, s.previous_until) \
-             from webhook_deliveries d join events e on e.id = d.event_id join accounts a on a.id = d.account_id \
-             left join webhook_endpoints w on w.id = d.endpoint_id \
-             left join webhook_signing s on d.endpoint_id is null and s.account_id = d.account_id \
-             and s.livemode = d.livemode where d.seq = any($1)",
-            &[&picked],
-        )
-        .await
-        .map_err(pg_err)?;
-    let mut by_seq: HashMap<i64, tokio_postgres::Row> = rows.into_iter().map(|r| (r.get::<_, i64>(0), r)).collect();
+    let mut out = Vec::with_capacity(rows.len());
     let mut orphans: Vec<i64> = Vec::new();
-    for seq in picked {
-        let Some(r) = by_seq.remove(&seq) else { continue };
+    for r in rows {
+        let seq: i64 = r.get(0);
         let Some(secret) = r.get::<_, Option<String>>(12) else {
             orphans.push(seq);
             continue;
@@ -278,14 +279,13 @@ pub(super) async fn claim_deliveries(store: &PgStore, req: ClaimRequest) -> Stor
     }
     if !orphans.is_empty() {
         // No secret to sign with (its endpoint is gone): nothing can ever send these.
-        tx.execute(
+        c.execute(
             "update webhook_deliveries set state = 'failed', finished_at = $2, locked_until = null where seq = any($1)",
             &[&orphans, &req.now.unix()],
         )
         .await
         .map_err(pg_err)?;
     }
-    tx.commit().await.map_err(pg_err)?;
     Ok(out)
 }
 
