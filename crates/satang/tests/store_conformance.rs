@@ -14,8 +14,8 @@ use satang::store::{
     StoreError, WebhookEndpoint,
 };
 use satang_domain::{
-    Charge, ChargeRequest, ChargeStatus, DeliveryId, EndpointId, EventId, EventKey, FailureCode, Source, SourceRequest,
-    Timestamp,
+    Charge, ChargeRequest, ChargeStatus, Currency, DeliveryId, EndpointId, EventId, EventKey, FailureCode, Source,
+    SourceRequest, Timestamp,
 };
 use serde_json::Map;
 
@@ -507,7 +507,7 @@ async fn connectors_on_postgres() {
 async fn settings_story(store: DynStore) {
     use satang::store::users::{AuditEntry, PENDING_AUDIT};
     use satang::store::{AccountSettings, CheckoutSettings};
-    use satang_domain::{Amount, Currency, FeeSchedule, Percent};
+    use satang_domain::{Amount, FeeSchedule, Percent};
 
     let (scope, _) = account(&store).await;
     let id = scope.account.clone();
@@ -578,4 +578,130 @@ async fn settings_on_postgres() {
     let Some(db) = common::pg_or_skip().await else { return };
     let store = satang::store::open(&db.url).await.unwrap();
     settings_story(store).await;
+}
+
+/// Charges written before migration 0016 (which moved the source type and currency out of the document
+/// into columns, and on PostgreSQL made the search vector a column satang fills) are still filtered and,
+/// on PostgreSQL, found by their words after the upgrade.
+async fn upgraded_story(store: DynStore, scope: &Scope, old: &Charge, words_found: bool) {
+    use satang::store::search::{SearchFilters, SearchQuery};
+    let search = |words: &[&str], filters: SearchFilters| {
+        let q = SearchQuery {
+            words: words.iter().map(|w| w.to_string()).collect(),
+            filters,
+            order: Order::Chronological,
+            offset: 0,
+            limit: 10,
+        };
+        let store = store.clone();
+        let scope = scope.clone();
+        async move { store.search_charges(&scope, &q).await.unwrap().items.into_iter().map(|c| c.id).collect::<Vec<_>>() }
+    };
+    let by = |currency: Option<Currency>, source_type: Option<&str>| SearchFilters {
+        currency,
+        source_type: source_type.map(String::from),
+        ..Default::default()
+    };
+    let new = new_charge(&store, scope, 50_000, vec![]).await;
+    assert_eq!(search(&[], by(Some(Currency::Sgd), None)).await, vec![old.id.clone()]);
+    assert_eq!(search(&[], by(None, Some("alipay_hk"))).await, vec![old.id.clone()]);
+    assert_eq!(search(&[], by(Some(Currency::Thb), Some("alipay"))).await, vec![new.id.clone()]);
+    assert!(search(&[], by(Some(Currency::Thb), Some("alipay_hk"))).await.is_empty());
+    if words_found {
+        assert_eq!(search(&["upgraded", "ORD-1601"], SearchFilters::default()).await, vec![old.id.clone()]);
+        assert_eq!(search(&[old.id.as_str()], SearchFilters::default()).await, vec![old.id.clone()]);
+    }
+    // Changing the old charge keeps it where it was found.
+    store
+        .update_charge(
+            ChargeRef::Scoped(scope.clone(), old.id.clone()),
+            Box::new(|c: &mut Charge| {
+                c.description = Some("changed".into());
+                Ok(vec![])
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(search(&["changed"], by(Some(Currency::Sgd), Some("alipay_hk"))).await, vec![old.id.clone()]);
+}
+
+/// A charge in `alipay_hk` and SGD, with a description and an order number, as its row was before 0016.
+fn pre_0016_charge(scope: &Scope) -> Charge {
+    let mut c = charge(scope, source("alipay_hk", 20_000, "SGD", false), vec![]);
+    c.description = Some("upgraded order".into());
+    c.metadata.insert("order_id".into(), "ORD-1601".into());
+    c
+}
+
+#[tokio::test]
+async fn an_upgrade_to_0016_on_sqlite_keeps_old_charges_filtered() {
+    use satang::store::migrate::SQLITE;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let scope = Scope { account: satang_domain::AccountId::generate(false), livemode: false };
+    let old = pre_0016_charge(&scope);
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        satang::store::sqlite::migrate(&mut conn, &SQLITE[..15]).unwrap();
+        conn.execute(
+            "insert into charges (id, account_id, livemode, status, created_at, expires_at, version, doc, pos) \
+             values (?1, ?2, 0, 'pending', ?3, ?4, 1, ?5, 1)",
+            rusqlite::params![
+                old.id.as_str(),
+                scope.account.as_str(),
+                old.created_at.unix(),
+                old.expires_at.unix(),
+                doc(&old)
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            "insert into list_counters (account_id, livemode, list, n) values (?1, 0, 'charges', 1)",
+            [scope.account.as_str()],
+        )
+        .unwrap();
+    }
+    let store = satang::store::open(&format!("sqlite:{}", path.display())).await.unwrap();
+    // SQLite's search index has been written by satang since 0015, not by this hand-made row.
+    upgraded_story(store, &scope, &old, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_to_0016_on_postgres_keeps_old_charges_found() {
+    use satang::store::migrate::POSTGRES;
+    let Some(db) = common::pg_or_skip().await else { return };
+    let scope = Scope { account: satang_domain::AccountId::generate(false), livemode: false };
+    let old = pre_0016_charge(&scope);
+    {
+        let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        for m in &POSTGRES[..15] {
+            client.batch_execute(&format!("begin; {}; commit", m.sql)).await.unwrap();
+        }
+        client
+            .batch_execute(
+                "create table schema_migrations (version bigint primary key, name text not null, applied_at bigint not null)",
+            )
+            .await
+            .unwrap();
+        for m in &POSTGRES[..15] {
+            client.execute("insert into schema_migrations values ($1, $2, 0)", &[&m.version, &m.name]).await.unwrap();
+        }
+        client
+            .execute(
+                "insert into charges (id, account_id, livemode, status, created_at, expires_at, version, doc) \
+                 values ($1, $2, false, 'pending', $3, $4, 1, $5)",
+                &[
+                    &old.id.as_str(),
+                    &scope.account.as_str(),
+                    &old.created_at.unix(),
+                    &old.expires_at.unix(),
+                    &doc(&old),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    let store = satang::store::open(&db.url).await.unwrap();
+    upgraded_story(store, &scope, &old, true).await;
 }

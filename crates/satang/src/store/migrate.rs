@@ -37,6 +37,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 13, "0013_dashboard_filters"),
     migration!("sqlite", 14, "0014_password_change"),
     migration!("sqlite", 15, "0015_index_upkeep"),
+    migration!("sqlite", 16, "0016_charge_columns"),
 ];
 
 /// PostgreSQL's steps: the same tables as SQLite's, in PostgreSQL types.
@@ -56,6 +57,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 13, "0013_dashboard_filters"),
     migration!("postgres", 14, "0014_password_change"),
     migration!("postgres", 15, "0015_index_upkeep"),
+    migration!("postgres", 16, "0016_charge_columns"),
 ];
 
 #[cfg(test)]

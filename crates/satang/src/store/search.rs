@@ -1,9 +1,9 @@
 //! What a search asks of a store (`GET /search`, and the dashboard's search box): words to find, filters,
 //! and a page. The API layer ([`crate::api::search`]) turns Omise's parameters into a [`SearchQuery`];
-//! each store answers it from its full-text index, which the database itself keeps in the same
-//! transaction as the charge (SQLite: an FTS5 table fed by triggers; PostgreSQL: a generated `tsvector`
-//! column with a GIN index; both in the 0010 migration), so a charge is found the moment it is
-//! acknowledged.
+//! each store answers it from its full-text index, written in the same transaction as the charge (SQLite:
+//! an FTS5 table written at the end of each write batch, `store/sqlite/search.rs`; PostgreSQL: a `tsvector`
+//! column with a GIN index, computed from [`charge_text`] in the charge's own statement), so a charge is
+//! found the moment it is acknowledged.
 //!
 //! A charge's searchable text is its ID, description, metadata values and source type. Each query word
 //! must appear in it as a whole token sequence (`chrg_test_5x` matches the ID, `order` does not match
@@ -13,7 +13,8 @@
 //! cursor (a charge of the list) instead of at an offset, and a count that stops at a cap, so its cost does
 //! not grow with the number of charges before the page (see [`crate::dashboard`]).
 
-use satang_domain::{ChargeId, Currency, Timestamp};
+use satang_domain::{Charge, ChargeId, Currency, Timestamp};
+use serde_json::Value;
 
 use super::Order;
 
@@ -88,6 +89,42 @@ pub struct Browsed<T> {
 
 /// The words of a query as the indexes tokenize them: split on whitespace, words without a letter or digit
 /// dropped (they would match nothing, or everything).
+/// A charge's searchable text: its ID, description, the string and number values of its metadata (nested
+/// ones too, keys not), and its source type, separated by spaces.
+pub fn charge_text(c: &Charge) -> String {
+    fn values(v: &Value, out: &mut String) {
+        match v {
+            Value::String(s) => {
+                out.push(' ');
+                out.push_str(s);
+            }
+            Value::Number(n) => {
+                out.push(' ');
+                out.push_str(&n.to_string());
+            }
+            Value::Array(a) => a.iter().for_each(|v| values(v, out)),
+            Value::Object(m) => m.values().for_each(|v| values(v, out)),
+            Value::Null | Value::Bool(_) => {}
+        }
+    }
+    let mut out = String::with_capacity(64);
+    out.push_str(c.id.as_str());
+    if let Some(d) = &c.description {
+        out.push(' ');
+        out.push_str(d);
+    }
+    c.metadata.values().for_each(|v| values(v, &mut out));
+    out.push(' ');
+    out.push_str(c.source.method.name);
+    out
+}
+
+/// Whether a change from `before` to `after` changes the charge's [`charge_text`]: its ID and source never
+/// change; its description and metadata may. A search index is written again only when this is true.
+pub fn text_changed(before: &Charge, after: &Charge) -> bool {
+    before.description != after.description || before.metadata != after.metadata
+}
+
 pub fn query_words(query: &str) -> Vec<String> {
     query.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).map(str::to_string).collect()
 }
@@ -106,6 +143,51 @@ mod tests {
     fn query_words_drop_punctuation_only_words() {
         assert_eq!(query_words("  chrg_test_1  - ร้าน  "), vec!["chrg_test_1", "ร้าน"]);
         assert!(query_words("\" - .").is_empty());
+    }
+
+    #[test]
+    fn a_charges_text_is_its_id_description_metadata_values_and_source_type() {
+        use satang_domain::{AccountId, ChargeRequest, Source, SourceRequest};
+        let src = Source::create(
+            SourceRequest {
+                kind: Some("alipay_hk".into()),
+                amount: Some(20_000),
+                currency: Some("SGD".into()),
+                ..Default::default()
+            },
+            false,
+            Timestamp::from_unix(1_714_532_400),
+        )
+        .unwrap();
+        let fees = src.method.limit(src.currency).unwrap().default_fees;
+        let metadata = serde_json::json!({"order": "ORD-7", "n": 12.5, "paid": true, "none": null,
+                                          "items": [{"sku": "ร้าน-1"}, 3]});
+        let c = Charge::create(
+            AccountId::generate(false),
+            ChargeRequest {
+                amount: Some(20_000),
+                currency: Some("SGD".into()),
+                source: src,
+                return_uri: Some("https://shop.example/r".into()),
+                description: Some("Two cakes".into()),
+                metadata: metadata.as_object().unwrap().clone(),
+                expires_at: None,
+                ip: None,
+                webhook_endpoints: vec![],
+            },
+            fees,
+            false,
+            Timestamp::from_unix(1_714_532_400),
+        )
+        .unwrap();
+        // Strings and numbers at any depth; keys, booleans and nulls are not searchable.
+        assert_eq!(charge_text(&c), format!("{} Two cakes ORD-7 12.5 ร้าน-1 3 alipay_hk", c.id));
+        let mut changed = c.clone();
+        assert!(!text_changed(&c, &changed));
+        changed.status = satang_domain::ChargeStatus::Expired { expired_at: Timestamp::from_unix(1_714_600_000) };
+        assert!(!text_changed(&c, &changed), "a status change leaves the text alone");
+        changed.metadata.insert("order".into(), "ORD-8".into());
+        assert!(text_changed(&c, &changed));
     }
 
     #[test]

@@ -4,31 +4,43 @@
 
 use satang_domain::{Charge, ChargeId, Source, SourceId, Timestamp};
 
-use super::events::insert_event;
-use super::idempotency;
-use super::ledger::book_change;
-use super::lists::page;
-use super::{PgStore, Tx, bad_id, json_err, parse_doc, pg_err};
-use crate::api::idempotency::KEY_LIFETIME_SECONDS;
-use crate::store::idempotency::{Written, pending_key};
-use crate::store::{ChargeMutation, ChargeRef, ListQuery, NewEvent, Page, Scope, StoreError, StoreResult};
+use deadpool_postgres::GenericClient;
+use satang_domain::ledger::Origin;
 
-async fn load_charge_for_update(tx: &Tx<'_>, which: &ChargeRef) -> StoreResult<(i64, Charge)> {
+use super::idempotency;
+use super::ledger::shard;
+use super::lists::page;
+use super::{PgStore, bad_id, json_err, parse_doc, pg_err};
+use crate::api::idempotency::KEY_LIFETIME_SECONDS;
+use crate::store::idempotency::{KeyRow, Written, pending_key};
+use crate::store::search::{charge_text, text_changed};
+use crate::store::users::AuditEntry;
+use crate::store::{
+    ChargeMutation, ChargeRef, ListQuery, NewEvent, Page, RefundRecord, Scope, StoreError, StoreResult,
+};
+use tokio_postgres::types::ToSql;
+
+/// A charge with its row's `seq` and `version`; with `lock`, under its row lock (inside a transaction).
+async fn load_versioned(c: &impl GenericClient, which: &ChargeRef, lock: bool) -> StoreResult<(i64, i64, Charge)> {
+    let locked = if lock { " for update" } else { "" };
     let (row, id) = match which {
-        ChargeRef::Scoped(scope, id) => (
-            tx.query_opt(
-                "select seq, doc from charges where id = $1 and account_id = $2 and livemode = $3 for update",
-                &[&id.as_str(), &scope.account.as_str(), &scope.livemode],
-            )
-            .await,
-            id,
-        ),
+        ChargeRef::Scoped(scope, id) => {
+            let sql = format!(
+                "select seq, version, doc from charges where id = $1 and account_id = $2 and livemode = $3{locked}"
+            );
+            let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
+            (c.query_opt(&st, &[&id.as_str(), &scope.account.as_str(), &scope.livemode]).await, id)
+        }
         ChargeRef::Unscoped(id) => {
-            (tx.query_opt("select seq, doc from charges where id = $1 for update", &[&id.as_str()]).await, id)
+            let st = c
+                .prepare_cached(&format!("select seq, version, doc from charges where id = $1{locked}"))
+                .await
+                .map_err(pg_err)?;
+            (c.query_opt(&st, &[&id.as_str()]).await, id)
         }
     };
     let row = row.map_err(pg_err)?.ok_or_else(|| StoreError::not_found("charge", id))?;
-    Ok((row.get(0), parse_doc(row.get::<_, &str>(1))?))
+    Ok((row.get(0), row.get(1), parse_doc(row.get::<_, &str>(2))?))
 }
 
 pub(super) async fn insert_source(store: &PgStore, scope: &Scope, source: &Source) -> StoreResult<()> {
@@ -69,34 +81,21 @@ pub(super) async fn get_source(store: &PgStore, scope: &Scope, id: &SourceId) ->
     Ok((super::sqlite::source_from(doc, row.get(2))?, row.get(1)))
 }
 
-/// Everything a new charge writes, as one statement: the source claimed (or inserted), the charge, its list
-/// count, its events with their list counts and outbox rows (the account's endpoints, or the charge's own
-/// `webhook_endpoints` with the signing secret they need), and the request's idempotency key. Every part
-/// selects `from ch`, so when the source is already used nothing at all is written.
-///
-/// One statement is one implicit transaction and one round trip, where BEGIN, the seven statements and
-/// COMMIT cost three round trips and nine executions on both sides (issue 15: PostgreSQL create-charge was
-/// at 24 % of a bare insert). Only a request with an `Idempotency-Key` runs it inside BEGIN … COMMIT: a key
-/// another request holds (`idem` returns no row) must roll the charge back.
-const CREATE_CHARGE: &str = "\
-with src_new as ( \
-  insert into sources (id, account_id, livemode, charge_id, created_at, doc) \
-  select $1, $2, $3, $4, $5, '' where $6 returning 1 \
-), src_claimed as ( \
-  update sources set charge_id = $4 \
-  where not $6 and id = $1 and account_id = $2 and livemode = $3 and charge_id is null returning 1 \
-), ch as ( \
-  insert into charges (id, account_id, livemode, status, created_at, expires_at, version, doc) \
-  select $4, $2, $3, $7, $5, $8, 1, $9 \
-  where exists (select 1 from src_new) or exists (select 1 from src_claimed) returning seq \
-), ev as ( \
+/// What a charge's write adds besides the charge, as the data-modifying CTEs both [`CREATE_CHARGE`] and
+/// [`UPDATE_CHARGE`] end with, each part selecting `from ch` (the charge's own insert or update: when it
+/// wrote nothing, neither do they). Both statements number these parameters alike: `$2`/`$3` the scope,
+/// `$5` the time of the write, `$10`–`$14` the events (id, key, charge, time, JSON), `$15` a signing secret
+/// offered for the charge's own webhook URLs, `$16` whether each event goes to those URLs instead of the
+/// account's endpoints, `$17`–`$19` those (event, URL, time), `$20`–`$26` the `Idempotency-Key` row.
+macro_rules! events_written {
+    () => {
+        "ev as ( \
   insert into events (id, account_id, livemode, key, charge_id, created_at, data) \
   select e.id, $2, $3, e.key, e.charge_id, e.at, e.data \
   from ch, unnest($10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[]) as e(id, key, charge_id, at, data) \
   returning 1 \
 ), counted as ( \
-  insert into list_count_deltas (account_id, livemode, list) \
-  select $2, $3, 'charges' from ch union all select $2, $3, 'events' from ev \
+  insert into list_count_deltas (account_id, livemode, list) select $2, $3, 'events' from ev \
 ), signing as ( \
   insert into webhook_signing (account_id, livemode, secret, created_at) \
   select $2, $3, $15, $5 from ch where $15::text is not null \
@@ -119,8 +118,195 @@ with src_new as ( \
     status = excluded.status, version = excluded.version, body = excluded.body, created_at = excluded.created_at \
   where idempotency_keys.created_at < $26 \
   returning 1 \
-) \
-select (select count(*) from ch), (select count(*) from outbox), (select count(*) from idem)";
+) "
+    };
+}
+
+/// Everything a new charge writes, as one statement: the source claimed (or inserted), the charge, its list
+/// count, its events with their list counts and outbox rows (the account's endpoints, or the charge's own
+/// `webhook_endpoints` with the signing secret they need), and the request's idempotency key. Every part
+/// selects `from ch`, so when the source is already used nothing at all is written.
+///
+/// One statement is one implicit transaction and one round trip, where BEGIN, the seven statements and
+/// COMMIT cost three round trips and nine executions on both sides (issue 15: PostgreSQL create-charge was
+/// at 24 % of a bare insert). Only a request with an `Idempotency-Key` runs it inside BEGIN … COMMIT: a key
+/// another request holds (`idem` returns no row) must roll the charge back.
+const CREATE_CHARGE: &str = concat!(
+    "with src_new as ( \
+  insert into sources (id, account_id, livemode, charge_id, created_at, doc) \
+  select $1, $2, $3, $4, $5, '' where $6 returning 1 \
+), src_claimed as ( \
+  update sources set charge_id = $4 \
+  where not $6 and id = $1 and account_id = $2 and livemode = $3 and charge_id is null returning 1 \
+), ch as ( \
+  insert into charges (id, account_id, livemode, status, created_at, expires_at, version, doc, method, currency, \
+    search) \
+  select $4, $2, $3, $7, $5, $8, 1, $9, $27, $28, to_tsvector('simple'::regconfig, $29) \
+  where exists (select 1 from src_new) or exists (select 1 from src_claimed) returning seq \
+), ch_counted as ( \
+  insert into list_count_deltas (account_id, livemode, list) select $2, $3, 'charges' from ch \
+), ",
+    events_written!(),
+    "select (select count(*) from ch), (select count(*) from outbox), (select count(*) from idem)"
+);
+
+/// A charge's change as one statement, like [`CREATE_CHARGE`]: the charge's update if it is still at the
+/// version it was read at (`$6`), its new refunds (`$27`–`$30`), ledger entries (`$31`–`$37`) and the
+/// balances they move (summed per currency into one shard, `$38`), an audit row for a dashboard action
+/// (`$39`–`$43`), and [`events_written`]. The search vector is computed again only when its text (`$9`)
+/// is sent.
+const UPDATE_CHARGE: &str = concat!(
+    "with ch as ( \
+  update charges set doc = $1, status = $7, expires_at = $8, version = version + 1, \
+    search = coalesce(to_tsvector('simple'::regconfig, $9::text), search) \
+  where seq = $4 and version = $6 returning 1 \
+), refunded as ( \
+  insert into refunds (id, account_id, livemode, charge_id, created_at, doc) \
+  select r.id, $2, $3, $27, r.at, r.doc from ch, unnest($28::text[], $29::bigint[], $30::text[]) as r(id, at, doc) \
+), booked as ( \
+  insert into ledger (id, account_id, livemode, direction, amount, currency, charge_id, refund_id, created_at) \
+  select l.id, $2, $3, l.direction, abs(l.signed), l.currency, l.charge_id, l.refund_id, l.at \
+  from ch, unnest($31::text[], $32::text[], $33::bigint[], $34::text[], $35::text[], $36::text[], $37::bigint[]) \
+    as l(id, direction, signed, currency, charge_id, refund_id, at) \
+), balanced as ( \
+  insert into balances (account_id, livemode, currency, shard, total, updated_at) \
+  select $2, $3, l.currency, $38, sum(l.signed), max(l.at) \
+  from ch, unnest($33::bigint[], $34::text[], $37::bigint[]) as l(signed, currency, at) group by l.currency \
+  on conflict (account_id, livemode, currency, shard) \
+  do update set total = balances.total + excluded.total, updated_at = excluded.updated_at \
+), audited as ( \
+  insert into audit_log (account_id, actor, action, detail, created_at) \
+  select $39, $40, $41, $42, $43 from ch where $39::text is not null \
+), ",
+    events_written!(),
+    "select (select count(*) from ch), (select count(*) from outbox), (select count(*) from idem)"
+);
+
+type Param<'a> = &'a (dyn ToSql + Sync);
+
+/// The parameters `$10`–`$26` of [`events_written`]: a write's events, where they are delivered, and its
+/// `Idempotency-Key` row.
+struct EventArgs<'a> {
+    ids: Vec<&'a str>,
+    keys: Vec<&'a str>,
+    charges: Vec<Option<&'a str>>,
+    at: Vec<i64>,
+    data: Vec<&'a str>,
+    secret: Option<String>,
+    own: Vec<bool>,
+    own_events: Vec<&'a str>,
+    own_urls: Vec<&'a str>,
+    own_at: Vec<i64>,
+    key: Option<&'a str>,
+    fingerprint: Option<&'a str>,
+    status: Option<i32>,
+    version: Option<&'a str>,
+    body: Option<&'a [u8]>,
+    key_created: Option<i64>,
+    expired_before: Option<i64>,
+}
+
+impl<'a> EventArgs<'a> {
+    fn new(events: &'a [NewEvent], key: Option<&'a KeyRow>) -> Self {
+        let own: Vec<(&str, &str, i64)> = events
+            .iter()
+            .flat_map(|e| e.webhook_urls.iter().map(move |u| (e.id.as_str(), u.as_str(), e.created_at.unix())))
+            .collect();
+        let r = key.map(|k| &k.response);
+        EventArgs {
+            ids: events.iter().map(|e| e.id.as_str()).collect(),
+            keys: events.iter().map(|e| e.key.as_str()).collect(),
+            charges: events.iter().map(|e| e.charge.as_ref().map(|c| c.as_str())).collect(),
+            at: events.iter().map(|e| e.created_at.unix()).collect(),
+            data: events.iter().map(|e| e.data.as_str()).collect(),
+            // Signing a charge's own URLs needs the account's secret: one is offered, and kept only if the
+            // account has none yet (`on conflict do nothing`).
+            secret: (!own.is_empty()).then(crate::webhooks::sign::new_secret),
+            own: events.iter().map(|e| !e.webhook_urls.is_empty()).collect(),
+            own_events: own.iter().map(|o| o.0).collect(),
+            own_urls: own.iter().map(|o| o.1).collect(),
+            own_at: own.iter().map(|o| o.2).collect(),
+            key: key.map(|k| k.key.as_str()),
+            fingerprint: r.map(|r| r.fingerprint.as_str()),
+            status: r.map(|r| i32::from(r.status)),
+            version: r.and_then(|r| r.version.as_deref()),
+            body: r.map(|r| r.body.as_slice()),
+            key_created: r.map(|r| r.created_at.unix()),
+            expired_before: r.map(|r| r.created_at.plus_seconds(-KEY_LIFETIME_SECONDS).unix()),
+        }
+    }
+
+    fn params(&self) -> [Param<'_>; 17] {
+        [
+            &self.ids,
+            &self.keys,
+            &self.charges,
+            &self.at,
+            &self.data,
+            &self.secret,
+            &self.own,
+            &self.own_events,
+            &self.own_urls,
+            &self.own_at,
+            &self.key,
+            &self.fingerprint,
+            &self.status,
+            &self.version,
+            &self.body,
+            &self.key_created,
+            &self.expired_before,
+        ]
+    }
+}
+
+/// The `Idempotency-Key` row a write records, if the request has a key.
+fn key_row(
+    pending: &Option<std::sync::Arc<crate::store::idempotency::PendingKey>>,
+    w: Written<'_>,
+) -> StoreResult<Option<KeyRow>> {
+    match pending.as_ref().and_then(|p| p.render(w)) {
+        None => Ok(None),
+        Some(Ok(row)) => Ok(Some(row)),
+        Some(Err(e)) => Err(StoreError::Other(anyhow::anyhow!("rendering the Idempotency-Key response: {e}"))),
+    }
+}
+
+/// Runs [`CREATE_CHARGE`] or [`UPDATE_CHARGE`] and returns (whether the charge was written, outbox rows
+/// queued). One statement is one implicit transaction; only a request with an `Idempotency-Key` runs it
+/// inside BEGIN … COMMIT, because a key another request holds (`idem` wrote no row) must roll the charge's
+/// write back.
+async fn write_charge(
+    c: &mut deadpool_postgres::Client,
+    sql: &str,
+    params: &[Param<'_>],
+    pending: &Option<std::sync::Arc<crate::store::idempotency::PendingKey>>,
+    keyed: bool,
+) -> StoreResult<(bool, i64)> {
+    let committing = std::time::Instant::now();
+    let out = if !keyed {
+        let st = c.prepare_cached(sql).await.map_err(pg_err)?;
+        let row = c.query_one(&st, params).await.map_err(pg_err)?;
+        (row.get::<_, i64>(0) > 0, row.get::<_, i64>(1))
+    } else {
+        let tx = c.transaction().await.map_err(pg_err)?;
+        let st = tx.prepare_cached(sql).await.map_err(pg_err)?;
+        let row = tx.query_one(&st, params).await.map_err(pg_err)?;
+        let (written, queued, recorded) = (row.get::<_, i64>(0) > 0, row.get::<_, i64>(1), row.get::<_, i64>(2));
+        if written && recorded == 0 {
+            // Rolled back when `tx` drops.
+            if let Some(p) = pending {
+                p.mark_taken();
+            }
+            return Err(StoreError::KeyTaken);
+        }
+        tx.commit().await.map_err(pg_err)?;
+        (written, queued)
+    };
+    if out.0 {
+        crate::metrics::commit(1, committing.elapsed().as_secs_f64());
+    }
+    Ok(out)
+}
 
 pub(super) async fn create_charge(
     store: &PgStore,
@@ -131,81 +317,19 @@ pub(super) async fn create_charge(
     events: Vec<NewEvent>,
 ) -> StoreResult<()> {
     let pending = pending_key();
-    let key = match pending.as_ref().and_then(|p| p.render(Written::Charge(charge))) {
-        None => None,
-        Some(Ok(row)) => Some(row),
-        Some(Err(e)) => return Err(StoreError::Other(anyhow::anyhow!("rendering the Idempotency-Key response: {e}"))),
-    };
+    let key = key_row(&pending, Written::Charge(charge))?;
     let (id, src) = (charge.id.as_str(), charge.source.id.as_str());
     let (account, livemode, created) = (scope.account.as_str(), scope.livemode, charge.created_at.unix());
-    let ev_ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let ev_keys: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();
-    let ev_charges: Vec<Option<&str>> = events.iter().map(|e| e.charge.as_ref().map(|c| c.as_str())).collect();
-    let ev_at: Vec<i64> = events.iter().map(|e| e.created_at.unix()).collect();
-    let ev_data: Vec<&str> = events.iter().map(|e| e.data.as_str()).collect();
-    let ev_own: Vec<bool> = events.iter().map(|e| !e.webhook_urls.is_empty()).collect();
-    let own: Vec<(&str, &str, i64)> = events
-        .iter()
-        .flat_map(|e| e.webhook_urls.iter().map(move |u| (e.id.as_str(), u.as_str(), e.created_at.unix())))
-        .collect();
-    let own_events: Vec<&str> = own.iter().map(|o| o.0).collect();
-    let own_urls: Vec<&str> = own.iter().map(|o| o.1).collect();
-    let own_at: Vec<i64> = own.iter().map(|o| o.2).collect();
-    // Signing a charge's own URLs needs the account's secret: one is offered, and kept only if the account
-    // has none yet (`on conflict do nothing`).
-    let secret = (!own.is_empty()).then(crate::webhooks::sign::new_secret);
-    let r = key.as_ref().map(|k| &k.response);
-    let key_status = r.map(|r| i32::from(r.status));
-    let expired_before = r.map(|r| r.created_at.plus_seconds(-KEY_LIFETIME_SECONDS).unix());
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 26] = [
-        &src,
-        &account,
-        &livemode,
-        &id,
-        &created,
-        &new_source,
-        &charge.status.name(),
-        &charge.expires_at.unix(),
-        &doc,
-        &ev_ids,
-        &ev_keys,
-        &ev_charges,
-        &ev_at,
-        &ev_data,
-        &secret,
-        &ev_own,
-        &own_events,
-        &own_urls,
-        &own_at,
-        &key.as_ref().map(|k| k.key.as_str()),
-        &r.map(|r| r.fingerprint.as_str()),
-        &key_status,
-        &r.and_then(|r| r.version.as_deref()),
-        &r.map(|r| r.body.as_slice()),
-        &r.map(|r| r.created_at.unix()),
-        &expired_before,
-    ];
+    let ev = EventArgs::new(&events, key.as_ref());
+    let text = charge_text(charge);
+    let (status, expires, method, currency) =
+        (charge.status.name(), charge.expires_at.unix(), charge.source.method.name, charge.currency.code());
+    let mut params: Vec<Param<'_>> =
+        vec![&src, &account, &livemode, &id, &created, &new_source, &status, &expires, &doc];
+    params.extend(ev.params());
+    params.extend([&method as Param<'_>, &currency, &text]);
     let mut c = store.client().await?;
-    let committing = std::time::Instant::now();
-    let (inserted, queued) = if key.is_none() {
-        let st = c.prepare_cached(CREATE_CHARGE).await.map_err(pg_err)?;
-        let row = c.query_one(&st, &params).await.map_err(pg_err)?;
-        (row.get::<_, i64>(0) > 0, row.get::<_, i64>(1))
-    } else {
-        let tx = c.transaction().await.map_err(pg_err)?;
-        let st = tx.prepare_cached(CREATE_CHARGE).await.map_err(pg_err)?;
-        let row = tx.query_one(&st, &params).await.map_err(pg_err)?;
-        let (inserted, queued, recorded) = (row.get::<_, i64>(0) > 0, row.get::<_, i64>(1), row.get::<_, i64>(2));
-        if inserted && recorded == 0 {
-            // Rolled back when `tx` drops.
-            if let Some(p) = &pending {
-                p.mark_taken();
-            }
-            return Err(StoreError::KeyTaken);
-        }
-        tx.commit().await.map_err(pg_err)?;
-        (inserted, queued)
-    };
+    let (inserted, queued) = write_charge(&mut c, CREATE_CHARGE, &params, &pending, key.is_some()).await?;
     if !inserted {
         let used = c
             .query_opt(
@@ -219,7 +343,6 @@ pub(super) async fn create_charge(
             None => StoreError::not_found("source", &charge.source.id),
         });
     }
-    crate::metrics::commit(1, committing.elapsed().as_secs_f64());
     if !events.is_empty() {
         store.events.bump();
     }
@@ -258,47 +381,193 @@ pub(super) async fn list_charges(store: &PgStore, scope: &Scope, q: ListQuery) -
     Ok(Page { items, total: rows.total })
 }
 
-/// The charge is loaded under a row lock (concurrent changes to one charge queue here, on any node), changed
-/// by the domain, and written with its bookings, events and idempotency key sent together.
+/// Lost races before a change takes the charge's row lock (see [`update_charge`]).
+const OPTIMISTIC_TRIES: usize = 3;
+
+/// Optimistic first, as on SQLite: the charge is read without a lock, changed by the domain, and written
+/// by [`UPDATE_CHARGE`] only if it is still at the version read; a change that lost the race reads again.
+/// That is two round trips and no explicit transaction, where a locked read needed four (BEGIN, the read,
+/// the writes, COMMIT) and a dozen statements (issue 15: `mark_as_paid` on PostgreSQL). After
+/// [`OPTIMISTIC_TRIES`] lost races (many refunds at once on one charge) the change reads the charge under
+/// its row lock, where it cannot lose; concurrent changes to one charge then queue on any node.
 pub(super) async fn update_charge(store: &PgStore, which: ChargeRef, mutation: ChargeMutation) -> StoreResult<Charge> {
     let pending = pending_key();
     let audit = crate::store::users::pending_audit();
     let mut c = store.client().await?;
+    for _ in 0..OPTIMISTIC_TRIES {
+        let (seq, version, before) = load_versioned(&c, &which, false).await?;
+        let change = Change::new(before, &mutation, &pending)?;
+        let args = change.args(seq, version, audit.as_ref());
+        let (written, queued) =
+            write_charge(&mut c, UPDATE_CHARGE, &args.params(), &pending, change.key.is_some()).await?;
+        if written {
+            return Ok(change.done(store, queued));
+        }
+    }
     let tx = c.transaction().await.map_err(pg_err)?;
-    let (seq, mut charge) = load_charge_for_update(&tx, &which).await?;
-    let before = charge.clone();
-    let events = mutation(&mut charge)?;
-    let scope = Scope { account: charge.account.clone(), livemode: charge.livemode() };
-    let doc = serde_json::to_string(&charge).map_err(json_err)?;
-    let st = tx
-        .prepare_cached(
-            "update charges set doc = $1, status = $2, expires_at = $3, version = version + 1 where seq = $4",
-        )
-        .await
-        .map_err(pg_err)?;
-    let t = &tx;
-    let update =
-        async { t.execute(&st, &[&doc, &charge.status.name(), &charge.expires_at.unix(), &seq]).await.map_err(pg_err) };
-    let events_written = futures::future::try_join_all(events.iter().map(|e| insert_event(t, &scope, e)));
-    let ((), _, queued, ()) = futures::try_join!(
-        book_change(t, &scope, &before, &charge),
-        update,
-        events_written,
-        idempotency::record(t, &pending, Written::Charge(&charge)),
-    )?;
-    if let Some(a) = &audit {
-        super::users::insert_audit(&tx, a).await?;
+    let (seq, version, before) = load_versioned(&tx, &which, true).await?;
+    let change = Change::new(before, &mutation, &pending)?;
+    let args = change.args(seq, version, audit.as_ref());
+    let st = tx.prepare_cached(UPDATE_CHARGE).await.map_err(pg_err)?;
+    let row = tx.query_one(&st, &args.params()).await.map_err(pg_err)?;
+    let (written, queued, recorded) = (row.get::<_, i64>(0) > 0, row.get::<_, i64>(1), row.get::<_, i64>(2));
+    if !written {
+        return Err(StoreError::Other(anyhow::anyhow!("charge {} changed under its row lock", change.after.id)));
     }
-    let committing = std::time::Instant::now();
+    if change.key.is_some() && recorded == 0 {
+        if let Some(p) = &pending {
+            p.mark_taken();
+        }
+        return Err(StoreError::KeyTaken);
+    }
     tx.commit().await.map_err(pg_err)?;
-    crate::metrics::commit(1, committing.elapsed().as_secs_f64());
-    if !queued.is_empty() {
-        store.events.bump();
+    Ok(change.done(store, queued))
+}
+
+/// A charge's change, ready to write: the charge before and after, what it books, its events.
+struct Change {
+    before: Charge,
+    after: Charge,
+    doc: String,
+    /// The search text, when it changed.
+    text: Option<String>,
+    events: Vec<NewEvent>,
+    key: Option<KeyRow>,
+    entries: Vec<satang_domain::ledger::LedgerEntry>,
+    refund_docs: Vec<String>,
+    shard: i16,
+}
+
+impl Change {
+    fn new(
+        before: Charge,
+        mutation: &ChargeMutation,
+        pending: &Option<std::sync::Arc<crate::store::idempotency::PendingKey>>,
+    ) -> StoreResult<Change> {
+        let mut after = before.clone();
+        let events = mutation(&mut after)?;
+        let doc = serde_json::to_string(&after).map_err(json_err)?;
+        let key = key_row(pending, Written::Charge(&after))?;
+        let entries = satang_domain::ledger::entries_for_change(&before, &after);
+        let refund_docs = after.refunds[before.refunds.len().min(after.refunds.len())..]
+            .iter()
+            .map(|r| {
+                let rec = RefundRecord { charge: after.id.clone(), currency: after.currency, refund: r.clone() };
+                serde_json::to_string(&rec).map_err(json_err)
+            })
+            .collect::<StoreResult<_>>()?;
+        let text = text_changed(&before, &after).then(|| charge_text(&after));
+        Ok(Change { before, after, doc, text, events, key, entries, refund_docs, shard: shard() })
     }
-    if queued.contains(&true) {
-        store.wake_workers();
+
+    fn args<'a>(&'a self, seq: i64, version: i64, audit: Option<&'a AuditEntry>) -> UpdateArgs<'a> {
+        let new_refunds = &self.after.refunds[self.before.refunds.len().min(self.after.refunds.len())..];
+        let origin = |e: &'a satang_domain::ledger::LedgerEntry| match &e.origin {
+            Origin::Charge(id) => (Some(id.as_str()), None),
+            Origin::Refund(id) => (None, Some(id.as_str())),
+        };
+        UpdateArgs {
+            scope: (self.after.account.as_str(), self.after.livemode()),
+            now: self.events.first().map_or(self.after.created_at, |e| e.created_at).unix(),
+            seq,
+            version,
+            status: self.after.status.name(),
+            expires: self.after.expires_at.unix(),
+            events: EventArgs::new(&self.events, self.key.as_ref()),
+            refund_ids: new_refunds.iter().map(|r| r.id.as_str()).collect(),
+            refund_at: new_refunds.iter().map(|r| r.created_at.unix()).collect(),
+            ledger_ids: self.entries.iter().map(|e| e.id.as_str()).collect(),
+            directions: self.entries.iter().map(|e| e.direction.as_str()).collect(),
+            signed: self.entries.iter().map(|e| e.direction.signed(e.amount)).collect(),
+            currencies: self.entries.iter().map(|e| e.currency.code()).collect(),
+            ledger_charges: self.entries.iter().map(|e| origin(e).0).collect(),
+            ledger_refunds: self.entries.iter().map(|e| origin(e).1).collect(),
+            ledger_at: self.entries.iter().map(|e| e.created_at.unix()).collect(),
+            audit_account: audit.map(|a| a.account.as_str()),
+            audit_actor: audit.map(|a| a.actor.as_str()),
+            audit_action: audit.map(|a| a.action.as_str()),
+            audit_detail: audit.map(|a| a.detail.as_str()),
+            audit_at: audit.map(|a| a.created_at.unix()),
+            change: self,
+            charge_id: self.after.id.as_str(),
+        }
     }
-    Ok(charge)
+
+    /// After the commit: wake what waits on new events and deliveries.
+    fn done(self, store: &PgStore, queued: i64) -> Charge {
+        if !self.events.is_empty() {
+            store.events.bump();
+        }
+        if queued > 0 {
+            store.wake_workers();
+        }
+        self.after
+    }
+}
+
+/// [`UPDATE_CHARGE`]'s parameters, borrowed from a [`Change`] ([`UpdateArgs::params`]).
+struct UpdateArgs<'a> {
+    change: &'a Change,
+    charge_id: &'a str,
+    scope: (&'a str, bool),
+    now: i64,
+    seq: i64,
+    version: i64,
+    status: &'static str,
+    expires: i64,
+    events: EventArgs<'a>,
+    refund_ids: Vec<&'a str>,
+    refund_at: Vec<i64>,
+    ledger_ids: Vec<&'a str>,
+    directions: Vec<&'static str>,
+    signed: Vec<i64>,
+    currencies: Vec<&'static str>,
+    ledger_charges: Vec<Option<&'a str>>,
+    ledger_refunds: Vec<Option<&'a str>>,
+    ledger_at: Vec<i64>,
+    audit_account: Option<&'a str>,
+    audit_actor: Option<&'a str>,
+    audit_action: Option<&'a str>,
+    audit_detail: Option<&'a str>,
+    audit_at: Option<i64>,
+}
+
+impl UpdateArgs<'_> {
+    fn params(&self) -> Vec<Param<'_>> {
+        let c = self.change;
+        let mut p: Vec<Param<'_>> = vec![
+            &c.doc,
+            &self.scope.0,
+            &self.scope.1,
+            &self.seq,
+            &self.now,
+            &self.version,
+            &self.status,
+            &self.expires,
+            &c.text,
+        ];
+        p.extend(self.events.params());
+        p.extend([
+            &self.charge_id as Param<'_>,
+            &self.refund_ids,
+            &self.refund_at,
+            &c.refund_docs,
+            &self.ledger_ids,
+            &self.directions,
+            &self.signed,
+            &self.currencies,
+            &self.ledger_charges,
+            &self.ledger_refunds,
+            &self.ledger_at,
+            &c.shard,
+            &self.audit_account,
+            &self.audit_actor,
+            &self.audit_action,
+            &self.audit_detail,
+            &self.audit_at,
+        ]);
+        p
+    }
 }
 
 pub(super) async fn due_charges(store: &PgStore, now: Timestamp, limit: u64) -> StoreResult<Vec<ChargeId>> {

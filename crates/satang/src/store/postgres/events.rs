@@ -1,59 +1,13 @@
-//! Events: the `events` table. Writing an event also queues its webhook deliveries (`webhook_deliveries`)
-//! and counts it in its list, in the same transaction.
+//! Events: the `events` table. Events are written with the charge's change that makes them, by the
+//! charge's own statement (`events_written` in [`super::charges`]), which also queues their webhook
+//! deliveries (`webhook_deliveries`) and counts them in their list.
 
 use satang_domain::{ChargeId, EventId, EventKey, Timestamp};
 use tokio_postgres::Row;
 
-use super::lists::{count_insert, page};
-use super::webhooks::ensure_signing_secret;
-use super::{Op, PgStore, Tx, bad_id, pg_err};
-use crate::store::{ListQuery, NewEvent, Page, Scope, StoreError, StoreResult, StoredEvent};
-
-/// Writes the event, its list count and its outbox rows, sent together (one round trip once the statements
-/// are prepared); returns whether any delivery was queued (the caller wakes the workers once the
-/// transaction has committed).
-pub(super) async fn insert_event(tx: &Tx<'_>, scope: &Scope, e: &NewEvent) -> StoreResult<bool> {
-    let (event_st, endpoints_st, own_st) = futures::try_join!(
-        tx.prepare_cached(
-            "insert into events (id, account_id, livemode, key, charge_id, created_at, data) values ($1, $2, $3, $4, $5, $6, $7)",
-        ),
-        tx.prepare_cached(
-            "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
-             next_attempt_at, created_at) select $1, account_id, livemode, id, url, 'pending', 0, $2, $2 \
-             from webhook_endpoints where account_id = $3 and livemode = $4",
-        ),
-        tx.prepare_cached(
-            "insert into webhook_deliveries (event_id, account_id, livemode, endpoint_id, url, state, attempts, \
-             next_attempt_at, created_at) values ($1, $2, $3, null, $4, 'pending', 0, $5, $5)",
-        ),
-    )
-    .map_err(pg_err)?;
-    if !e.webhook_urls.is_empty() {
-        ensure_signing_secret(tx, scope, e.created_at).await?;
-    }
-    let (id, account, livemode, at) = (e.id.as_str(), scope.account.as_str(), scope.livemode, e.created_at.unix());
-    let (event_st, endpoints_st, own_st) = (&event_st, &endpoints_st, &own_st);
-    let event: Op<'_> = Box::pin(async move {
-        tx.execute(
-            event_st,
-            &[&id, &account, &livemode, &e.key.as_str(), &e.charge.as_ref().map(|c| c.as_str()), &at, &e.data],
-        )
-        .await
-    });
-    let mut ops = vec![event];
-    if e.webhook_urls.is_empty() {
-        ops.push(Box::pin(async move { tx.execute(endpoints_st, &[&id, &at, &account, &livemode]).await }));
-    } else {
-        for url in &e.webhook_urls {
-            ops.push(Box::pin(async move { tx.execute(own_st, &[&id, &account, &livemode, url, &at]).await }));
-        }
-    }
-    let (counts, ()) = futures::try_join!(
-        async { futures::future::try_join_all(ops).await.map_err(pg_err) },
-        count_insert(tx, scope, "events")
-    )?;
-    Ok(counts.iter().skip(1).sum::<u64>() > 0)
-}
+use super::lists::page;
+use super::{PgStore, bad_id, pg_err};
+use crate::store::{ListQuery, Page, Scope, StoreError, StoreResult, StoredEvent};
 
 fn event_from(row: &Row, livemode: bool) -> StoreResult<StoredEvent> {
     let key: String = row.get(1);

@@ -1,89 +1,17 @@
 //! Refunds, ledger entries (the API's transactions) and balances: the `refunds`, `ledger` and `balances`
-//! tables. All three are written only by [`book_change`], from a charge's change, in the charge's
-//! transaction.
+//! tables. All three are written only with a charge's change, by the charge's own statement
+//! ([`super::charges`], `UPDATE_CHARGE`).
 
-use satang_domain::{Amount, Charge, ChargeId, Direction, LedgerEntry, Origin, RefundId, Timestamp, TransactionId};
+use satang_domain::{Amount, ChargeId, Direction, LedgerEntry, Origin, RefundId, Timestamp, TransactionId};
 use tokio_postgres::Row;
 
 use super::lists::page;
-use super::{Op, PgStore, Tx, bad_id, json_err, parse_doc, pg_err};
+use super::{PgStore, bad_id, parse_doc, pg_err};
 use crate::store::{Balance, DailyTotal, ListQuery, Page, RefundRecord, Scope, StoreError, StoreResult};
 
 /// A random shard of a split counter (see the 0004 migration).
-fn shard() -> i16 {
+pub(super) fn shard() -> i16 {
     rand::RngExt::random_range(&mut rand::rng(), 0..16)
-}
-
-/// New refund rows, ledger entries and the balance they move, for a charge's change.
-pub(super) async fn book_change(tx: &Tx<'_>, scope: &Scope, before: &Charge, after: &Charge) -> StoreResult<()> {
-    let entries = satang_domain::ledger::entries_for_change(before, after);
-    let new_refunds: Vec<_> = after.refunds.iter().skip(before.refunds.len()).collect();
-    if entries.is_empty() && new_refunds.is_empty() {
-        return Ok(());
-    }
-    let (refund_st, ledger_st, balance_st) = futures::try_join!(
-        tx.prepare_cached(
-            "insert into refunds (id, account_id, livemode, charge_id, created_at, doc) values ($1, $2, $3, $4, $5, $6)",
-        ),
-        tx.prepare_cached(
-            "insert into ledger (id, account_id, livemode, direction, amount, currency, charge_id, refund_id, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        ),
-        tx.prepare_cached(
-            "insert into balances (account_id, livemode, currency, shard, total, updated_at) \
-             values ($1, $2, $3, $4, $5, $6) on conflict (account_id, livemode, currency, shard) \
-             do update set total = balances.total + excluded.total, updated_at = excluded.updated_at",
-        ),
-    )
-    .map_err(pg_err)?;
-    let mut docs = Vec::with_capacity(new_refunds.len());
-    for r in &new_refunds {
-        let rec = RefundRecord { charge: after.id.clone(), currency: after.currency, refund: (*r).clone() };
-        docs.push(serde_json::to_string(&rec).map_err(json_err)?);
-    }
-    let (refund_st, ledger_st, balance_st) = (&refund_st, &ledger_st, &balance_st);
-    let (account, livemode, shard) = (scope.account.as_str(), scope.livemode, shard());
-    // Every statement is sent at once and answered in order: one round trip for the whole booking.
-    let refunds = new_refunds.iter().zip(&docs).map(|(r, doc)| {
-        Box::pin(async move {
-            tx.execute(refund_st, &[&r.id.as_str(), &account, &livemode, &after.id.as_str(), &r.created_at.unix(), doc])
-                .await
-        }) as Op<'_>
-    });
-    let ledger = entries.iter().map(|e| {
-        let (charge_id, refund_id) = match &e.origin {
-            Origin::Charge(id) => (Some(id.as_str()), None),
-            Origin::Refund(id) => (None, Some(id.as_str())),
-        };
-        Box::pin(async move {
-            tx.execute(
-                ledger_st,
-                &[
-                    &e.id.as_str(),
-                    &account,
-                    &livemode,
-                    &e.direction.as_str(),
-                    &e.amount.subunits(),
-                    &e.currency.code(),
-                    &charge_id,
-                    &refund_id,
-                    &e.created_at.unix(),
-                ],
-            )
-            .await
-        }) as Op<'_>
-    });
-    let balances = entries.iter().map(|e| {
-        Box::pin(async move {
-            tx.execute(
-                balance_st,
-                &[&account, &livemode, &e.currency.code(), &shard, &e.direction.signed(e.amount), &e.created_at.unix()],
-            )
-            .await
-        }) as Op<'_>
-    });
-    futures::future::try_join_all(refunds.chain(ledger).chain(balances)).await.map_err(pg_err)?;
-    Ok(())
 }
 
 const LEDGER_COLUMNS: &str = "id, direction, amount, currency, charge_id, refund_id, created_at";

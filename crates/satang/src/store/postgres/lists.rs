@@ -5,19 +5,8 @@
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::{PgStore, Tx, pg_err};
+use super::{PgStore, pg_err};
 use crate::store::{ListQuery, Order, Page, Scope, Store, StoreResult};
-
-/// Counts one more row in a list whose whole total has a counter (see the 0005 migration): a delta row,
-/// which no other insert waits on.
-pub(super) async fn count_insert(tx: &Tx<'_>, scope: &Scope, list: &str) -> StoreResult<()> {
-    let st = tx
-        .prepare_cached("insert into list_count_deltas (account_id, livemode, list) values ($1, $2, $3)")
-        .await
-        .map_err(pg_err)?;
-    tx.execute(&st, &[&scope.account.as_str(), &scope.livemode, &list]).await.map_err(pg_err)?;
-    Ok(())
-}
 
 /// One page of a scoped list (see the SQLite store's `page`), in (created_at, seq) order, the order of the
 /// `*_by_scope_time_seq` indexes, so the newest page is a short index walk. The offset is walked in an inner

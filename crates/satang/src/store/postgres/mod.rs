@@ -101,10 +101,6 @@ fn parse_doc<T: serde::de::DeserializeOwned>(doc: &str) -> StoreResult<T> {
 
 type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
-/// One statement of a transaction in flight. A write sends its independent statements together (tokio-postgres
-/// pipelines the futures of one connection) and waits once, instead of a round trip each.
-type Op<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
-
 impl PgStore {
     pub async fn open(url: &str, opts: PgOptions) -> anyhow::Result<Self> {
         let (cfg, pool) = pool::connect(url, &opts)?;

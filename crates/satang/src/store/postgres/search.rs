@@ -91,13 +91,13 @@ fn charge_where(scope: &Scope, words: &[String], f: &SearchFilters) -> Where {
         w.and("(doc::jsonb ->> 'amount')::bigint between ? and ?", vec![Box::new(lo), Box::new(hi)]);
     }
     if let Some(cur) = f.currency {
-        w.and("doc::jsonb ->> 'currency' = ?", vec![Box::new(cur.code().to_string())]);
+        w.and("currency = ?", vec![Box::new(cur.code().to_string())]);
     }
     if let Some((from, to)) = f.created {
         w.and("created_at between ? and ?", vec![Box::new(from.unix()), Box::new(to.unix())]);
     }
     if let Some(t) = &f.source_type {
-        w.and("doc::jsonb #>> '{source,type}' = ?", vec![Box::new(t.clone())]);
+        w.and("method = ?", vec![Box::new(t.clone())]);
     }
     if let Some(code) = &f.failure_code {
         w.and("doc::jsonb ->> 'failure_code' = ?", vec![Box::new(code.clone())]);

@@ -15,6 +15,7 @@ use super::search::index_charge;
 use super::users::insert_audit;
 use super::{SqliteStore, json_err, parse_docs, sql_err};
 use crate::store::idempotency::{Written, pending_key};
+use crate::store::search::text_changed;
 use crate::store::{ChargeMutation, ChargeRef, ListQuery, NewEvent, Order, Page, Scope, StoreError, StoreResult};
 
 /// Optimistic attempts of a charge change before it runs inside the writer.
@@ -118,7 +119,7 @@ pub(super) async fn create_charge(
     let scope = scope.clone();
     let (id, source_id, created, expires) =
         (charge.id.clone(), charge.source.id.clone(), charge.created_at, charge.expires_at);
-    let status = charge.status.name();
+    let (status, method, currency) = (charge.status.name(), charge.source.method.name, charge.currency.code());
     let pending = pending_key();
     let key = idempotency::render(&pending, Written::Charge(charge))?;
     let written = store.write(move |c| {
@@ -167,8 +168,8 @@ pub(super) async fn create_charge(
         }
         let pos = count_insert(c, &scope, "charges")?;
         c.prepare_cached(
-            "insert into charges (id, account_id, livemode, status, created_at, expires_at, version, doc, pos) \
-             values (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)",
+            "insert into charges (id, account_id, livemode, status, created_at, expires_at, version, doc, pos, \
+             method, currency) values (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10)",
         )
         .and_then(|mut st| {
             st.execute(params![
@@ -179,7 +180,9 @@ pub(super) async fn create_charge(
                 created.unix(),
                 expires.unix(),
                 doc,
-                pos
+                pos,
+                method,
+                currency
             ])
         })
         .map_err(sql_err)?;
@@ -276,7 +279,7 @@ pub(super) async fn update_charge(
                 if n == 0 {
                     return Err(StoreError::Conflict);
                 }
-                if searched_text_changed(&before, &after) {
+                if text_changed(&before, &after) {
                     index_charge(seq);
                 }
                 let scope = Scope { account: after.account.clone(), livemode: after.livemode() };
@@ -310,7 +313,7 @@ pub(super) async fn update_charge(
             )
             .and_then(|mut st| st.execute(params![doc, charge.status.name(), charge.expires_at.unix(), seq]))
             .map_err(sql_err)?;
-            if searched_text_changed(&before, &charge) {
+            if text_changed(&before, &charge) {
                 index_charge(seq);
             }
             for e in &events {
@@ -324,12 +327,6 @@ pub(super) async fn update_charge(
         })
         .await;
     idempotency::note_taken(&pending, written)
-}
-
-/// Whether a change touched what the search index holds of a charge ([`index_charge`]): its ID and source
-/// never change; its description and metadata may.
-fn searched_text_changed(before: &Charge, after: &Charge) -> bool {
-    before.description != after.description || before.metadata != after.metadata
 }
 
 pub(super) async fn due_charges(store: &SqliteStore, now: Timestamp, limit: u64) -> StoreResult<Vec<ChargeId>> {

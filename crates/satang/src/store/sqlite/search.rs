@@ -13,7 +13,7 @@ use crate::store::{Charge, Order, Page, RefundRecord, Scope, StoreResult};
 const INDEX_CHARGES: &str = "insert or replace into charges_search (rowid, body) \
      select seq, id || ' ' || coalesce(json_extract(doc, '$.description'), '') || ' ' || \
        coalesce((select group_concat(value, ' ') from json_tree(doc, '$.metadata') where atom is not null), '') \
-       || ' ' || coalesce(json_extract(doc, '$.source.type'), '') \
+       || ' ' || method \
      from charges where seq in (select value from json_each(?1))";
 
 thread_local! {
@@ -132,13 +132,13 @@ fn charge_where(scope: &Scope, words: &[String], f: &SearchFilters) -> Where {
         w.and("json_extract(doc, '$.amount') between ? and ?", vec![V::Integer(lo), V::Integer(hi)]);
     }
     if let Some(cur) = f.currency {
-        w.and("json_extract(doc, '$.currency') = ?", vec![V::Text(cur.code().into())]);
+        w.and("currency = ?", vec![V::Text(cur.code().into())]);
     }
     if let Some((from, to)) = f.created {
         w.and("created_at between ? and ?", vec![V::Integer(from.unix()), V::Integer(to.unix())]);
     }
     if let Some(t) = &f.source_type {
-        w.and("json_extract(doc, '$.source.type') = ?", vec![V::Text(t.clone())]);
+        w.and("method = ?", vec![V::Text(t.clone())]);
     }
     if let Some(code) = &f.failure_code {
         w.and("json_extract(doc, '$.failure_code') = ?", vec![V::Text(code.clone())]);
