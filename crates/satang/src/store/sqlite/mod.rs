@@ -52,7 +52,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 
 pub(crate) use self::charges::source_from;
 pub use self::writer::MAX_BATCH;
-use self::writer::{Commits, READERS, Readers, WriteJob, checkpointer_loop, writer_loop};
+use self::writer::{Checkpoints, READERS, Readers, WriteJob, checkpointer_loop, writer_loop};
 use super::migrate::{Migration, SQLITE};
 use super::search::{Browse, Browsed, SearchQuery};
 use super::*;
@@ -167,20 +167,20 @@ impl SqliteStore {
         let signal = outbox.clone();
         let events = crate::store::EventsSignal::default();
         let written = events.clone();
-        let commits = Arc::new(Commits::default());
-        let checkpoints = {
+        let checkpoints = Arc::new(Checkpoints::default());
+        let checkpointer = {
             let c = connect(&path)?;
             // It reads pages only to copy them: no cache to speak of.
             c.pragma_update(None, "cache_size", -1024)?;
             c
         };
-        let c = commits.clone();
+        let c = checkpoints.clone();
         std::thread::Builder::new()
             .name("satang-sqlite-checkpoint".into())
-            .spawn(move || checkpointer_loop(checkpoints, c))?;
+            .spawn(move || checkpointer_loop(checkpointer, c))?;
         std::thread::Builder::new()
             .name("satang-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, signal, written, commits))?;
+            .spawn(move || writer_loop(conn, rx, signal, written, checkpoints))?;
         Ok(SqliteStore {
             jobs: tx,
             readers: Arc::new(Readers { path, idle: Mutex::new(Vec::new()) }),

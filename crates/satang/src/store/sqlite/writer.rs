@@ -16,8 +16,8 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -197,36 +197,54 @@ impl SqliteStore {
     }
 }
 
-/// How often the checkpointer looks for commits to copy from the WAL into the database file.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+/// The WAL size, in pages, at which a commit asks for a checkpoint (SQLite's own default).
+const CHECKPOINT_PAGES: i32 = 1000;
 
-/// What the writer tells the checkpointer: how many batches it has committed, and that it has stopped.
+/// Between the writer and the checkpointer: whether a checkpoint is due, and whether the writer stopped.
 #[derive(Default)]
-pub(super) struct Commits {
-    batches: AtomicU64,
+pub(super) struct Checkpoints {
+    due: Mutex<bool>,
+    wake: Condvar,
     stopped: AtomicBool,
 }
 
+impl Checkpoints {
+    fn request(&self) {
+        *self.due.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.wake.notify_one();
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.request();
+    }
+}
+
 /// Copies committed pages from the WAL into the database file (`wal_checkpoint(PASSIVE)`) on a thread and
-/// connection of its own, at most every [`CHECKPOINT_EVERY`], when the writer has committed since.
+/// connection of its own, whenever a commit leaves the WAL at [`CHECKPOINT_PAGES`] or more.
 ///
-/// Why not SQLite's automatic checkpoint: it runs on the connection that commits, right after the commit
-/// that takes the WAL past 1,000 pages, so the writer thread stopped to copy a thousand pages and fsync
-/// the database file while every queued write waited: 13 % of satang's CPU under `complete-and-deliver`
-/// was that checkpoint, on the one thread all writes go through (perf). A passive checkpoint blocks
-/// neither the writer nor readers; as before, it leaves pages a reader still needs for later.
-pub(super) fn checkpointer_loop(conn: Connection, commits: Arc<Commits>) {
-    let mut seen = 0;
-    while !commits.stopped.load(Ordering::Acquire) {
-        std::thread::sleep(CHECKPOINT_EVERY);
-        let now = commits.batches.load(Ordering::Acquire);
-        if now == seen {
-            continue;
+/// Why not SQLite's automatic checkpoint, which runs at the same size: it runs on the connection that
+/// commits, so the single writer thread stopped to copy a thousand pages and fsync the database file while
+/// every queued write waited: 13 % of satang's CPU under `complete-and-deliver` was that checkpoint, on the
+/// one thread all writes go through (perf). A passive checkpoint blocks neither the writer nor readers; as
+/// before, it leaves pages a reader still needs for a later one.
+pub(super) fn checkpointer_loop(conn: Connection, checkpoints: Arc<Checkpoints>) {
+    loop {
+        {
+            let mut due = checkpoints.due.lock().unwrap_or_else(|p| p.into_inner());
+            while !*due {
+                due = checkpoints.wake.wait(due).unwrap_or_else(|p| p.into_inner());
+            }
+            *due = false;
         }
-        seen = now;
+        if checkpoints.stopped.load(Ordering::Acquire) {
+            return;
+        }
         if let Err(e) = conn.query_row("pragma wal_checkpoint(passive)", [], |_| Ok(())) {
-            tracing::warn!(error.message = %e, "SQLite checkpoint failed; the next one tries again");
+            tracing::warn!(error.message = %e, "SQLite checkpoint failed; the next commit asks again");
         }
+        // While a reader holds the WAL's start, every commit asks again: at most a hundred tries a second.
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
@@ -235,13 +253,21 @@ pub(super) fn writer_loop(
     mut rx: mpsc::Receiver<Box<dyn WriteJob>>,
     outbox: Arc<Notify>,
     events: crate::store::EventsSignal,
-    commits: Arc<Commits>,
+    checkpoints: Arc<Checkpoints>,
 ) {
-    // Checkpoints are the checkpointer's (see `checkpointer_loop`).
-    if let Err(e) = conn.pragma_update(None, "wal_autocheckpoint", 0) {
-        tracing::warn!(error.message = %e, "could not turn off the writer's automatic checkpoints");
+    let mut conn = conn;
+    // Checkpoints are the checkpointer's (see `checkpointer_loop`): this hook replaces SQLite's automatic one.
+    let asks = checkpoints.clone();
+    let hook = conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
+        if pages >= CHECKPOINT_PAGES {
+            asks.request();
+        }
+        Ok(())
+    }));
+    if let Err(e) = hook {
+        tracing::warn!(error.message = %e, "could not move checkpoints off the writer");
     }
-    let _stop = StopOnDrop(commits.clone());
+    let _stop = StopOnDrop(checkpoints);
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = rx.blocking_recv() {
         batch.push(job);
@@ -257,7 +283,6 @@ pub(super) fn writer_loop(
         let outcome = run_batch(&conn, &mut batch).map_err(|e| e.to_string());
         if outcome.is_ok() {
             crate::metrics::commit(batch.len(), started.elapsed().as_secs_f64());
-            commits.batches.fetch_add(1, Ordering::Release);
         }
         if outcome.is_ok() && EVENTS_WRITTEN.with(|t| t.get()) {
             events.bump();
@@ -274,11 +299,11 @@ pub(super) fn writer_loop(
 }
 
 /// Stops the checkpointer when the writer's loop ends, however it ends.
-struct StopOnDrop(Arc<Commits>);
+struct StopOnDrop(Arc<Checkpoints>);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        self.0.stopped.store(true, Ordering::Release);
+        self.0.stop();
     }
 }
 
