@@ -87,8 +87,6 @@ pub struct Browsed<T> {
     pub cursor_found: bool,
 }
 
-/// The words of a query as the indexes tokenize them: split on whitespace, words without a letter or digit
-/// dropped (they would match nothing, or everything).
 /// A charge's searchable text: its ID, description, the string and number values of its metadata (nested
 /// ones too, keys not), and its source type, separated by spaces.
 pub fn charge_text(c: &Charge) -> String {
@@ -125,6 +123,8 @@ pub fn text_changed(before: &Charge, after: &Charge) -> bool {
     before.description != after.description || before.metadata != after.metadata
 }
 
+/// The words of a query as the indexes tokenize them: split on whitespace, words without a letter or digit
+/// dropped (they would match nothing, or everything).
 pub fn query_words(query: &str) -> Vec<String> {
     query.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).map(str::to_string).collect()
 }

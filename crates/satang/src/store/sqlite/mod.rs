@@ -156,10 +156,13 @@ impl SqliteStore {
         }
         let path = PathBuf::from(path);
         let p = path.clone();
-        let conn = tokio::task::spawn_blocking(move || -> anyhow::Result<Connection> {
+        let (conn, checkpointer) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Connection, Connection)> {
             let mut conn = connect(&p)?;
             migrate(&mut conn, SQLITE)?;
-            Ok(conn)
+            let checkpointer = connect(&p)?;
+            // It reads pages only to copy them: no cache to speak of.
+            checkpointer.pragma_update(None, "cache_size", -1024)?;
+            Ok((conn, checkpointer))
         })
         .await??;
         let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>(MAX_BATCH * 4);
@@ -168,12 +171,6 @@ impl SqliteStore {
         let events = crate::store::EventsSignal::default();
         let written = events.clone();
         let checkpoints = Arc::new(Checkpoints::default());
-        let checkpointer = {
-            let c = connect(&path)?;
-            // It reads pages only to copy them: no cache to speak of.
-            c.pragma_update(None, "cache_size", -1024)?;
-            c
-        };
         let c = checkpoints.clone();
         std::thread::Builder::new()
             .name("satang-sqlite-checkpoint".into())
