@@ -31,8 +31,8 @@
 //! * It counts matches only up to 1,000 ("1,000+"): an exact total would count every matching charge on
 //!   every page (1M for the unfiltered list), and past a thousand the number tells staff no more than
 //!   "narrow the search".
-//! * Each filter has an index with the creation time after it (migration 0013), so a filter that matches
-//!   few charges is an index range too rather than a walk of the whole list.
+//! * Each filter has an index with the creation time after it (migrations 0013 and 0016), so a filter
+//!   that matches few charges is an index range too rather than a walk of the whole list.
 
 pub mod auth;
 pub mod charge;

@@ -1,5 +1,6 @@
-//! Search ([`crate::store::search`]) on PostgreSQL: words through the generated `charges.search` vector
-//! and its GIN index (0010 migration), filters on the row's columns and its JSON document.
+//! Search ([`crate::store::search`]) on PostgreSQL: words through the `charges.search` vector and its GIN
+//! index (0010; since 0016 written by the charge's own statement from `store::search::charge_text`),
+//! filters on the row's columns and its JSON document.
 
 use tokio_postgres::types::ToSql;
 
