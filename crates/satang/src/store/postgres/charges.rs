@@ -22,20 +22,18 @@ use tokio_postgres::types::ToSql;
 
 /// A charge with its row's `seq` and `version`; with `lock`, under its row lock (inside a transaction).
 async fn load_versioned(c: &impl GenericClient, which: &ChargeRef, lock: bool) -> StoreResult<(i64, i64, Charge)> {
-    let locked = if lock { " for update" } else { "" };
+    const SCOPED: &str = "select seq, version, doc from charges where id = $1 and account_id = $2 and livemode = $3";
+    const SCOPED_LOCKED: &str =
+        "select seq, version, doc from charges where id = $1 and account_id = $2 and livemode = $3 for update";
+    const ANY: &str = "select seq, version, doc from charges where id = $1";
+    const ANY_LOCKED: &str = "select seq, version, doc from charges where id = $1 for update";
     let (row, id) = match which {
         ChargeRef::Scoped(scope, id) => {
-            let sql = format!(
-                "select seq, version, doc from charges where id = $1 and account_id = $2 and livemode = $3{locked}"
-            );
-            let st = c.prepare_cached(&sql).await.map_err(pg_err)?;
+            let st = c.prepare_cached(if lock { SCOPED_LOCKED } else { SCOPED }).await.map_err(pg_err)?;
             (c.query_opt(&st, &[&id.as_str(), &scope.account.as_str(), &scope.livemode]).await, id)
         }
         ChargeRef::Unscoped(id) => {
-            let st = c
-                .prepare_cached(&format!("select seq, version, doc from charges where id = $1{locked}"))
-                .await
-                .map_err(pg_err)?;
+            let st = c.prepare_cached(if lock { ANY_LOCKED } else { ANY }).await.map_err(pg_err)?;
             (c.query_opt(&st, &[&id.as_str()]).await, id)
         }
     };
@@ -271,10 +269,31 @@ fn key_row(
     }
 }
 
-/// Runs [`CREATE_CHARGE`] or [`UPDATE_CHARGE`] and returns (whether the charge was written, outbox rows
-/// queued). One statement is one implicit transaction; only a request with an `Idempotency-Key` runs it
-/// inside BEGIN … COMMIT, because a key another request holds (`idem` wrote no row) must roll the charge's
-/// write back.
+/// Runs [`CREATE_CHARGE`] or [`UPDATE_CHARGE`] on `c` (a connection or a transaction) and returns (whether
+/// the charge was written, outbox rows queued). With an `Idempotency-Key` (`keyed`), a key another request
+/// holds (`idem` wrote no row) is [`StoreError::KeyTaken`]: the caller's transaction must then roll back.
+async fn run_write(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[Param<'_>],
+    pending: &Option<std::sync::Arc<crate::store::idempotency::PendingKey>>,
+    keyed: bool,
+) -> StoreResult<(bool, i64)> {
+    let st = c.prepare_cached(sql).await.map_err(pg_err)?;
+    let row = c.query_one(&st, params).await.map_err(pg_err)?;
+    let (written, queued, recorded) = (row.get::<_, i64>(0) > 0, row.get::<_, i64>(1), row.get::<_, i64>(2));
+    if keyed && written && recorded == 0 {
+        if let Some(p) = pending {
+            p.mark_taken();
+        }
+        return Err(StoreError::KeyTaken);
+    }
+    Ok((written, queued))
+}
+
+/// [`run_write`] as its own transaction. One statement is one implicit transaction; only a request with an
+/// `Idempotency-Key` runs it inside BEGIN … COMMIT, so that a key another request holds rolls the charge's
+/// write back (when `tx` drops).
 async fn write_charge(
     c: &mut deadpool_postgres::Client,
     sql: &str,
@@ -284,23 +303,12 @@ async fn write_charge(
 ) -> StoreResult<(bool, i64)> {
     let committing = std::time::Instant::now();
     let out = if !keyed {
-        let st = c.prepare_cached(sql).await.map_err(pg_err)?;
-        let row = c.query_one(&st, params).await.map_err(pg_err)?;
-        (row.get::<_, i64>(0) > 0, row.get::<_, i64>(1))
+        run_write(&*c, sql, params, pending, false).await?
     } else {
         let tx = c.transaction().await.map_err(pg_err)?;
-        let st = tx.prepare_cached(sql).await.map_err(pg_err)?;
-        let row = tx.query_one(&st, params).await.map_err(pg_err)?;
-        let (written, queued, recorded) = (row.get::<_, i64>(0) > 0, row.get::<_, i64>(1), row.get::<_, i64>(2));
-        if written && recorded == 0 {
-            // Rolled back when `tx` drops.
-            if let Some(p) = pending {
-                p.mark_taken();
-            }
-            return Err(StoreError::KeyTaken);
-        }
+        let out = run_write(&tx, sql, params, pending, true).await?;
         tx.commit().await.map_err(pg_err)?;
-        (written, queued)
+        out
     };
     if out.0 {
         crate::metrics::commit(1, committing.elapsed().as_secs_f64());
@@ -408,20 +416,17 @@ pub(super) async fn update_charge(store: &PgStore, which: ChargeRef, mutation: C
     let (seq, version, before) = load_versioned(&tx, &which, true).await?;
     let change = Change::new(before, &mutation, &pending)?;
     let args = change.args(seq, version, audit.as_ref());
-    let st = tx.prepare_cached(UPDATE_CHARGE).await.map_err(pg_err)?;
-    let row = tx.query_one(&st, &args.params()).await.map_err(pg_err)?;
-    let (written, queued, recorded) = (row.get::<_, i64>(0) > 0, row.get::<_, i64>(1), row.get::<_, i64>(2));
+    let (written, queued) = run_write(&tx, UPDATE_CHARGE, &args.params(), &pending, change.key.is_some()).await?;
     if !written {
         return Err(StoreError::Other(anyhow::anyhow!("charge {} changed under its row lock", change.after.id)));
     }
-    if change.key.is_some() && recorded == 0 {
-        if let Some(p) = &pending {
-            p.mark_taken();
-        }
-        return Err(StoreError::KeyTaken);
-    }
     tx.commit().await.map_err(pg_err)?;
     Ok(change.done(store, queued))
+}
+
+/// The refunds a change added (refunds are only ever appended).
+fn new_refunds<'c>(before: &Charge, after: &'c Charge) -> &'c [satang_domain::Refund] {
+    &after.refunds[before.refunds.len().min(after.refunds.len())..]
 }
 
 /// A charge's change, ready to write: the charge before and after, what it books, its events.
@@ -449,7 +454,7 @@ impl Change {
         let doc = serde_json::to_string(&after).map_err(json_err)?;
         let key = key_row(pending, Written::Charge(&after))?;
         let entries = satang_domain::ledger::entries_for_change(&before, &after);
-        let refund_docs = after.refunds[before.refunds.len().min(after.refunds.len())..]
+        let refund_docs = new_refunds(&before, &after)
             .iter()
             .map(|r| {
                 let rec = RefundRecord { charge: after.id.clone(), currency: after.currency, refund: r.clone() };
@@ -461,7 +466,7 @@ impl Change {
     }
 
     fn args<'a>(&'a self, seq: i64, version: i64, audit: Option<&'a AuditEntry>) -> UpdateArgs<'a> {
-        let new_refunds = &self.after.refunds[self.before.refunds.len().min(self.after.refunds.len())..];
+        let new_refunds = new_refunds(&self.before, &self.after);
         let origin = |e: &'a satang_domain::ledger::LedgerEntry| match &e.origin {
             Origin::Charge(id) => (Some(id.as_str()), None),
             Origin::Refund(id) => (None, Some(id.as_str())),

@@ -249,13 +249,12 @@ pub(super) fn checkpointer_loop(conn: Connection, checkpoints: Arc<Checkpoints>)
 }
 
 pub(super) fn writer_loop(
-    conn: Connection,
+    mut conn: Connection,
     mut rx: mpsc::Receiver<Box<dyn WriteJob>>,
     outbox: Arc<Notify>,
     events: crate::store::EventsSignal,
     checkpoints: Arc<Checkpoints>,
 ) {
-    let mut conn = conn;
     // Checkpoints are the checkpointer's (see `checkpointer_loop`): this hook replaces SQLite's automatic one.
     let asks = checkpoints.clone();
     let hook = conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
