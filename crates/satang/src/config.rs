@@ -28,6 +28,7 @@ impl DatabaseArgs {
             pool_size: self.db_pool_size.max(1),
             statement_timeout: std::time::Duration::from_millis(self.db_statement_timeout_ms.max(1)),
             acquire_timeout: std::time::Duration::from_millis(self.db_acquire_timeout_ms.max(1)),
+            ..Default::default()
         }
     }
 

@@ -40,6 +40,10 @@ fn source(kind: &str, amount: i64, currency: &str, live: bool) -> Source {
 }
 
 fn charge(scope: &Scope, src: Source, urls: Vec<String>) -> Charge {
+    charge_at(scope, src, urls, t(0))
+}
+
+fn charge_at(scope: &Scope, src: Source, urls: Vec<String>, at: Timestamp) -> Charge {
     let fees = src.method.limit(src.currency).unwrap().default_fees;
     Charge::create(
         scope.account.clone(),
@@ -56,7 +60,7 @@ fn charge(scope: &Scope, src: Source, urls: Vec<String>) -> Charge {
         },
         fees,
         scope.livemode,
-        t(0),
+        at,
     )
     .unwrap()
 }
@@ -704,4 +708,148 @@ async fn an_upgrade_to_0016_on_postgres_keeps_old_charges_found() {
     }
     let store = satang::store::open(&db.url).await.unwrap();
     upgraded_story(store, &scope, &old, true).await;
+}
+
+/// Deep pages of the whole charge and event lists on PostgreSQL are found from list marks (0017): every
+/// page at every offset, in both orders, is the list walked in full, while deltas wait to be folded, after
+/// charges created with earlier times than marks already written (and with equal times), and around a
+/// delta without a key (an older node's); after each fold every mark's `base` is its row's rank.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_pages_on_postgres_come_from_exact_list_marks() {
+    let Some(db) = common::pg_or_skip().await else { return };
+    let opts = satang::store::postgres::PgOptions { list_mark_spacing: 4, ..Default::default() };
+    let store = satang::store::open_with(&db.url, opts).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let (scope, _) = account(&store).await;
+    let (other, _) = account(&store).await;
+    // (created_at offset, insertion number, ID): the list's order is (created_at, insertion).
+    let mut made: Vec<(i64, usize, String)> = Vec::new();
+    async fn create(store: &DynStore, scope: &Scope, made: &mut Vec<(i64, usize, String)>, at: i64) {
+        let c = charge_at(scope, source("alipay", 2_000, "THB", false), vec![], t(at));
+        store.create_charge(scope, &c, doc(&c), true, vec![event(&c, EventKey::ChargeCreate, t(at))]).await.unwrap();
+        made.push((at, made.len(), c.id.to_string()));
+    }
+    async fn check(store: &DynStore, scope: &Scope, made: &[(i64, usize, String)], when: &str) {
+        let mut want = made.to_vec();
+        want.sort();
+        let ids: Vec<&str> = want.iter().map(|w| w.2.as_str()).collect();
+        for order in [Order::Chronological, Order::ReverseChronological] {
+            let mut expected = ids.clone();
+            if matches!(order, Order::ReverseChronological) {
+                expected.reverse();
+            }
+            for limit in [1usize, 5] {
+                for offset in 0..=ids.len() + 1 {
+                    let q = ListQuery { offset: offset as u64, limit: limit as u64, order, ..all() };
+                    let page: Vec<String> = expected.iter().skip(offset).take(limit).map(|s| s.to_string()).collect();
+                    let charges = store.list_charges(scope, q).await.unwrap();
+                    let got: Vec<String> = charges.items.iter().map(|c| c.id.to_string()).collect();
+                    assert_eq!(got, page, "{when}: charges, {order:?}, offset {offset}, limit {limit}");
+                    assert_eq!(charges.total, ids.len() as u64, "{when}: charges total");
+                    let events = store.list_events(scope, None, q).await.unwrap();
+                    let got: Vec<String> = events
+                        .items
+                        .iter()
+                        .map(|e| {
+                            serde_json::from_str::<serde_json::Value>(&e.data).unwrap()["id"]
+                                .as_str()
+                                .unwrap()
+                                .to_string()
+                        })
+                        .collect();
+                    assert_eq!(got, page, "{when}: events, {order:?}, offset {offset}, limit {limit}");
+                    assert_eq!(events.total, ids.len() as u64, "{when}: events total");
+                }
+            }
+        }
+    }
+    // Once everything is folded, each mark's base is the number of its list's rows up to its key.
+    async fn marks_exact(client: &tokio_postgres::Client) -> i64 {
+        let rows = client
+            .query(
+                "select m.list, m.base, case m.list \
+                   when 'charges' then (select count(*) from charges c where c.account_id = m.account_id \
+                     and c.livemode = m.livemode and (c.created_at, c.seq) <= (m.created_at, m.seq)) \
+                   else (select count(*) from events e where e.account_id = m.account_id \
+                     and e.livemode = m.livemode and (e.created_at, e.seq) <= (m.created_at, m.seq)) end \
+                 from list_marks m",
+                &[],
+            )
+            .await
+            .unwrap();
+        for r in &rows {
+            assert_eq!(r.get::<_, i64>(1), r.get::<_, i64>(2), "the {} mark's base is its rank", r.get::<_, &str>(0));
+        }
+        rows.len() as i64
+    }
+
+    for i in 0..22 {
+        create(&store, &scope, &mut made, i * 10).await;
+    }
+    create(&store, &other, &mut Vec::new(), 5).await;
+    check(&store, &scope, &made, "no marks yet, nothing folded").await;
+    store.housekeeping().await.unwrap();
+    // 22 charges and 22 events, a mark every 4: five of each.
+    assert_eq!(marks_exact(&client).await, 10, "marks of the two lists");
+    check(&store, &scope, &made, "marked and folded").await;
+
+    // The state a mark is written in when its own row's delta is not folded yet (rows committed between a
+    // fold and the marks): the six newest rows, the last mark's among them, go back to deltas.
+    for (list, table) in [("charges", "charges"), ("events", "events")] {
+        let sql = format!(
+            "with moved as (select created_at, seq from {table} where account_id = $1 and livemode = false \
+               order by created_at desc, seq desc limit 6), \
+             queued as (insert into list_count_deltas (account_id, livemode, list, created_at, item_seq) \
+               select $1, false, '{list}', created_at, seq from moved), \
+             counted as (update list_counts set n = n - (select count(*) from moved) \
+               where account_id = $1 and livemode = false and list = '{list}') \
+             update list_marks m set base = m.base - (select count(*) from moved v \
+               where (v.created_at, v.seq) <= (m.created_at, m.seq)) \
+             where m.account_id = $1 and m.livemode = false and m.list = '{list}'"
+        );
+        assert_eq!(client.execute(&sql, &[&scope.account.as_str()]).await.unwrap(), 5, "{list} marks");
+    }
+    check(&store, &scope, &made, "the newest rows, a marked one among them, not folded").await;
+    store.housekeeping().await.unwrap();
+    assert_eq!(marks_exact(&client).await, 10, "the same marks, folded");
+
+    // Newer rows and earlier ones (between marks, before the first, at an existing time), left unfolded.
+    for at in [300, 310, 15, -40, 70, 70, 125, 320] {
+        create(&store, &scope, &mut made, at).await;
+    }
+    check(&store, &scope, &made, "late rows not folded yet").await;
+    store.housekeeping().await.unwrap();
+    let marks = marks_exact(&client).await;
+    assert!(marks >= 12, "more marks after the fold: {marks}");
+    check(&store, &scope, &made, "late rows folded").await;
+
+    // An older node's delta carries no key: readers walk, and the fold drops the list's marks, which the
+    // same round writes again.
+    create(&store, &scope, &mut made, 45).await;
+    let unkeyed = client
+        .execute(
+            "update list_count_deltas set created_at = null, item_seq = null \
+             where list = 'charges' and seq = (select max(seq) from list_count_deltas where list = 'charges')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unkeyed, 1);
+    check(&store, &scope, &made, "a delta without a key").await;
+    store.housekeeping().await.unwrap();
+    assert!(marks_exact(&client).await >= 12, "marks written again");
+    check(&store, &scope, &made, "marks written again").await;
+    // Past the end, however far: an empty page with the total.
+    for order in [Order::Chronological, Order::ReverseChronological] {
+        for offset in [made.len() as u64 + 4, i64::MAX as u64, u64::MAX] {
+            let q = ListQuery { offset, limit: 20, order, ..all() };
+            let page = store.list_charges(&scope, q).await.unwrap();
+            assert!(page.items.is_empty(), "charges at offset {offset}, {order:?}");
+            assert_eq!(page.total, made.len() as u64);
+            let page = store.list_events(&scope, None, q).await.unwrap();
+            assert!(page.items.is_empty(), "events at offset {offset}, {order:?}");
+            assert_eq!(page.total, made.len() as u64);
+        }
+    }
 }

@@ -38,6 +38,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 14, "0014_password_change"),
     migration!("sqlite", 15, "0015_index_upkeep"),
     migration!("sqlite", 16, "0016_charge_columns"),
+    migration!("sqlite", 17, "0017_list_marks"),
 ];
 
 /// PostgreSQL's steps: the same tables as SQLite's, in PostgreSQL types.
@@ -58,6 +59,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 14, "0014_password_change"),
     migration!("postgres", 15, "0015_index_upkeep"),
     migration!("postgres", 16, "0016_charge_columns"),
+    migration!("postgres", 17, "0017_list_marks"),
 ];
 
 #[cfg(test)]

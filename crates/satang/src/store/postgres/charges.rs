@@ -9,7 +9,7 @@ use satang_domain::ledger::Origin;
 
 use super::idempotency;
 use super::ledger::shard;
-use super::lists::page;
+use super::lists::{deep_page, page};
 use super::{PgStore, bad_id, json_err, parse_doc, pg_err};
 use crate::api::idempotency::KEY_LIFETIME_SECONDS;
 use crate::store::idempotency::{KeyRow, Written, pending_key};
@@ -91,9 +91,10 @@ macro_rules! events_written {
   insert into events (id, account_id, livemode, key, charge_id, created_at, data) \
   select e.id, $2, $3, e.key, e.charge_id, e.at, e.data \
   from ch, unnest($10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[]) as e(id, key, charge_id, at, data) \
-  returning 1 \
+  returning created_at, seq \
 ), counted as ( \
-  insert into list_count_deltas (account_id, livemode, list) select $2, $3, 'events' from ev \
+  insert into list_count_deltas (account_id, livemode, list, created_at, item_seq) \
+  select $2, $3, 'events', created_at, seq from ev \
 ), signing as ( \
   insert into webhook_signing (account_id, livemode, secret, created_at) \
   select $2, $3, $15, $5 from ch where $15::text is not null \
@@ -140,9 +141,10 @@ const CREATE_CHARGE: &str = concat!(
   insert into charges (id, account_id, livemode, status, created_at, expires_at, version, doc, method, currency, \
     search) \
   select $4, $2, $3, $7, $5, $8, 1, $9, $27, $28, to_tsvector('simple'::regconfig, $29) \
-  where exists (select 1 from src_new) or exists (select 1 from src_claimed) returning seq \
+  where exists (select 1 from src_new) or exists (select 1 from src_claimed) returning created_at, seq \
 ), ch_counted as ( \
-  insert into list_count_deltas (account_id, livemode, list) select $2, $3, 'charges' from ch \
+  insert into list_count_deltas (account_id, livemode, list, created_at, item_seq) \
+  select $2, $3, 'charges', created_at, seq from ch \
 ), ",
     events_written!(),
     "select (select count(*) from ch), (select count(*) from outbox), (select count(*) from idem)"
@@ -384,7 +386,11 @@ pub(super) async fn find_charge(store: &PgStore, id: &ChargeId) -> StoreResult<C
 
 pub(super) async fn list_charges(store: &PgStore, scope: &Scope, q: ListQuery) -> StoreResult<Page<Charge>> {
     let c = store.client().await?;
-    let rows = page(&c, "charges", "doc", scope, None, &q, Some("charges")).await?;
+    let rows = if store.marked(&q) {
+        deep_page(&c, "charges", "doc", "charges", scope, &q).await?
+    } else {
+        page(&c, "charges", "doc", scope, None, &q, Some("charges")).await?
+    };
     let items = rows.items.iter().map(|r| parse_doc(r.get::<_, &str>(0))).collect::<StoreResult<_>>()?;
     Ok(Page { items, total: rows.total })
 }

@@ -5,7 +5,7 @@
 use satang_domain::{ChargeId, EventId, EventKey, Timestamp};
 use tokio_postgres::Row;
 
-use super::lists::page;
+use super::lists::{deep_page, page};
 use super::{PgStore, bad_id, pg_err};
 use crate::store::{ListQuery, Page, Scope, StoreError, StoreResult, StoredEvent};
 
@@ -43,16 +43,21 @@ pub(super) async fn list_events(
     q: ListQuery,
 ) -> StoreResult<Page<StoredEvent>> {
     let c = store.client().await?;
-    let rows = page(
-        &c,
-        "events",
-        "id, key, created_at, data",
-        scope,
-        charge.map(|id| ("charge_id", id.as_str())),
-        &q,
-        charge.is_none().then_some("events"),
-    )
-    .await?;
+    const COLUMNS: &str = "id, key, created_at, data";
+    let rows = if charge.is_none() && store.marked(&q) {
+        deep_page(&c, "events", COLUMNS, "events", scope, &q).await?
+    } else {
+        page(
+            &c,
+            "events",
+            COLUMNS,
+            scope,
+            charge.map(|id| ("charge_id", id.as_str())),
+            &q,
+            charge.is_none().then_some("events"),
+        )
+        .await?
+    };
     let items = rows.items.iter().map(|r| event_from(r, scope.livemode)).collect::<StoreResult<_>>()?;
     Ok(Page { items, total: rows.total })
 }

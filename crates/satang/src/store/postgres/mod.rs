@@ -22,7 +22,7 @@
 //! | [`ledger`]   | `refunds`, `ledger` (the API's transactions), `balances`: what a charge change books |
 //! | [`events`]   | `events`, and the webhook deliveries each new event queues |
 //! | [`webhooks`] | `webhook_endpoints`, `webhook_signing`, claiming `webhook_deliveries`, `webhook_attempts` |
-//! | [`lists`]    | `list_count_deltas` and `list_counts` (housekeeping folds them), and the paging every scoped list shares |
+//! | [`lists`]    | `list_count_deltas`, `list_counts` and `list_marks` (housekeeping folds and writes them), and the paging every scoped list shares |
 //! | [`idempotency`] | `idempotency_keys`: a request's key, recorded in its effect's transaction |
 //! | [`connectors`] | `connectors`, `provider_calls`, `payment_attempts`, `refund_intents`: live acquirers |
 //!
@@ -66,6 +66,8 @@ pub struct PgStore {
     events: crate::store::EventsSignal,
     /// Asks the notifier task to wake every node's workers (`NOTIFY satang_outbox`).
     cluster: Arc<Notify>,
+    /// [`PgOptions::list_mark_spacing`], at least 2.
+    mark_spacing: i64,
 }
 
 fn pg_err(e: tokio_postgres::Error) -> StoreError {
@@ -109,6 +111,7 @@ impl PgStore {
             outbox: Arc::new(Notify::new()),
             cluster: Arc::new(Notify::new()),
             events: crate::store::EventsSignal::default(),
+            mark_spacing: i64::try_from(opts.list_mark_spacing).unwrap_or(i64::MAX).max(2),
         };
         store.migrate().await?;
         tokio::spawn(listen(cfg.clone(), store.outbox.clone(), store.events.clone()));

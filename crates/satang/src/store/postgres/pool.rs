@@ -16,11 +16,20 @@ pub struct PgOptions {
     pub statement_timeout: Duration,
     /// How long a request waits for a connection (or for one to be made) before answering 503.
     pub acquire_timeout: Duration,
+    /// Rows of a list between two of its marks (0017 migration, `lists.rs`): a deep page of the whole
+    /// charge or event list walks at most about this many index entries. Fewer marks cost less upkeep and
+    /// a longer walk; 10,000 entries are a millisecond or two.
+    pub list_mark_spacing: u64,
 }
 
 impl Default for PgOptions {
     fn default() -> Self {
-        PgOptions { pool_size: 16, statement_timeout: Duration::from_secs(5), acquire_timeout: Duration::from_secs(3) }
+        PgOptions {
+            pool_size: 16,
+            statement_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(3),
+            list_mark_spacing: 10_000,
+        }
     }
 }
 

@@ -1,0 +1,3 @@
+-- PostgreSQL's 0017 adds list marks for deep pages of the whole charge and event lists. SQLite's charges
+-- already have positions (0004), which make any page of the whole list an index range, so this step
+-- changes nothing here; it keeps the two dialects' versions in step.
