@@ -168,7 +168,7 @@ const MARKS_LOCK: i64 = 7_263_471;
 
 /// Marks written per housekeeping round at most, so a first round on a large database does not hold the
 /// marks lock (and the fold) for long; each is a walk of one spacing's index entries.
-const MARKS_PER_ROUND: usize = 100;
+const MARKS_PER_ROUND: usize = 1_000;
 
 pub(super) async fn housekeeping(store: &PgStore) -> StoreResult<()> {
     fold(store).await?;
@@ -281,7 +281,7 @@ async fn mark_lists(store: &PgStore) -> StoreResult<usize> {
     // The walk must follow the list's index. Planned with no statistics (a table filled since its last
     // analyze, as after `satang bench seed`, or where autovacuum is off), it was a bitmap scan of the
     // whole account and a sort, which ran into the statement timeout at 1M charges; without sorts and
-    // bitmap scans the only plan left is the index walk, 7 ms for a spacing of 10,000 there.
+    // bitmap scans the only plan left is the index walk (7 ms for 10,000 entries there).
     tx.batch_execute("set local enable_sort = off; set local enable_bitmapscan = off").await.map_err(pg_err)?;
     let mut written = 0;
     'lists: for row in &due {
