@@ -17,9 +17,10 @@ pub struct PgOptions {
     /// How long a request waits for a connection (or for one to be made) before answering 503.
     pub acquire_timeout: Duration,
     /// Rows of a list between two of its marks (0017 migration, `lists.rs`): a deep page of the whole
-    /// charge or event list walks at most about this many index entries. At 10,000 a deep page at 1M
-    /// charges had a p99 of 34 ms at 200 pages/s (the walks alone kept the server busy); at 1,000 the walk
-    /// is a tenth, and each of the 1,000 marks per million rows is written by one walk of 1,000 entries.
+    /// charge or event list walks at most this many index entries from a mark. At 1M charges and 200
+    /// deep pages/s, 10,000 and 1,000 gave p99 34 and 29 ms, within that machine's noise of each other;
+    /// 1,000 keeps the worst walk short, and each of its 1,000 marks per million rows costs one walk of
+    /// 1,000 entries to write.
     pub list_mark_spacing: u64,
 }
 
