@@ -166,6 +166,12 @@ pub(super) async fn deep_page(
 /// deleting (and would not add to a mark it cannot see yet).
 const MARKS_LOCK: i64 = 7_263_471;
 
+/// Takes [`MARKS_LOCK`] until `tx` ends.
+async fn lock_marks(tx: &super::Tx<'_>) -> StoreResult<()> {
+    tx.query_typed("select pg_advisory_xact_lock($1)", &[(&MARKS_LOCK, Type::INT8)]).await.map_err(pg_err)?;
+    Ok(())
+}
+
 /// Marks written per housekeeping round at most, so a first round on a large database does not hold the
 /// marks lock (and the fold) for long; each is a walk of one spacing's index entries.
 const MARKS_PER_ROUND: usize = 1_000;
@@ -224,7 +230,7 @@ async fn fold(store: &PgStore) -> StoreResult<()> {
     let mut total = 0;
     loop {
         let tx = c.transaction().await.map_err(pg_err)?;
-        tx.query_typed("select pg_advisory_xact_lock($1)", &[(&MARKS_LOCK, Type::INT8)]).await.map_err(pg_err)?;
+        lock_marks(&tx).await?;
         let rows = tx.query_typed(FOLD, &[(&BATCH, Type::INT8)]).await.map_err(pg_err)?;
         tx.commit().await.map_err(pg_err)?;
         let folded: i64 = rows.first().map_or(0, |r| r.get(0));
@@ -277,7 +283,7 @@ async fn mark_lists(store: &PgStore) -> StoreResult<usize> {
         return Ok(0);
     }
     let tx = c.transaction().await.map_err(pg_err)?;
-    tx.query_typed("select pg_advisory_xact_lock($1)", &[(&MARKS_LOCK, Type::INT8)]).await.map_err(pg_err)?;
+    lock_marks(&tx).await?;
     // The walk must follow the list's index. Planned with no statistics (a table filled since its last
     // analyze, as after `satang bench seed`, or where autovacuum is off), it was a bitmap scan of the
     // whole account and a sort, which ran into the statement timeout at 1M charges; without sorts and
