@@ -719,7 +719,7 @@ async fn deep_pages_on_postgres_come_from_exact_list_marks() {
     let Some(db) = common::pg_or_skip().await else { return };
     let opts = satang::store::postgres::PgOptions { list_mark_spacing: 4, ..Default::default() };
     let store = satang::store::open_with(&db.url, opts).await.unwrap();
-    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    let (mut client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     let (scope, _) = account(&store).await;
     let (other, _) = account(&store).await;
@@ -824,6 +824,24 @@ async fn deep_pages_on_postgres_come_from_exact_list_marks() {
     assert!(marks >= 12, "more marks after the fold: {marks}");
     check(&store, &scope, &made, "late rows folded").await;
 
+    // Folds by nodes of older versions, still running during a rolling upgrade, keep the marks exact too
+    // (the 0018 trigger): one from before 0017, which knows nothing of marks, and one of 0017's, which
+    // adjusted the marks itself under the marks lock (the trigger must not add the rows again).
+    for (when, lock, fold) in [("a fold of a node before 0017", false, FOLD_0005), ("a fold of a 0017 node", true, FOLD_0017)] {
+        for at in [12, 95, 95, 330, 135] {
+            create(&store, &scope, &mut made, at).await;
+        }
+        let tx = client.transaction().await.unwrap();
+        if lock {
+            tx.execute("select pg_advisory_xact_lock(7263471)", &[]).await.unwrap();
+        }
+        let folded: i64 = tx.query_one(fold, &[&10_000i64]).await.unwrap().get(0);
+        tx.commit().await.unwrap();
+        assert_eq!(folded, 10, "{when}: the charges' and events' deltas");
+        assert!(marks_exact(&client).await >= 12, "{when}");
+        check(&store, &scope, &made, when).await;
+    }
+
     // An older node's delta carries no key: readers walk, and the fold drops the list's marks, which the
     // same round writes again.
     create(&store, &scope, &mut made, 45).await;
@@ -853,3 +871,45 @@ async fn deep_pages_on_postgres_come_from_exact_list_marks() {
         }
     }
 }
+
+/// The fold statement of satang before 0017 (counts only), as a node of that version still runs it.
+const FOLD_0005: &str = "with upto as (select max(seq) as s from \
+       (select seq from list_count_deltas order by seq limit $1) as b), \
+     gone as (delete from list_count_deltas where seq <= (select s from upto) \
+       returning account_id, livemode, list), \
+     sums as (select account_id, livemode, list, count(*) as n from gone \
+       group by account_id, livemode, list order by account_id, livemode, list), \
+     added as (insert into list_counts (account_id, livemode, list, n) \
+       select account_id, livemode, list, n from sums \
+       on conflict (account_id, livemode, list) do update set n = list_counts.n + excluded.n) \
+     select count(*) from gone";
+
+/// The fold statement of 0017's satang, which adjusted the marks itself (run under the marks lock).
+const FOLD_0017: &str = "with upto as (select max(seq) as s from \
+       (select seq from list_count_deltas order by seq limit $1) as b), \
+     gone as (delete from list_count_deltas where seq <= (select s from upto) \
+       returning account_id, livemode, list, created_at, item_seq), \
+     sums as (select account_id, livemode, list, count(*) as n from gone \
+       group by account_id, livemode, list order by account_id, livemode, list), \
+     added as (insert into list_counts (account_id, livemode, list, n) \
+       select account_id, livemode, list, n from sums \
+       on conflict (account_id, livemode, list) do update set n = list_counts.n + excluded.n), \
+     unkeyed as (select distinct account_id, livemode, list from gone where created_at is null), \
+     dropped as (delete from list_marks m using unkeyed u \
+       where m.account_id = u.account_id and m.livemode = u.livemode and m.list = u.list), \
+     tops as (select s.account_id, s.livemode, s.list, l.created_at, l.seq \
+       from (select distinct account_id, livemode, list from gone) s \
+       cross join lateral (select created_at, seq from list_marks m where m.account_id = s.account_id \
+         and m.livemode = s.livemode and m.list = s.list order by created_at desc, seq desc limit 1) l), \
+     late as (select g.account_id, g.livemode, g.list, g.created_at, g.item_seq from gone g join tops t \
+       on t.account_id = g.account_id and t.livemode = g.livemode and t.list = g.list \
+       where (g.created_at, g.item_seq) <= (t.created_at, t.seq) and not exists (select 1 from unkeyed u \
+         where u.account_id = g.account_id and u.livemode = g.livemode and u.list = g.list)), \
+     bumps as (select m.account_id, m.livemode, m.list, m.created_at, m.seq, count(*) as n \
+       from late g join list_marks m on m.account_id = g.account_id and m.livemode = g.livemode \
+         and m.list = g.list and (m.created_at, m.seq) >= (g.created_at, g.item_seq) \
+       group by m.account_id, m.livemode, m.list, m.created_at, m.seq), \
+     bumped as (update list_marks m set base = m.base + b.n from bumps b \
+       where m.account_id = b.account_id and m.livemode = b.livemode and m.list = b.list \
+       and m.created_at = b.created_at and m.seq = b.seq) \
+     select count(*) from gone";

@@ -85,7 +85,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Benchmark a satang that is already running here instead of starting one (needs --secret-key).
+    /// Benchmark a satang that is already running here instead of starting one (needs --secret-key):
+    /// create and retrieve, or with `--scenario list-charges` the lists of the key's account as stored.
     #[arg(long, requires = "secret_key")]
     pub target: Option<String>,
 
@@ -541,6 +542,21 @@ async fn bench_target(mut b: Bench, target: &str) -> anyhow::Result<()> {
     let addr: SocketAddr = target.trim_start_matches("http://").trim_end_matches('/').parse()?;
     b.auth = basic(b.args.secret_key.as_deref().unwrap_or(""));
     let host = addr.to_string();
+    if b.args.scenario == "list-charges" {
+        // The lists of the key's account as they are (say one seeded with `satang bench seed`): its total
+        // from one page.
+        let (auth, h) = (b.auth.clone(), host.clone());
+        let make: MakeRequest = Arc::new(move |_, _| load::request("GET", "/charges?limit=1", &h, Some(&auth), None));
+        let o = load::run(addr, 1, b.duration(), Pace::Closed, make, true, Some(1)).await;
+        let total = o
+            .bodies
+            .first()
+            .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok()?["total"].as_u64())
+            .ok_or_else(|| anyhow::anyhow!("GET /charges at {target} did not answer with a list"))?;
+        list_runs(&mut b, addr, None, total).await;
+        let json = b.args.json;
+        return report(&b, json);
+    }
     let (auth, h) = (b.auth.clone(), host.clone());
     let make: MakeRequest = Arc::new(move |_, _| load::request("POST", "/charges", &h, Some(&auth), Some(CREATE_FORM)));
     let o = load::run(addr, b.args.connections, b.duration(), Pace::Closed, make, true, None).await;
@@ -724,33 +740,7 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
             // 1 % of /healthz without this and 3,300-3,600/s with it). On SQLite it is housekeeping only.
             crate::store::open(&dbs.satang).await?.after_bulk_load().await?;
             let stored = stored_count(&dbs.satang).await?;
-            for (name, path) in [
-                ("list-charges newest 20", "/charges?limit=20&order=reverse_chronological".to_string()),
-                ("list-charges deep page", format!("/charges?limit=20&offset={}", stored / 2)),
-            ] {
-                // Flat out, then at a steady 200/s for the latency of one request below saturation.
-                for pace in [Pace::Closed, Pace::Open(LIGHT_LIST_RATE)] {
-                    let (auth, h, p) = (b.auth.clone(), host.clone(), path.clone());
-                    let make: MakeRequest = Arc::new(move |_, _| load::request("GET", &p, &h, Some(&auth), None));
-                    let run = load::run(addr, b.args.connections, b.duration(), pace, make, false, None);
-                    let (o, rss) = with_rss(pid, run).await;
-                    let load = match pace {
-                        Pace::Closed => closed_desc.clone(),
-                        Pace::Open(r) => format!("open {r:.0}/s"),
-                    };
-                    b.push(
-                        What {
-                            scenario: name,
-                            stored,
-                            load,
-                            baseline: Some(("healthz", healthz_rate)),
-                            note: String::new(),
-                        },
-                        &o,
-                        rss,
-                    );
-                }
-            }
+            list_runs(b, addr, pid, stored).await;
         }
         if first_level && matches!(scenario, "quick" | "all" | "complete-and-deliver") {
             let store = crate::store::open(&dbs.satang).await?;
@@ -773,6 +763,31 @@ async fn bench_local(b: &mut Bench, dbs: &Databases, scenario: &str) -> anyhow::
         drop(server);
     }
     Ok(())
+}
+
+/// The list scenarios against a server: the newest page and a page at half of `stored`, each flat out and
+/// then at a steady [`LIGHT_LIST_RATE`] for the latency of one request below saturation.
+async fn list_runs(b: &mut Bench, addr: SocketAddr, pid: Option<u32>, stored: u64) {
+    let host = addr.to_string();
+    let closed_desc = format!("closed {}", b.args.connections);
+    let healthz_rate = b.rows.iter().find(|r| r.scenario == "healthz (b)").map(|r| r.requests_per_s);
+    for (name, path) in [
+        ("list-charges newest 20", "/charges?limit=20&order=reverse_chronological".to_string()),
+        ("list-charges deep page", format!("/charges?limit=20&offset={}", stored / 2)),
+    ] {
+        for pace in [Pace::Closed, Pace::Open(LIGHT_LIST_RATE)] {
+            let (auth, h, p) = (b.auth.clone(), host.clone(), path.clone());
+            let make: MakeRequest = Arc::new(move |_, _| load::request("GET", &p, &h, Some(&auth), None));
+            let run = load::run(addr, b.args.connections, b.duration(), pace, make, false, None);
+            let (o, rss) = with_rss(pid, run).await;
+            let load = match pace {
+                Pace::Closed => closed_desc.clone(),
+                Pace::Open(r) => format!("open {r:.0}/s"),
+            };
+            let baseline = healthz_rate.map(|r| ("healthz", r));
+            b.push(What { scenario: name, stored, load, baseline, note: String::new() }, &o, rss);
+        }
+    }
 }
 
 /// The bench's webhook receiver: notes when each `charge.complete` arrives.

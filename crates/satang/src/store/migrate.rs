@@ -39,6 +39,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 15, "0015_index_upkeep"),
     migration!("sqlite", 16, "0016_charge_columns"),
     migration!("sqlite", 17, "0017_list_marks"),
+    migration!("sqlite", 18, "0018_marks_fold_trigger"),
 ];
 
 /// PostgreSQL's steps: the same tables as SQLite's, in PostgreSQL types.
@@ -60,6 +61,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 15, "0015_index_upkeep"),
     migration!("postgres", 16, "0016_charge_columns"),
     migration!("postgres", 17, "0017_list_marks"),
+    migration!("postgres", 18, "0018_marks_fold_trigger"),
 ];
 
 #[cfg(test)]

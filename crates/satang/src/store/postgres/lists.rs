@@ -5,8 +5,9 @@
 //!
 //! Why marks rather than numbering the rows as SQLite does (its 0004 positions): a number per row needs one
 //! counter row that every insert of the account locks, which halved creates across nodes (0004). Marks are
-//! written by housekeeping only, every [`PgOptions::list_mark_spacing`] rows, and kept exact by the fold,
-//! so an insert pays for nothing but the key it already writes into its delta row.
+//! written by housekeeping only, every [`PgOptions::list_mark_spacing`] rows, and kept exact by a trigger
+//! on the fold's delete (0018 migration, so that any node's fold keeps them, whatever its version), so an
+//! insert pays for nothing but the key it already writes into its delta row.
 //!
 //! [`PgOptions::list_mark_spacing`]: super::PgOptions::list_mark_spacing
 
@@ -161,9 +162,10 @@ pub(super) async fn deep_page(
     Ok(Page { items, total: total.max(0) as u64 })
 }
 
-/// Held (as a transaction-scoped advisory lock) by every fold and every writing of new marks: a mark's
-/// `base` is computed from the unfolded deltas it sees, which a fold running at the same time could be
-/// deleting (and would not add to a mark it cannot see yet).
+/// Held (as a transaction-scoped advisory lock) by the writing of new marks and, from the 0018 migration's
+/// trigger, by every fold: a mark's `base` is computed from the unfolded deltas it sees, which a fold
+/// running at the same time could be deleting (and would not add to a mark it cannot see yet). The
+/// migration names the same number.
 const MARKS_LOCK: i64 = 7_263_471;
 
 /// Takes [`MARKS_LOCK`] until `tx` ends.
@@ -182,57 +184,34 @@ pub(super) async fn housekeeping(store: &PgStore) -> StoreResult<()> {
     Ok(())
 }
 
-/// Folds the list count deltas into `list_counts`, and into the list marks after each delta's key.
+/// Folds the list count deltas into `list_counts`. The list marks after each folded delta's key are kept
+/// exact by the `list_marks_fold` trigger (0018 migration), which runs in the same transaction, under the
+/// marks lock, whichever node's statement deleted the deltas.
 async fn fold(store: &PgStore) -> StoreResult<()> {
     // Each batch is one statement, so one transaction: the deltas it deletes are exactly the ones it
     // adds, and it upserts the counts in key order.
     const BATCH: i64 = 10_000;
-    let mut c = store.client().await?;
+    let c = store.client().await?;
     // The oldest deltas, up to BATCH of them, go as one range of `seq`. Not a join of the batch to the
     // table (or `seq in (…)`): planned with statistics from a quiet moment (the table nearly empty) that
     // was a nested loop over every delta for each of the batch's 10,000, which ran for minutes after
     // `satang bench seed` left 250,000 deltas. A range is an index range or one pass whatever the plan.
-    // Nodes folding at once take turns on the marks lock. A delta of a transaction still in flight below
-    // the bound is not visible yet and is folded next round.
-    //
-    // The marks (0017): every mark at or after a folded delta's key gains one in `base`. Only the deltas at
-    // or before their list's last mark (`late`: rows created with an earlier time than a mark, or unfolded
-    // when the mark was written) are joined to the marks; a new row's delta, after every mark, is not. A
-    // delta without a key (an older node's) drops its list's marks instead, to be written again.
+    // A delta of a transaction still in flight below the bound is not visible yet and is folded next
+    // round. Not under the marks lock: the trigger takes it after the delete, and a node of 0017's
+    // version is recognised by holding it already (see the migration).
     const FOLD: &str = "with upto as (select max(seq) as s from \
                (select seq from list_count_deltas order by seq limit $1) as b), \
              gone as (delete from list_count_deltas where seq <= (select s from upto) \
-               returning account_id, livemode, list, created_at, item_seq), \
+               returning account_id, livemode, list), \
              sums as (select account_id, livemode, list, count(*) as n from gone \
                group by account_id, livemode, list order by account_id, livemode, list), \
              added as (insert into list_counts (account_id, livemode, list, n) \
                select account_id, livemode, list, n from sums \
-               on conflict (account_id, livemode, list) do update set n = list_counts.n + excluded.n), \
-             unkeyed as (select distinct account_id, livemode, list from gone where created_at is null), \
-             dropped as (delete from list_marks m using unkeyed u \
-               where m.account_id = u.account_id and m.livemode = u.livemode and m.list = u.list), \
-             tops as (select s.account_id, s.livemode, s.list, l.created_at, l.seq \
-               from (select distinct account_id, livemode, list from gone) s \
-               cross join lateral (select created_at, seq from list_marks m where m.account_id = s.account_id \
-                 and m.livemode = s.livemode and m.list = s.list order by created_at desc, seq desc limit 1) l), \
-             late as (select g.account_id, g.livemode, g.list, g.created_at, g.item_seq from gone g join tops t \
-               on t.account_id = g.account_id and t.livemode = g.livemode and t.list = g.list \
-               where (g.created_at, g.item_seq) <= (t.created_at, t.seq) and not exists (select 1 from unkeyed u \
-                 where u.account_id = g.account_id and u.livemode = g.livemode and u.list = g.list)), \
-             bumps as (select m.account_id, m.livemode, m.list, m.created_at, m.seq, count(*) as n \
-               from late g join list_marks m on m.account_id = g.account_id and m.livemode = g.livemode \
-                 and m.list = g.list and (m.created_at, m.seq) >= (g.created_at, g.item_seq) \
-               group by m.account_id, m.livemode, m.list, m.created_at, m.seq), \
-             bumped as (update list_marks m set base = m.base + b.n from bumps b \
-               where m.account_id = b.account_id and m.livemode = b.livemode and m.list = b.list \
-               and m.created_at = b.created_at and m.seq = b.seq) \
+               on conflict (account_id, livemode, list) do update set n = list_counts.n + excluded.n) \
              select count(*) from gone";
     let mut total = 0;
     loop {
-        let tx = c.transaction().await.map_err(pg_err)?;
-        lock_marks(&tx).await?;
-        let rows = tx.query_typed(FOLD, &[(&BATCH, Type::INT8)]).await.map_err(pg_err)?;
-        tx.commit().await.map_err(pg_err)?;
+        let rows = c.query_typed(FOLD, &[(&BATCH, Type::INT8)]).await.map_err(pg_err)?;
         let folded: i64 = rows.first().map_or(0, |r| r.get(0));
         total += folded;
         if folded < BATCH {
