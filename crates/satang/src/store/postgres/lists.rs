@@ -141,19 +141,19 @@ pub(super) async fn deep_page(
          order by x.list_at {dir}, x.list_seq {dir}",
         MIN = i64::MIN,
     );
+    // Prepared once per connection and kept, unlike `page`'s statements: planning it took three times as
+    // long as running it (0.47 ms against 0.15 ms, `EXPLAIN (ANALYZE, SUMMARY)`), and a plan made for its
+    // values gains nothing, because the values that shape the walk (where it starts, how far it goes) are
+    // computed inside the statement. After five executions PostgreSQL keeps the generic plan, which was
+    // checked to walk the list's index even among 3,000 small accounts, where the planner expects a few
+    // rows per account (a sort would be cheaper for those few, and ruinous for a large one).
+    let st = c
+        .prepare_typed_cached(&sql, &[Type::TEXT, Type::BOOL, Type::TEXT, Type::INT8, Type::INT8, Type::BOOL])
+        .await
+        .map_err(pg_err)?;
     let account = scope.account.as_str();
     let rows = c
-        .query_typed(
-            &sql,
-            &[
-                (&account, Type::TEXT),
-                (&scope.livemode, Type::BOOL),
-                (&list, Type::TEXT),
-                (&offset, Type::INT8),
-                (&limit, Type::INT8),
-                (&newest_first, Type::BOOL),
-            ],
-        )
+        .query(&st, &[&account, &scope.livemode, &list, &offset, &limit, &newest_first])
         .await
         .map_err(pg_err)?;
     let total = rows.first().map_or(0, |r| r.get::<_, i64>(r.len() - 1));
