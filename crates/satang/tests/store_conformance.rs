@@ -714,6 +714,69 @@ async fn an_upgrade_to_0016_on_postgres_keeps_old_charges_found() {
 /// page at every offset, in both orders, is the list walked in full, while deltas wait to be folded, after
 /// charges created with earlier times than marks already written (and with equal times), and around a
 /// delta without a key (an older node's); after each fold every mark's `base` is its row's rank.
+/// Creates a charge (and its `charge.create` event) at `at` and notes it in `made`: (created_at offset,
+/// insertion number, ID); the list's order is (created_at, insertion).
+async fn create_at(store: &DynStore, scope: &Scope, made: &mut Vec<(i64, usize, String)>, at: i64) {
+    let c = charge_at(scope, source("alipay", 2_000, "THB", false), vec![], t(at));
+    store.create_charge(scope, &c, doc(&c), true, vec![event(&c, EventKey::ChargeCreate, t(at))]).await.unwrap();
+    made.push((at, made.len(), c.id.to_string()));
+}
+
+/// Every page (both orders, limits 1 and 5, every offset) of the scope's charge and event lists is the
+/// slice of `made` in list order, with the right total.
+async fn check_pages(store: &DynStore, scope: &Scope, made: &[(i64, usize, String)], when: &str) {
+    let mut want = made.to_vec();
+    want.sort();
+    let ids: Vec<&str> = want.iter().map(|w| w.2.as_str()).collect();
+    for order in [Order::Chronological, Order::ReverseChronological] {
+        let mut expected = ids.clone();
+        if matches!(order, Order::ReverseChronological) {
+            expected.reverse();
+        }
+        for limit in [1usize, 5] {
+            for offset in 0..=ids.len() + 1 {
+                let q = ListQuery { offset: offset as u64, limit: limit as u64, order, ..all() };
+                let page: Vec<String> = expected.iter().skip(offset).take(limit).map(|s| s.to_string()).collect();
+                let charges = store.list_charges(scope, q).await.unwrap();
+                let got: Vec<String> = charges.items.iter().map(|c| c.id.to_string()).collect();
+                assert_eq!(got, page, "{when}: charges, {order:?}, offset {offset}, limit {limit}");
+                assert_eq!(charges.total, ids.len() as u64, "{when}: charges total");
+                let events = store.list_events(scope, None, q).await.unwrap();
+                let got: Vec<String> = events
+                    .items
+                    .iter()
+                    .map(|e| {
+                        serde_json::from_str::<serde_json::Value>(&e.data).unwrap()["id"].as_str().unwrap().to_string()
+                    })
+                    .collect();
+                assert_eq!(got, page, "{when}: events, {order:?}, offset {offset}, limit {limit}");
+                assert_eq!(events.total, ids.len() as u64, "{when}: events total");
+            }
+        }
+    }
+}
+
+/// Once everything is folded, each mark's base is the number of its list's rows up to its key. Returns
+/// how many marks there are.
+async fn marks_exact(client: &tokio_postgres::Client) -> i64 {
+    let rows = client
+        .query(
+            "select m.list, m.base, case m.list \
+               when 'charges' then (select count(*) from charges c where c.account_id = m.account_id \
+                 and c.livemode = m.livemode and (c.created_at, c.seq) <= (m.created_at, m.seq)) \
+               else (select count(*) from events e where e.account_id = m.account_id \
+                 and e.livemode = m.livemode and (e.created_at, e.seq) <= (m.created_at, m.seq)) end \
+             from list_marks m",
+            &[],
+        )
+        .await
+        .unwrap();
+    for r in &rows {
+        assert_eq!(r.get::<_, i64>(1), r.get::<_, i64>(2), "the {} mark's base is its rank", r.get::<_, &str>(0));
+    }
+    rows.len() as i64
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deep_pages_on_postgres_come_from_exact_list_marks() {
     let Some(db) = common::pg_or_skip().await else { return };
@@ -725,74 +788,15 @@ async fn deep_pages_on_postgres_come_from_exact_list_marks() {
     let (other, _) = account(&store).await;
     // (created_at offset, insertion number, ID): the list's order is (created_at, insertion).
     let mut made: Vec<(i64, usize, String)> = Vec::new();
-    async fn create(store: &DynStore, scope: &Scope, made: &mut Vec<(i64, usize, String)>, at: i64) {
-        let c = charge_at(scope, source("alipay", 2_000, "THB", false), vec![], t(at));
-        store.create_charge(scope, &c, doc(&c), true, vec![event(&c, EventKey::ChargeCreate, t(at))]).await.unwrap();
-        made.push((at, made.len(), c.id.to_string()));
-    }
-    async fn check(store: &DynStore, scope: &Scope, made: &[(i64, usize, String)], when: &str) {
-        let mut want = made.to_vec();
-        want.sort();
-        let ids: Vec<&str> = want.iter().map(|w| w.2.as_str()).collect();
-        for order in [Order::Chronological, Order::ReverseChronological] {
-            let mut expected = ids.clone();
-            if matches!(order, Order::ReverseChronological) {
-                expected.reverse();
-            }
-            for limit in [1usize, 5] {
-                for offset in 0..=ids.len() + 1 {
-                    let q = ListQuery { offset: offset as u64, limit: limit as u64, order, ..all() };
-                    let page: Vec<String> = expected.iter().skip(offset).take(limit).map(|s| s.to_string()).collect();
-                    let charges = store.list_charges(scope, q).await.unwrap();
-                    let got: Vec<String> = charges.items.iter().map(|c| c.id.to_string()).collect();
-                    assert_eq!(got, page, "{when}: charges, {order:?}, offset {offset}, limit {limit}");
-                    assert_eq!(charges.total, ids.len() as u64, "{when}: charges total");
-                    let events = store.list_events(scope, None, q).await.unwrap();
-                    let got: Vec<String> = events
-                        .items
-                        .iter()
-                        .map(|e| {
-                            serde_json::from_str::<serde_json::Value>(&e.data).unwrap()["id"]
-                                .as_str()
-                                .unwrap()
-                                .to_string()
-                        })
-                        .collect();
-                    assert_eq!(got, page, "{when}: events, {order:?}, offset {offset}, limit {limit}");
-                    assert_eq!(events.total, ids.len() as u64, "{when}: events total");
-                }
-            }
-        }
-    }
-    // Once everything is folded, each mark's base is the number of its list's rows up to its key.
-    async fn marks_exact(client: &tokio_postgres::Client) -> i64 {
-        let rows = client
-            .query(
-                "select m.list, m.base, case m.list \
-                   when 'charges' then (select count(*) from charges c where c.account_id = m.account_id \
-                     and c.livemode = m.livemode and (c.created_at, c.seq) <= (m.created_at, m.seq)) \
-                   else (select count(*) from events e where e.account_id = m.account_id \
-                     and e.livemode = m.livemode and (e.created_at, e.seq) <= (m.created_at, m.seq)) end \
-                 from list_marks m",
-                &[],
-            )
-            .await
-            .unwrap();
-        for r in &rows {
-            assert_eq!(r.get::<_, i64>(1), r.get::<_, i64>(2), "the {} mark's base is its rank", r.get::<_, &str>(0));
-        }
-        rows.len() as i64
-    }
-
     for i in 0..22 {
-        create(&store, &scope, &mut made, i * 10).await;
+        create_at(&store, &scope, &mut made, i * 10).await;
     }
-    create(&store, &other, &mut Vec::new(), 5).await;
-    check(&store, &scope, &made, "no marks yet, nothing folded").await;
+    create_at(&store, &other, &mut Vec::new(), 5).await;
+    check_pages(&store, &scope, &made, "no marks yet, nothing folded").await;
     store.housekeeping().await.unwrap();
     // 22 charges and 22 events, a mark every 4: five of each.
     assert_eq!(marks_exact(&client).await, 10, "marks of the two lists");
-    check(&store, &scope, &made, "marked and folded").await;
+    check_pages(&store, &scope, &made, "marked and folded").await;
 
     // The state a mark is written in when its own row's delta is not folded yet (rows committed between a
     // fold and the marks): the six newest rows, the last mark's among them, go back to deltas.
@@ -810,26 +814,28 @@ async fn deep_pages_on_postgres_come_from_exact_list_marks() {
         );
         assert_eq!(client.execute(&sql, &[&scope.account.as_str()]).await.unwrap(), 5, "{list} marks");
     }
-    check(&store, &scope, &made, "the newest rows, a marked one among them, not folded").await;
+    check_pages(&store, &scope, &made, "the newest rows, a marked one among them, not folded").await;
     store.housekeeping().await.unwrap();
     assert_eq!(marks_exact(&client).await, 10, "the same marks, folded");
 
     // Newer rows and earlier ones (between marks, before the first, at an existing time), left unfolded.
     for at in [300, 310, 15, -40, 70, 70, 125, 320] {
-        create(&store, &scope, &mut made, at).await;
+        create_at(&store, &scope, &mut made, at).await;
     }
-    check(&store, &scope, &made, "late rows not folded yet").await;
+    check_pages(&store, &scope, &made, "late rows not folded yet").await;
     store.housekeeping().await.unwrap();
     let marks = marks_exact(&client).await;
     assert!(marks >= 12, "more marks after the fold: {marks}");
-    check(&store, &scope, &made, "late rows folded").await;
+    check_pages(&store, &scope, &made, "late rows folded").await;
 
     // Folds by nodes of older versions, still running during a rolling upgrade, keep the marks exact too
     // (the 0018 trigger): one from before 0017, which knows nothing of marks, and one of 0017's, which
     // adjusted the marks itself under the marks lock (the trigger must not add the rows again).
-    for (when, lock, fold) in [("a fold of a node before 0017", false, FOLD_0005), ("a fold of a 0017 node", true, FOLD_0017)] {
+    for (when, lock, fold) in
+        [("a fold of a node before 0017", false, FOLD_0005), ("a fold of a 0017 node", true, FOLD_0017)]
+    {
         for at in [12, 95, 95, 330, 135] {
-            create(&store, &scope, &mut made, at).await;
+            create_at(&store, &scope, &mut made, at).await;
         }
         let tx = client.transaction().await.unwrap();
         if lock {
@@ -839,12 +845,12 @@ async fn deep_pages_on_postgres_come_from_exact_list_marks() {
         tx.commit().await.unwrap();
         assert_eq!(folded, 10, "{when}: the charges' and events' deltas");
         assert!(marks_exact(&client).await >= 12, "{when}");
-        check(&store, &scope, &made, when).await;
+        check_pages(&store, &scope, &made, when).await;
     }
 
     // An older node's delta carries no key: readers walk, and the fold drops the list's marks, which the
     // same round writes again.
-    create(&store, &scope, &mut made, 45).await;
+    create_at(&store, &scope, &mut made, 45).await;
     let unkeyed = client
         .execute(
             "update list_count_deltas set created_at = null, item_seq = null \
@@ -854,10 +860,10 @@ async fn deep_pages_on_postgres_come_from_exact_list_marks() {
         .await
         .unwrap();
     assert_eq!(unkeyed, 1);
-    check(&store, &scope, &made, "a delta without a key").await;
+    check_pages(&store, &scope, &made, "a delta without a key").await;
     store.housekeeping().await.unwrap();
     assert!(marks_exact(&client).await >= 12, "marks written again");
-    check(&store, &scope, &made, "marks written again").await;
+    check_pages(&store, &scope, &made, "marks written again").await;
     // Past the end, however far: an empty page with the total.
     for order in [Order::Chronological, Order::ReverseChronological] {
         for offset in [made.len() as u64 + 4, i64::MAX as u64, u64::MAX] {
@@ -913,3 +919,100 @@ const FOLD_0017: &str = "with upto as (select max(seq) as s from \
        where m.account_id = b.account_id and m.livemode = b.livemode and m.list = b.list \
        and m.created_at = b.created_at and m.seq = b.seq) \
      select count(*) from gone";
+
+/// Nodes folding and writing marks at the same moment as charges are created, late ones among them, and
+/// nodes of older versions folding with their own statements (a rolling upgrade): once all is folded,
+/// every mark is still exact and every page is right. The folds, the marks lock and the 0018 trigger are
+/// what keep them so; the interleavings differ from run to run, the end state may not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_marks_stay_exact_while_nodes_fold_at_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(db) = common::pg_or_skip().await else { return };
+    let opts = || satang::store::postgres::PgOptions { list_mark_spacing: 4, ..Default::default() };
+    let nodes = [
+        satang::store::open_with(&db.url, opts()).await.unwrap(),
+        satang::store::open_with(&db.url, opts()).await.unwrap(),
+    ];
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let (scope, _) = account(&nodes[0]).await;
+    let mut made: Vec<(i64, usize, String)> = Vec::new();
+    for i in 0..40 {
+        create_at(&nodes[0], &scope, &mut made, i * 20).await;
+    }
+    nodes[0].housekeeping().await.unwrap();
+    assert_eq!(marks_exact(&client).await, 20, "ten marks of each list to start from");
+
+    let done = Arc::new(AtomicBool::new(false));
+    let mut folders = Vec::new();
+    for node in &nodes {
+        let (node, done) = (node.clone(), done.clone());
+        folders.push(tokio::spawn(async move {
+            let mut rounds = 0;
+            while !done.load(Ordering::Relaxed) {
+                // A fold of a node older than 0017 can deadlock with this one (see the 0018 migration):
+                // PostgreSQL aborts one of the two, which folds again next round.
+                match node.housekeeping().await {
+                    Ok(()) => rounds += 1,
+                    Err(e) => assert!(format!("{e:?}").contains("deadlock"), "housekeeping: {e:?}"),
+                }
+            }
+            rounds
+        }));
+    }
+    for (fold, lock) in [(FOLD_0005, false), (FOLD_0017, true)] {
+        let (url, done) = (db.url.clone(), done.clone());
+        folders.push(tokio::spawn(async move {
+            let (mut c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(conn);
+            let mut rounds = 0;
+            while !done.load(Ordering::Relaxed) {
+                let tx = c.transaction().await.unwrap();
+                if lock {
+                    tx.execute("select pg_advisory_xact_lock(7263471)", &[]).await.unwrap();
+                }
+                match tx.query_one(fold, &[&3i64]).await {
+                    Ok(_) => {
+                        tx.commit().await.unwrap();
+                        rounds += 1;
+                    }
+                    Err(e) => {
+                        assert_eq!(e.code(), Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED), "{e}");
+                    }
+                }
+            }
+            rounds
+        }));
+    }
+    // Two writers, each with times of its own (even and odd, so the order is the times' order), spread
+    // over and beyond the marked rows: most of them late.
+    let mut writers = Vec::new();
+    for k in 0..2i64 {
+        let (node, scope) = (nodes[k as usize].clone(), scope.clone());
+        writers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            for i in 0..60i64 {
+                let at = 2 * ((i * 37 + k * 11) % 600) + k - 100;
+                create_at(&node, &scope, &mut mine, at).await;
+            }
+            mine
+        }));
+    }
+    for w in writers {
+        for (at, _, id) in w.await.unwrap() {
+            let n = made.len();
+            made.push((at, n, id));
+        }
+    }
+    done.store(true, Ordering::Relaxed);
+    for f in folders {
+        assert!(f.await.unwrap() > 0, "every folder ran");
+    }
+    nodes[1].housekeeping().await.unwrap();
+    let unfolded: i64 = client.query_one("select count(*) from list_count_deltas", &[]).await.unwrap().get(0);
+    assert_eq!(unfolded, 0, "all folded");
+    let marks = marks_exact(&client).await;
+    assert!(marks > 20, "marks after the rows newer than the first ones: {marks}");
+    check_pages(&nodes[0], &scope, &made, "after folds at once").await;
+}

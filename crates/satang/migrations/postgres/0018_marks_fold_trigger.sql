@@ -11,12 +11,23 @@
 --   * a deleted delta without a key (a node older than 0017) drops its list's marks, to be written again;
 --   * every mark at or after a deleted delta's key gains one in `base`. Only deltas at or before their
 --     list's last mark (late rows, or rows unfolded when the mark was written) are joined to the marks.
--- A node of 0017's version holds the marks lock before its fold statement and adjusts the marks in it; the
--- trigger then leaves them alone (this check can go once no 0017 node can be running).
+-- Which fold it is, when the marks lock is already held:
+--   * satang from 0018 on takes the lock before it deletes (so it never holds deleted rows while waiting for
+--     the lock, which a fold holding the lock could be waiting for: a deadlock) and says, with the
+--     transaction's `satang.marks_by` setting, that it leaves the marks to this trigger;
+--   * a node of 0017's version also holds the lock, without that setting, and has adjusted the marks in its
+--     own fold statement: the trigger leaves them alone (this case can go once no 0017 node can run).
+-- A node older than 0017 takes no lock; the trigger takes it after that node's delete, so such a fold can
+-- deadlock with a newer one while both versions run: PostgreSQL aborts one, which folds again next round.
 create function list_marks_fold() returns trigger language plpgsql as $$
 begin
-    if exists (select 1 from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()
-               and classid = 0 and objid = 7263471 and objsubid = 1 and granted) then
+    -- A fold's last round often deletes nothing: then it need not wait for the lock.
+    if not exists (select 1 from gone) then
+        return null;
+    end if;
+    if coalesce(current_setting('satang.marks_by', true), '') <> 'trigger'
+       and exists (select 1 from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()
+                   and classid = 0 and objid = 7263471 and objsubid = 1 and granted) then
         return null;
     end if;
     perform pg_advisory_xact_lock(7263471);

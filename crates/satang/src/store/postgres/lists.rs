@@ -152,25 +152,29 @@ pub(super) async fn deep_page(
         .await
         .map_err(pg_err)?;
     let account = scope.account.as_str();
-    let rows = c
-        .query(&st, &[&account, &scope.livemode, &list, &offset, &limit, &newest_first])
-        .await
-        .map_err(pg_err)?;
+    let rows =
+        c.query(&st, &[&account, &scope.livemode, &list, &offset, &limit, &newest_first]).await.map_err(pg_err)?;
     let total = rows.first().map_or(0, |r| r.get::<_, i64>(r.len() - 1));
     // A page past the end is the one row of the left join with no list row in it.
     let items = rows.into_iter().filter(|r| r.get::<_, Option<i64>>(r.len() - 2).is_some()).collect();
     Ok(Page { items, total: total.max(0) as u64 })
 }
 
-/// Held (as a transaction-scoped advisory lock) by the writing of new marks and, from the 0018 migration's
-/// trigger, by every fold: a mark's `base` is computed from the unfolded deltas it sees, which a fold
+/// Held (as a transaction-scoped advisory lock) by the writing of new marks and by every fold (by the 0018
+/// migration's trigger, for a node that does not take it): a mark's `base` is computed from the unfolded deltas it sees, which a fold
 /// running at the same time could be deleting (and would not add to a mark it cannot see yet). The
 /// migration names the same number.
 const MARKS_LOCK: i64 = 7_263_471;
 
-/// Takes [`MARKS_LOCK`] until `tx` ends.
+/// Takes [`MARKS_LOCK`] until `tx` ends, saying (the transaction's `satang.marks_by`) that the 0018
+/// trigger adjusts the marks for what this transaction folds, unlike a fold of 0017's version.
 async fn lock_marks(tx: &super::Tx<'_>) -> StoreResult<()> {
-    tx.query_typed("select pg_advisory_xact_lock($1)", &[(&MARKS_LOCK, Type::INT8)]).await.map_err(pg_err)?;
+    tx.query_typed(
+        "select pg_advisory_xact_lock($1), set_config('satang.marks_by', 'trigger', true)",
+        &[(&MARKS_LOCK, Type::INT8)],
+    )
+    .await
+    .map_err(pg_err)?;
     Ok(())
 }
 
@@ -191,14 +195,14 @@ async fn fold(store: &PgStore) -> StoreResult<()> {
     // Each batch is one statement, so one transaction: the deltas it deletes are exactly the ones it
     // adds, and it upserts the counts in key order.
     const BATCH: i64 = 10_000;
-    let c = store.client().await?;
+    let mut c = store.client().await?;
     // The oldest deltas, up to BATCH of them, go as one range of `seq`. Not a join of the batch to the
     // table (or `seq in (…)`): planned with statistics from a quiet moment (the table nearly empty) that
     // was a nested loop over every delta for each of the batch's 10,000, which ran for minutes after
     // `satang bench seed` left 250,000 deltas. A range is an index range or one pass whatever the plan.
     // A delta of a transaction still in flight below the bound is not visible yet and is folded next
-    // round. Not under the marks lock: the trigger takes it after the delete, and a node of 0017's
-    // version is recognised by holding it already (see the migration).
+    // round. The marks lock is taken first, as a 0017 node does, so that two folds never wait for each
+    // other's rows and the lock in opposite orders (see the migration).
     const FOLD: &str = "with upto as (select max(seq) as s from \
                (select seq from list_count_deltas order by seq limit $1) as b), \
              gone as (delete from list_count_deltas where seq <= (select s from upto) \
@@ -211,7 +215,10 @@ async fn fold(store: &PgStore) -> StoreResult<()> {
              select count(*) from gone";
     let mut total = 0;
     loop {
-        let rows = c.query_typed(FOLD, &[(&BATCH, Type::INT8)]).await.map_err(pg_err)?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        lock_marks(&tx).await?;
+        let rows = tx.query_typed(FOLD, &[(&BATCH, Type::INT8)]).await.map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)?;
         let folded: i64 = rows.first().map_or(0, |r| r.get(0));
         total += folded;
         if folded < BATCH {
