@@ -950,7 +950,8 @@ async fn list_marks_stay_exact_while_nodes_fold_at_once() {
         let (node, done) = (node.clone(), done.clone());
         folders.push(tokio::spawn(async move {
             let mut rounds = 0;
-            while !done.load(Ordering::Relaxed) {
+            // Each folds at least once: a deadlock may have aborted every round it began before the end.
+            while rounds == 0 || !done.load(Ordering::Relaxed) {
                 // A fold of a node older than 0017 can deadlock with this one (see the 0018 migration):
                 // PostgreSQL aborts one of the two, which folds again next round.
                 match node.housekeeping().await {
@@ -967,16 +968,19 @@ async fn list_marks_stay_exact_while_nodes_fold_at_once() {
             let (mut c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
             tokio::spawn(conn);
             let mut rounds = 0;
-            while !done.load(Ordering::Relaxed) {
+            while rounds == 0 || !done.load(Ordering::Relaxed) {
                 let tx = c.transaction().await.unwrap();
-                if lock {
-                    tx.execute("select pg_advisory_xact_lock(7263471)", &[]).await.unwrap();
-                }
-                match tx.query_one(fold, &[&3i64]).await {
+                let locked = if lock { tx.execute("select pg_advisory_xact_lock(7263471)", &[]).await } else { Ok(0) };
+                let folded = match locked {
+                    Ok(_) => tx.query_one(fold, &[&3i64]).await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                match folded {
                     Ok(_) => {
                         tx.commit().await.unwrap();
                         rounds += 1;
                     }
+                    // The deadlock of a pre-0017 fold with the others (see the 0018 migration).
                     Err(e) => {
                         assert_eq!(e.code(), Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED), "{e}");
                     }
@@ -1007,7 +1011,7 @@ async fn list_marks_stay_exact_while_nodes_fold_at_once() {
     }
     done.store(true, Ordering::Relaxed);
     for f in folders {
-        assert!(f.await.unwrap() > 0, "every folder ran");
+        f.await.unwrap();
     }
     nodes[1].housekeeping().await.unwrap();
     let unfolded: i64 = client.query_one("select count(*) from list_count_deltas", &[]).await.unwrap().get(0);
