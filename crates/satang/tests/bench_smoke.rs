@@ -98,3 +98,35 @@ fn the_external_bench_completes_without_errors() {
         assert!(p["subject"].as_array().unwrap().iter().all(|r| r["requests_per_s"].as_f64().unwrap() > 0.0), "{p}");
     }
 }
+
+/// `--target` with `--scenario list-charges`: the lists of a running satang's account as stored (here one
+/// seeded by `satang bench seed`), the newest page and the page at half its total, flat out and at 200/s.
+#[test]
+fn the_target_mode_measures_a_running_satangs_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("seeded.db").display());
+    let out = Command::new(common::satang_bin())
+        .args(["bench", "seed", "--charges", "300", "--database", &db])
+        .env("SATANG_LOG", "satang=warn")
+        .output()
+        .expect("run satang bench seed");
+    assert!(out.status.success(), "seed failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let keys: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).expect("the account's keys");
+    let server = common::Server::start("127.0.0.1:0", &db, &[]).unwrap();
+    let out = Command::new(common::satang_bin())
+        .args(["bench", "--target", &server.url, "--secret-key", keys["test_secret_key"].as_str().unwrap()])
+        .args(["--scenario", "list-charges", "--duration", "0.5", "--connections", "2", "--json"])
+        .env("SATANG_LOG", "satang=warn")
+        .output()
+        .expect("run satang bench --target");
+    assert!(out.status.success(), "bench failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench JSON");
+    let rows = report["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 4, "two pages, flat out and at 200/s: {report}");
+    for r in rows {
+        assert_eq!(r["stored"], 300, "the account's total: {r}");
+        assert_eq!(r["errors"], 0, "{}: {r}", r["scenario"]);
+        assert!(r["requests"].as_u64().unwrap() > 0, "{} made no requests", r["scenario"]);
+    }
+}

@@ -73,10 +73,8 @@ pub(super) async fn page(
             "select {columns} from {table} where seq in \
              (select seq from {table} where account_id = $1 and livemode = $2 {order} limit $3 offset $4) {order}"
         );
-        let st = c
-            .prepare_typed_cached(&sql, &[Type::TEXT, Type::BOOL, Type::INT8, Type::INT8])
-            .await
-            .map_err(pg_err)?;
+        let st =
+            c.prepare_typed_cached(&sql, &[Type::TEXT, Type::BOOL, Type::INT8, Type::INT8]).await.map_err(pg_err)?;
         let items = c.query(&st, &[&account, &scope.livemode, &limit, &offset]).await.map_err(pg_err)?;
         return Ok(Page { items, total: total as u64 });
     }
@@ -176,10 +174,10 @@ pub(super) async fn deep_page(
     Ok(Page { items, total: total.max(0) as u64 })
 }
 
-/// Held (as a transaction-scoped advisory lock) by the writing of new marks and by every fold (by the 0018
-/// migration's trigger, for a node that does not take it): a mark's `base` is computed from the unfolded deltas it sees, which a fold
-/// running at the same time could be deleting (and would not add to a mark it cannot see yet). The
-/// migration names the same number.
+/// Held (as a transaction-scoped advisory lock) by the writing of new marks and by every fold (taken by the
+/// 0018 migration's trigger for a node that does not take it): a mark's `base` is computed from the
+/// unfolded deltas it sees, which a fold running at the same time could be deleting (and would not add to a
+/// mark it cannot see yet). The migration names the same number.
 const MARKS_LOCK: i64 = 7_263_471;
 
 /// Takes [`MARKS_LOCK`] until `tx` ends, saying (the transaction's `satang.marks_by`) that the 0018
