@@ -5,15 +5,20 @@ mod common;
 
 use std::process::Command;
 
-fn run_bench(extra: &[&str]) -> serde_json::Value {
+/// Runs `satang <args>` (quiet logs), asserts it succeeded, and returns what it printed on stdout.
+fn satang(args: &[&str]) -> Vec<u8> {
     let out = Command::new(common::satang_bin())
-        .args(["bench", "--scenario", "quick", "--duration", "1", "--connections", "4", "--json"])
-        .args(extra)
+        .args(args)
         .env("SATANG_LOG", "satang=warn")
         .output()
-        .expect("run satang bench");
-    assert!(out.status.success(), "bench failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("bench JSON")
+        .unwrap_or_else(|e| panic!("run satang {args:?}: {e}"));
+    assert!(out.status.success(), "satang {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+fn run_bench(extra: &[&str]) -> serde_json::Value {
+    let args = [&["bench", "--scenario", "quick", "--duration", "1", "--connections", "4", "--json"], extra].concat();
+    serde_json::from_slice(&satang(&args)).expect("bench JSON")
 }
 
 fn assert_clean(report: &serde_json::Value) {
@@ -47,15 +52,9 @@ async fn the_bench_completes_without_errors_on_postgres() {
 /// The dashboard scenario at a tiny level: it seeds, logs in through the form and pages with the session,
 /// and every page is a 200.
 fn run_dashboard(extra: &[&str]) {
-    let out = Command::new(common::satang_bin())
-        .args(["bench", "--scenario", "dashboard", "--charges", "300", "--duration", "0.5", "--connections", "2"])
-        .arg("--json")
-        .args(extra)
-        .env("SATANG_LOG", "satang=warn")
-        .output()
-        .expect("run satang bench");
-    assert!(out.status.success(), "bench failed: {}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench JSON");
+    let dashboard = ["bench", "--scenario", "dashboard", "--charges", "300", "--duration", "0.5", "--connections", "2"];
+    let args = [&dashboard[..], &["--json"], extra].concat();
+    let report: serde_json::Value = serde_json::from_slice(&satang(&args)).expect("bench JSON");
     let rows = report["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 14, "seven pages, flat out and at 200/s: {report}");
     for r in rows {
@@ -83,13 +82,8 @@ fn the_external_bench_completes_without_errors() {
     if Command::new("wrk").arg("--version").output().is_err() {
         return common::skip("wrk is not installed (scripts/test installs it)");
     }
-    let out = Command::new(common::satang_bin())
-        .args(["bench", "--scenario", "external", "--duration", "1", "--connections", "4", "--json"])
-        .env("SATANG_LOG", "satang=warn")
-        .output()
-        .expect("run satang bench");
-    assert!(out.status.success(), "bench failed: {}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench JSON");
+    let external = satang(&["bench", "--scenario", "external", "--duration", "1", "--connections", "4", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&external).expect("bench JSON");
     assert_eq!(report["errors"], 0, "{report}");
     let pairs = report["pairs"].as_array().unwrap();
     assert_eq!(pairs.len(), 3, "create, retrieve and list: {report}");
@@ -105,23 +99,25 @@ fn the_external_bench_completes_without_errors() {
 fn the_target_mode_measures_a_running_satangs_lists() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("seeded.db").display());
-    let out = Command::new(common::satang_bin())
-        .args(["bench", "seed", "--charges", "300", "--database", &db])
-        .env("SATANG_LOG", "satang=warn")
-        .output()
-        .expect("run satang bench seed");
-    assert!(out.status.success(), "seed failed: {}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = String::from_utf8(satang(&["bench", "seed", "--charges", "300", "--database", &db])).unwrap();
     let keys: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).expect("the account's keys");
     let server = common::Server::start("127.0.0.1:0", &db, &[]).unwrap();
-    let out = Command::new(common::satang_bin())
-        .args(["bench", "--target", &server.url, "--secret-key", keys["test_secret_key"].as_str().unwrap()])
-        .args(["--scenario", "list-charges", "--duration", "0.5", "--connections", "2", "--json"])
-        .env("SATANG_LOG", "satang=warn")
-        .output()
-        .expect("run satang bench --target");
-    assert!(out.status.success(), "bench failed: {}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench JSON");
+    let key = keys["test_secret_key"].as_str().unwrap();
+    let target = satang(&[
+        "bench",
+        "--target",
+        &server.url,
+        "--secret-key",
+        key,
+        "--scenario",
+        "list-charges",
+        "--duration",
+        "0.5",
+        "--connections",
+        "2",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&target).expect("bench JSON");
     let rows = report["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 4, "two pages, flat out and at 200/s: {report}");
     for r in rows {
