@@ -878,7 +878,9 @@ async fn deep_pages_on_postgres_come_from_exact_list_marks() {
     }
 }
 
-/// The fold statement of satang before 0017 (counts only), as a node of that version still runs it.
+/// The fold statement of satang before 0017 (counts only), as a node of that version still runs it. Kept
+/// here verbatim rather than taken from `store/postgres/lists.rs`, whose fold is the same text today: this
+/// is the older version's statement, which the current one may leave.
 const FOLD_0005: &str = "with upto as (select max(seq) as s from \
        (select seq from list_count_deltas order by seq limit $1) as b), \
      gone as (delete from list_count_deltas where seq <= (select s from upto) \
