@@ -8,7 +8,6 @@ use deadpool_postgres::GenericClient;
 use satang_domain::ledger::Origin;
 
 use super::idempotency;
-use super::ledger::shard;
 use super::lists::{deep_page, page};
 use super::{PgStore, bad_id, json_err, parse_doc, pg_err};
 use crate::api::idempotency::KEY_LIFETIME_SECONDS;
@@ -152,9 +151,9 @@ const CREATE_CHARGE: &str = concat!(
 
 /// A charge's change as one statement, like [`CREATE_CHARGE`]: the charge's update if it is still at the
 /// version it was read at (`$6`), its new refunds (`$27`–`$30`), ledger entries (`$31`–`$37`) and the
-/// balances they move (summed per currency into one shard, `$38`), an audit row for a dashboard action
-/// (`$39`–`$43`), and [`events_written`]. The search vector is computed again only when its text (`$9`)
-/// is sent.
+/// balances they move (summed per currency into the connection's own shard, see [`super::ledger`]), an
+/// audit row for a dashboard action (`$38`–`$42`), and [`events_written`]. The search vector is computed
+/// again only when its text (`$9`) is sent.
 const UPDATE_CHARGE: &str = concat!(
     "with ch as ( \
   update charges set doc = $1, status = $7, expires_at = $8, version = version + 1, \
@@ -170,13 +169,13 @@ const UPDATE_CHARGE: &str = concat!(
     as l(id, direction, signed, currency, charge_id, refund_id, at) \
 ), balanced as ( \
   insert into balances (account_id, livemode, currency, shard, total, updated_at) \
-  select $2, $3, l.currency, $38, sum(l.signed), max(l.at) \
+  select $2, $3, l.currency, (pg_backend_pid() % 64)::int2, sum(l.signed), max(l.at) \
   from ch, unnest($33::bigint[], $34::text[], $37::bigint[]) as l(signed, currency, at) group by l.currency \
   on conflict (account_id, livemode, currency, shard) \
   do update set total = balances.total + excluded.total, updated_at = excluded.updated_at \
 ), audited as ( \
   insert into audit_log (account_id, actor, action, detail, created_at) \
-  select $39, $40, $41, $42, $43 from ch where $39::text is not null \
+  select $38, $39, $40, $41, $42 from ch where $38::text is not null \
 ), ",
     events_written!(),
     "select (select count(*) from ch), (select count(*) from outbox), (select count(*) from idem)"
@@ -446,7 +445,6 @@ struct Change {
     key: Option<KeyRow>,
     entries: Vec<satang_domain::ledger::LedgerEntry>,
     refund_docs: Vec<String>,
-    shard: i16,
 }
 
 impl Change {
@@ -468,7 +466,7 @@ impl Change {
             })
             .collect::<StoreResult<_>>()?;
         let text = text_changed(&before, &after).then(|| charge_text(&after));
-        Ok(Change { before, after, doc, text, events, key, entries, refund_docs, shard: shard() })
+        Ok(Change { before, after, doc, text, events, key, entries, refund_docs })
     }
 
     fn args<'a>(&'a self, seq: i64, version: i64, audit: Option<&'a AuditEntry>) -> UpdateArgs<'a> {
@@ -570,7 +568,6 @@ impl UpdateArgs<'_> {
             &self.ledger_charges,
             &self.ledger_refunds,
             &self.ledger_at,
-            &c.shard,
             &self.audit_account,
             &self.audit_actor,
             &self.audit_action,
