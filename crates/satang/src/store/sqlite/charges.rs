@@ -15,7 +15,7 @@ use super::search::index_charge;
 use super::users::insert_audit;
 use super::{SqliteStore, json_err, parse_docs, sql_err};
 use crate::store::idempotency::{Written, pending_key};
-use crate::store::search::text_changed;
+use crate::store::search::{charge_text, text_changed};
 use crate::store::{ChargeMutation, ChargeRef, ListQuery, NewEvent, Order, Page, Scope, StoreError, StoreResult};
 
 /// Optimistic attempts of a charge change before it runs inside the writer.
@@ -122,6 +122,7 @@ pub(super) async fn create_charge(
     let (status, method, currency) = (charge.status.name(), charge.source.method.name, charge.currency.code());
     let pending = pending_key();
     let key = idempotency::render(&pending, Written::Charge(charge))?;
+    let text = charge_text(charge);
     let written = store.write(move |c| {
         match &source_doc {
             Some(sdoc) => {
@@ -186,7 +187,7 @@ pub(super) async fn create_charge(
             ])
         })
         .map_err(sql_err)?;
-        index_charge(c.last_insert_rowid());
+        index_charge(c.last_insert_rowid(), text.clone());
         for e in &events {
             insert_event(c, &scope, e)?;
         }
@@ -273,6 +274,7 @@ pub(super) async fn update_charge(
         let doc = serde_json::to_string(&charge).map_err(json_err)?;
         let key = idempotency::render(&pending, Written::Charge(&charge))?;
         let after = charge.clone();
+        let text = text_changed(&before, &after).then(|| charge_text(&after));
         let audit = audit.clone();
         let written = store
             .write(move |c| {
@@ -288,8 +290,8 @@ pub(super) async fn update_charge(
                 if n == 0 {
                     return Err(StoreError::Conflict);
                 }
-                if text_changed(&before, &after) {
-                    index_charge(seq);
+                if let Some(text) = &text {
+                    index_charge(seq, text.clone());
                 }
                 let scope = Scope { account: after.account.clone(), livemode: after.livemode() };
                 book_change(c, &scope, &before, &after)?;
@@ -323,7 +325,7 @@ pub(super) async fn update_charge(
             .and_then(|mut st| st.execute(params![doc, charge.status.name(), charge.expires_at.unix(), seq]))
             .map_err(sql_err)?;
             if text_changed(&before, &charge) {
-                index_charge(seq);
+                index_charge(seq, charge_text(&charge));
             }
             for e in &events {
                 insert_event(c, &scope, e)?;
