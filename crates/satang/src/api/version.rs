@@ -106,7 +106,7 @@ impl Reply {
 
     fn render_sized<T: Serialize>(version: ApiVersion, object: &T, bytes: usize) -> Result<Vec<u8>, serde_json::Error> {
         if version == ApiVersion::V2019_05_29 {
-            // A charge is ~1.5 KB: start big enough that the buffer is rarely regrown and copied.
+            // Start big enough that the buffer is rarely regrown and copied.
             let mut body = Vec::with_capacity(bytes);
             serde_json::to_writer(&mut body, object)?;
             Ok(body)
