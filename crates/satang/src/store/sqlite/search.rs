@@ -27,8 +27,10 @@ thread_local! {
 /// writing several rows) gives its statement one, so each charge left a tiny index segment to merge.
 /// Those flushes, the statement journal and the merges were about a fifth of the CPU of creating a charge
 /// (perf under `satang bench --scenario external`). Callers index a charge when it is created and when
-/// its description or metadata change, not on every status change. A `seq` left over from a job that was
-/// rolled back is harmless: it names no row, or a charge whose index row is rewritten as it is.
+/// its description or metadata change, not on every status change. A pair left over from a job that was
+/// rolled back (or a whole batch that failed) is harmless: its `seq` names no row, and a charge that later
+/// takes that `seq` asks for its own pair after it, which the statement applies last (`json_each` keeps
+/// the array's order, `insert or replace` keeps the last).
 ///
 /// The text comes from the caller, computed from the charge it has in hand off the writer thread: until
 /// 2026-12-03 the statement read each charge's row again and took its text apart with `json_extract` and
