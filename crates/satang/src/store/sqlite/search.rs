@@ -277,3 +277,39 @@ pub(super) async fn search_refunds(
         })
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::INDEX_CHARGES;
+
+    /// What [`super::index_charge`] relies on when a rolled-back job left its pair in the batch: a later
+    /// pair for the same `seq` is the one kept, and every word of it is found.
+    #[test]
+    fn the_last_pair_for_a_seq_is_the_one_indexed() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "create virtual table charges_search using fts5 (body, tokenize = 'unicode61 remove_diacritics 0')",
+        )
+        .unwrap();
+        let pairs =
+            serde_json::json!([[7, "chrg_old rolled back"], [8, "chrg_b kept"], [7, "chrg_new \"quoted\" ไทย"]]);
+        c.execute(INDEX_CHARGES, [pairs.to_string()]).unwrap();
+        let body = |seq: i64| {
+            c.query_row("select body from charges_search where rowid = ?1", [seq], |r| r.get::<_, String>(0)).unwrap()
+        };
+        assert_eq!(body(7), "chrg_new \"quoted\" ไทย");
+        assert_eq!(body(8), "chrg_b kept");
+        let found: Vec<i64> = c
+            .prepare("select rowid from charges_search where charges_search match 'ไทย' order by rowid")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(found, vec![7]);
+        let gone: i64 = c
+            .query_row("select count(*) from charges_search where charges_search match 'rolled'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(gone, 0);
+    }
+}
