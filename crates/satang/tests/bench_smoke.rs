@@ -32,6 +32,8 @@ fn assert_clean(report: &serde_json::Value) {
     for r in rows {
         assert_eq!(r["errors"], 0, "{}: {r}", r["scenario"]);
         assert!(r["requests"].as_u64().unwrap() > 0, "{} made no requests", r["scenario"]);
+        // --server-pid: the running server's own memory is read (a satang serving pages holds megabytes).
+        assert!(r["server_rss_mb"].as_f64().unwrap() > 1.0, "no RSS read for the server's pid: {r}");
     }
 }
 
@@ -60,6 +62,8 @@ fn run_dashboard(extra: &[&str]) {
     for r in rows {
         assert_eq!(r["errors"], 0, "{}: {r}", r["scenario"]);
         assert!(r["requests"].as_u64().unwrap() > 0, "{} made no requests", r["scenario"]);
+        // --server-pid: the running server's own memory is read (a satang serving pages holds megabytes).
+        assert!(r["server_rss_mb"].as_f64().unwrap() > 1.0, "no RSS read for the server's pid: {r}");
     }
 }
 
@@ -103,12 +107,15 @@ fn the_target_mode_measures_a_running_satangs_lists() {
     let keys: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).expect("the account's keys");
     let server = common::Server::start("127.0.0.1:0", &db, &[]).unwrap();
     let key = keys["test_secret_key"].as_str().unwrap();
+    let pid = server.child.id().to_string();
     let target = satang(&[
         "bench",
         "--target",
         &server.url,
         "--secret-key",
         key,
+        "--server-pid",
+        &pid,
         "--scenario",
         "list-charges",
         "--duration",
@@ -124,5 +131,7 @@ fn the_target_mode_measures_a_running_satangs_lists() {
         assert_eq!(r["stored"], 300, "the account's total: {r}");
         assert_eq!(r["errors"], 0, "{}: {r}", r["scenario"]);
         assert!(r["requests"].as_u64().unwrap() > 0, "{} made no requests", r["scenario"]);
+        // --server-pid: the running server's own memory is read (a satang serving pages holds megabytes).
+        assert!(r["server_rss_mb"].as_f64().unwrap() > 1.0, "no RSS read for the server's pid: {r}");
     }
 }

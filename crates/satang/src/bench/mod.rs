@@ -93,6 +93,11 @@ pub struct BenchArgs {
     /// The test secret key for --target.
     #[arg(long)]
     pub secret_key: Option<String>,
+
+    /// With --target: the running satang's process ID on this machine, so that every row shows its CPU per
+    /// request and peak RSS (read from /proc, as for the satang the bench starts itself).
+    #[arg(long, requires = "target")]
+    pub server_pid: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -541,6 +546,12 @@ fn report(b: &Bench, json: bool) -> anyhow::Result<()> {
 async fn bench_target(mut b: Bench, target: &str) -> anyhow::Result<()> {
     let addr: SocketAddr = target.trim_start_matches("http://").trim_end_matches('/').parse()?;
     b.auth = basic(b.args.secret_key.as_deref().unwrap_or(""));
+    let pid = b.args.server_pid;
+    if let Some(pid) = pid
+        && !std::path::Path::new(&format!("/proc/{pid}/stat")).exists()
+    {
+        anyhow::bail!("--server-pid {pid}: no such process on this machine (its CPU is read from /proc)");
+    }
     let host = addr.to_string();
     if b.args.scenario == "list-charges" {
         // The lists of the key's account as they are (say one seeded with `satang bench seed`): its total
@@ -553,13 +564,14 @@ async fn bench_target(mut b: Bench, target: &str) -> anyhow::Result<()> {
             .first()
             .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok()?["total"].as_u64())
             .ok_or_else(|| anyhow::anyhow!("GET /charges at {target} did not answer with a list"))?;
-        list_runs(&mut b, addr, None, total).await;
+        list_runs(&mut b, addr, pid, total).await;
         let json = b.args.json;
         return report(&b, json);
     }
     let (auth, h) = (b.auth.clone(), host.clone());
     let make: MakeRequest = Arc::new(move |_, _| load::request("POST", "/charges", &h, Some(&auth), Some(CREATE_FORM)));
-    let o = load::run(addr, b.args.connections, b.duration(), Pace::Closed, make, true, None).await;
+    let run = load::run(addr, b.args.connections, b.duration(), Pace::Closed, make, true, None);
+    let (o, rss) = with_rss(pid, run).await;
     let ids: Vec<String> = o
         .bodies
         .iter()
@@ -574,10 +586,10 @@ async fn bench_target(mut b: Bench, target: &str) -> anyhow::Result<()> {
             note: String::new(),
         },
         &o,
-        0.0,
+        rss,
     );
     if !ids.is_empty() {
-        let o = retrieve(&b, addr, &ids).await;
+        let (o, rss) = with_rss(pid, retrieve(&b, addr, &ids)).await;
         b.push(
             What {
                 scenario: "retrieve-charge",
@@ -587,7 +599,7 @@ async fn bench_target(mut b: Bench, target: &str) -> anyhow::Result<()> {
                 note: String::new(),
             },
             &o,
-            0.0,
+            rss,
         );
     }
     let json = b.args.json;
