@@ -38,15 +38,8 @@ pub(super) async fn page(
     };
     let (from, to, limit, offset) = (q.from.unix(), q.to.unix(), q.limit as i64, q.offset as i64);
     let account = scope.account.as_str();
-    let mut cond = String::from("account_id = $1 and livemode = $2 and created_at >= $3 and created_at <= $4");
-    let mut args: Vec<(&(dyn ToSql + Sync), Type)> =
-        vec![(&account, Type::TEXT), (&scope.livemode, Type::BOOL), (&from, Type::INT8), (&to, Type::INT8)];
-    if let Some((col, val)) = &filter {
-        cond.push_str(&format!(" and {col} = $5"));
-        args.push((val, Type::TEXT));
-    }
-    let n = args.len();
-    let total: i64 = match counted.filter(|_| q.whole) {
+    let order = format!("order by created_at {dir}, seq {dir}");
+    let counted_total: Option<i64> = match counted.filter(|_| q.whole) {
         Some(list) => {
             // Folded count plus the deltas not yet folded, in one snapshot (see the 0005 migration).
             let st = c
@@ -56,15 +49,11 @@ pub(super) async fn page(
                 )
                 .await
                 .map_err(pg_err)?;
-            c.query_one(&st, &[&scope.account.as_str(), &scope.livemode, &list]).await.map_err(pg_err)?.get(0)
+            Some(c.query_one(&st, &[&account, &scope.livemode, &list]).await.map_err(pg_err)?.get(0))
         }
-        None => {
-            let sql = format!("select count(*) from {table} where {cond}");
-            c.query_typed(&sql, &args).await.map_err(pg_err)?.first().map_or(0, |r| r.get(0))
-        }
+        None => None,
     };
-    let order = format!("order by created_at {dir}, seq {dir}");
-    if counted.is_some() && q.whole && filter.is_none() {
+    if let (Some(total), None) = (counted_total, filter) {
         // A page of a whole counted list (the newest page of charges or events, the one every dashboard
         // and client asks for first) has no window to plan for: prepared once per connection, as the deep
         // page is, its generic plan walks the list's index (see `deep_page`). Planning it on every request
@@ -78,6 +67,21 @@ pub(super) async fn page(
         let items = c.query(&st, &[&account, &scope.livemode, &limit, &offset]).await.map_err(pg_err)?;
         return Ok(Page { items, total: total as u64 });
     }
+    let mut cond = String::from("account_id = $1 and livemode = $2 and created_at >= $3 and created_at <= $4");
+    let mut args: Vec<(&(dyn ToSql + Sync), Type)> =
+        vec![(&account, Type::TEXT), (&scope.livemode, Type::BOOL), (&from, Type::INT8), (&to, Type::INT8)];
+    if let Some((col, val)) = &filter {
+        cond.push_str(&format!(" and {col} = $5"));
+        args.push((val, Type::TEXT));
+    }
+    let n = args.len();
+    let total = match counted_total {
+        Some(total) => total,
+        None => {
+            let sql = format!("select count(*) from {table} where {cond}");
+            c.query_typed(&sql, &args).await.map_err(pg_err)?.first().map_or(0, |r| r.get(0))
+        }
+    };
     args.push((&limit, Type::INT8));
     args.push((&offset, Type::INT8));
     let sql = format!(
