@@ -286,11 +286,9 @@ mod tests {
     /// pair for the same `seq` is the one kept, and every word of it is found.
     #[test]
     fn the_last_pair_for_a_seq_is_the_one_indexed() {
-        let c = rusqlite::Connection::open_in_memory().unwrap();
-        c.execute_batch(
-            "create virtual table charges_search using fts5 (body, tokenize = 'unicode61 remove_diacritics 0')",
-        )
-        .unwrap();
+        // The search table as the migrations make it.
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::migrate(&mut c, crate::store::migrate::SQLITE).unwrap();
         let pairs =
             serde_json::json!([[7, "chrg_old rolled back"], [8, "chrg_b kept"], [7, "chrg_new \"quoted\" ไทย"]]);
         c.execute(INDEX_CHARGES, [pairs.to_string()]).unwrap();
