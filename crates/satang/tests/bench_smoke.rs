@@ -32,7 +32,7 @@ fn assert_clean(report: &serde_json::Value) {
     for r in rows {
         assert_eq!(r["errors"], 0, "{}: {r}", r["scenario"]);
         assert!(r["requests"].as_u64().unwrap() > 0, "{} made no requests", r["scenario"]);
-        // --server-pid: the running server's own memory is read (a satang serving pages holds megabytes).
+        // The server the bench started is measured from /proc (a satang serving pages holds megabytes).
         assert!(r["server_rss_mb"].as_f64().unwrap() > 1.0, "no RSS read for the server's pid: {r}");
     }
 }
@@ -62,7 +62,7 @@ fn run_dashboard(extra: &[&str]) {
     for r in rows {
         assert_eq!(r["errors"], 0, "{}: {r}", r["scenario"]);
         assert!(r["requests"].as_u64().unwrap() > 0, "{} made no requests", r["scenario"]);
-        // --server-pid: the running server's own memory is read (a satang serving pages holds megabytes).
+        // The server the bench started is measured from /proc (a satang serving pages holds megabytes).
         assert!(r["server_rss_mb"].as_f64().unwrap() > 1.0, "no RSS read for the server's pid: {r}");
     }
 }
