@@ -20,6 +20,8 @@ use super::{CREATE_FORM, Proc, cpu_seconds, rss_mb};
 /// One wrk run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct WrkRun {
+    /// Requests that completed in the run (wrk's `N requests in`).
+    pub requests: u64,
     pub requests_per_s: f64,
     pub p99_ms: f64,
     pub errors: u64,
@@ -163,12 +165,40 @@ fn run_wrk(t: &Target, paused: Option<u32>, connections: usize, secs: u64) -> an
         .unwrap_or(0);
     let p99 = field("99%").map(|v| parse_ms(&v)).unwrap_or(0.0);
     Ok(WrkRun {
+        requests: requests as u64,
         requests_per_s: rps,
         p99_ms: p99,
         errors: non200 + socket_errors,
         server_cpu_us: if requests > 0.0 { cpu * 1e6 / requests } else { 0.0 },
         server_rss_mb: rss,
     })
+}
+
+/// How many times a run that completed no request is tried again before the bench gives up.
+const EMPTY_RUN_RETRIES: u32 = 2;
+
+/// [`run_wrk`], repeated while a run completes no request and reports no error: such a run measured
+/// nothing (the machine was busy elsewhere for the whole of a short run, so no response came back before
+/// wrk stopped), and taking it as a rate of 0 would print a ratio of 0 or infinity. Each retry runs twice as
+/// long. A run with errors is kept: the errors are the finding. After the retries the bench fails with the
+/// reason rather than print a figure that is not one.
+fn measure(t: &Target, paused: Option<u32>, connections: usize, secs: u64) -> anyhow::Result<WrkRun> {
+    let mut secs = secs.max(1);
+    for attempt in 0..=EMPTY_RUN_RETRIES {
+        let run = run_wrk(t, paused, connections, secs)?;
+        if run.requests > 0 || run.errors > 0 {
+            return Ok(run);
+        }
+        if attempt < EMPTY_RUN_RETRIES {
+            eprintln!("  no request completed against {} in {secs} s; measuring again for {} s", t.addr, secs * 2);
+            secs *= 2;
+        }
+    }
+    anyhow::bail!(
+        "wrk completed no request against {} in {} runs (the last {secs} s long) and saw no error:          the server is stopped or the machine is saturated, so there is nothing to report",
+        t.addr,
+        EMPTY_RUN_RETRIES + 1
+    )
 }
 
 /// Measures `subject` against `base` in `rounds` alternating rounds (base, subject, base, subject, …), with
@@ -194,11 +224,11 @@ pub fn pair(
     for round in 0..rounds.max(3) {
         // Alternate which goes first, so neither always runs on a machine just warmed by the other.
         let (b, s) = if round % 2 == 0 {
-            let b = run_wrk(base, other(base, subject), connections, secs)?;
-            (b, run_wrk(subject, other(subject, base), connections, secs)?)
+            let b = measure(base, other(base, subject), connections, secs)?;
+            (b, measure(subject, other(subject, base), connections, secs)?)
         } else {
-            let s = run_wrk(subject, other(subject, base), connections, secs)?;
-            (run_wrk(base, other(base, subject), connections, secs)?, s)
+            let s = measure(subject, other(subject, base), connections, secs)?;
+            (measure(base, other(base, subject), connections, secs)?, s)
         };
         eprintln!(
             "  round {}: {name} {:.0}/s ({:.0} µs CPU), {baseline} {:.0}/s ({:.0} µs CPU)",
@@ -309,4 +339,31 @@ pub async fn run(
     }
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that accepts connections and never answers: no run completes a request, so the bench must
+    /// not report a rate for it (it either reports wrk's timeouts as errors or gives up with the reason).
+    #[test]
+    fn a_run_that_completes_no_request_is_not_a_measurement() {
+        if !wrk_installed() {
+            eprintln!("skipped: wrk is not installed (scripts/test installs it)");
+            return;
+        }
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let script_path = dir.path().join("get.lua");
+        std::fs::write(&script_path, script("GET", "/healthz", None, None)).unwrap();
+        let t = Target { addr: silent.local_addr().unwrap(), pid: std::process::id(), script: script_path };
+        match measure(&t, None, 2, 1) {
+            Ok(run) => {
+                assert_eq!(run.requests, 0, "{run:?}");
+                assert!(run.errors > 0, "a run with no request and no error was taken as a measurement: {run:?}");
+            }
+            Err(e) => assert!(e.to_string().contains("completed no request"), "{e}"),
+        }
+    }
 }
