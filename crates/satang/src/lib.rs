@@ -24,6 +24,7 @@
 //! | [`sweeper`] | the background task that expires pending charges past `expires_at` |
 //! | [`webhooks`] | signed webhook delivery: outbox worker, retries, endpoints, SSRF guard |
 //! | [`store`] | persistence: the `Store` trait, SQLite and PostgreSQL, migrations |
+//! | [`json`] | the JSON writer of bodies and documents: serde_json's bytes without scanning struct keys |
 
 pub mod accounts;
 pub mod api;
@@ -38,6 +39,7 @@ pub mod connector;
 pub mod dashboard;
 pub mod devtools;
 pub mod http;
+pub mod json;
 pub mod live;
 pub mod metrics;
 pub mod ops;

@@ -15,7 +15,7 @@ use crate::store::{ChargeRef, NewEvent, Refusal, Scope, StoreError};
 
 /// A charge's 2019-05-29 JSON at `now`: what its events carry and what the API answers.
 pub fn charge_json(app: &App, charge: &Charge, now: Timestamp) -> Result<String, serde_json::Error> {
-    serde_json::to_string(&ChargeObject::new(charge, &app.render_ctx(now)))
+    Ok(crate::json::to_string(&ChargeObject::new(charge, &app.render_ctx(now)))?)
 }
 
 fn violations(v: satang_domain::Violations) -> ApiError {
@@ -81,7 +81,7 @@ pub async fn create_charge(app: &App, scope: &Scope, mut input: ChargeInput) -> 
     }
     let json = charge_json(app, &charge, now).map_err(|e| ApiError::internal(e.into()))?;
     // One serialization serves as the charge's document and as its charge.create snapshot.
-    let doc = serde_json::to_string(&charge).map_err(|e| ApiError::internal(e.into()))?;
+    let doc = crate::json::to_string(&charge).map_err(|e| ApiError::internal(e.into()))?;
     let event = NewEvent {
         id: EventId::generate(scope.livemode),
         key: EventKey::ChargeCreate,

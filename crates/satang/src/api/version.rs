@@ -108,7 +108,7 @@ impl Reply {
         if version == ApiVersion::V2019_05_29 {
             // Start big enough that the buffer is rarely regrown and copied.
             let mut body = Vec::with_capacity(bytes);
-            serde_json::to_writer(&mut body, object)?;
+            crate::json::to_writer(&mut body, object)?;
             Ok(body)
         } else {
             serde_json::to_value(object).and_then(|mut v| {

@@ -78,7 +78,7 @@ pub struct Worker {
 pub fn payload(event: &StoredEvent, version: &str, public_url: &str) -> Result<Vec<u8>, serde_json::Error> {
     let obj = EventObject::new(event, Vec::new(), public_url)?;
     match ApiVersion::parse(version).unwrap_or(ApiVersion::DEFAULT) {
-        ApiVersion::V2019_05_29 => serde_json::to_vec(&obj),
+        ApiVersion::V2019_05_29 => Ok(crate::json::to_vec(&obj)?),
         v => {
             let mut value = serde_json::to_value(&obj)?;
             v.adapt(&mut value);

@@ -22,11 +22,11 @@ pub fn render_data(e: &StoredEvent, public_url: &str) -> Result<Box<RawValue>, s
     let json = match e.key {
         EventKey::RefundCreate => {
             let rec: RefundRecord = serde_json::from_str(&e.data)?;
-            serde_json::to_string(&RefundObject::from_record(&rec))?
+            crate::json::to_string(&RefundObject::from_record(&rec))?
         }
         EventKey::ChargeCreate | EventKey::ChargeUpdate | EventKey::ChargeComplete | EventKey::ChargeExpire => {
             let charge: Charge = serde_json::from_str(&e.data)?;
-            serde_json::to_string(&ChargeObject::new(&charge, &ctx))?
+            crate::json::to_string(&ChargeObject::new(&charge, &ctx))?
         }
     };
     RawValue::from_string(json)

@@ -455,7 +455,7 @@ impl Change {
     ) -> StoreResult<Change> {
         let mut after = before.clone();
         let events = mutation(&mut after)?;
-        let doc = serde_json::to_string(&after).map_err(json_err)?;
+        let doc = crate::json::to_string(&after).map_err(|e| json_err(e.into()))?;
         let key = key_row(pending, Written::Charge(&after))?;
         let entries = satang_domain::ledger::entries_for_change(&before, &after);
         let refund_docs = new_refunds(&before, &after)

@@ -271,7 +271,7 @@ pub(super) async fn update_charge(
         let (seq, version, before) = store.read(move |c| load_charge_versioned(c, &w)).await?;
         let mut charge = before.clone();
         let events = mutation(&mut charge)?;
-        let doc = serde_json::to_string(&charge).map_err(json_err)?;
+        let doc = crate::json::to_string(&charge).map_err(|e| json_err(e.into()))?;
         let key = idempotency::render(&pending, Written::Charge(&charge))?;
         let after = charge.clone();
         let text = text_changed(&before, &after).then(|| charge_text(&after));
@@ -318,7 +318,7 @@ pub(super) async fn update_charge(
             let events = mutation(&mut charge)?;
             let scope = Scope { account: charge.account.clone(), livemode: charge.livemode() };
             book_change(c, &scope, &before, &charge)?;
-            let doc = serde_json::to_string(&charge).map_err(json_err)?;
+            let doc = crate::json::to_string(&charge).map_err(|e| json_err(e.into()))?;
             c.prepare_cached(
                 "update charges set doc = ?1, status = ?2, expires_at = ?3, version = version + 1 where seq = ?4",
             )
