@@ -835,6 +835,42 @@ mod tests {
         same_as_serde(&ListObject::new(empty, 0, &q, "/charges".into()));
     }
 
+    /// An event renders its snapshot in place (`EventData`): the same `data` as the object rendered on its
+    /// own at the event's time, and the same bytes from both writers.
+    #[test]
+    fn events_render_their_snapshot_at_the_events_time() {
+        use crate::api::wire::event::EventObject;
+        use crate::store::{RefundRecord, StoredEvent};
+        use satang_domain::{EventId, EventKey};
+        let url = "https://pay.example";
+        for c in charges() {
+            let at = c.created_at.plus_seconds(3_600);
+            let e = StoredEvent {
+                id: EventId::generate(c.livemode()),
+                key: EventKey::ChargeCreate,
+                livemode: c.livemode(),
+                created_at: at,
+                data: serde_json::to_string(&c).unwrap(),
+            };
+            let obj = EventObject::new(&e, Vec::new(), url).unwrap();
+            same_as_serde(&obj);
+            let alone = ChargeObject::new(&c, &RenderCtx { public_url: url, now: at });
+            assert_eq!(serde_json::to_value(&obj).unwrap()["data"], serde_json::to_value(&alone).unwrap());
+            for r in &c.refunds {
+                let rec = RefundRecord { charge: c.id.clone(), currency: c.currency, refund: r.clone() };
+                let e = StoredEvent {
+                    key: EventKey::RefundCreate,
+                    data: serde_json::to_string(&rec).unwrap(),
+                    ..e.clone()
+                };
+                let obj = EventObject::new(&e, Vec::new(), url).unwrap();
+                same_as_serde(&obj);
+                let alone = RefundObject::from_record(&rec);
+                assert_eq!(serde_json::to_value(&obj).unwrap()["data"], serde_json::to_value(&alone).unwrap());
+            }
+        }
+    }
+
     #[test]
     fn a_raw_value_is_copied_verbatim() {
         #[derive(Serialize)]

@@ -21,7 +21,7 @@ async fn delivery_log(app: &AppState, events: &[StoredEvent]) -> Result<Vec<Atte
 }
 
 fn render_page<'a>(
-    app: &AppState,
+    app: &'a AppState,
     caller: &Caller,
     page: &'a Page<StoredEvent>,
     log: &'a [AttemptRecord],
