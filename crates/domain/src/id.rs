@@ -57,9 +57,17 @@ fn check(prefix: &str, object: &'static str, s: &str) -> Result<bool, BadId> {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $object:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+        #[serde(try_from = "String")]
         pub struct $name(String);
+
+        /// As the plain string. (Not serde's `into = "String"`, which cloned every ID into a new `String`
+        /// each time a document was written.)
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
 
         impl $name {
             pub const PREFIX: &'static str = $prefix;
@@ -176,6 +184,7 @@ mod tests {
             let id = RefundId::generate(live);
             prop_assert_eq!(id.to_string().parse::<RefundId>().unwrap(), id.clone());
             let json = serde_json::to_string(&id).unwrap();
+            prop_assert_eq!(&json, &format!("\"{id}\""), "an ID is written as its plain string");
             prop_assert_eq!(serde_json::from_str::<RefundId>(&json).unwrap(), id);
         }
     }

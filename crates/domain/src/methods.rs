@@ -166,15 +166,41 @@ pub fn serialize_method<S: Serializer>(m: &&'static PaymentMethod, s: S) -> Resu
     s.serialize_str(m.name)
 }
 
+/// Looks the name up where it lies in the input (no `String` for every source read back).
 pub fn deserialize_method<'de, D: Deserializer<'de>>(d: D) -> Result<&'static PaymentMethod, D::Error> {
-    let name = String::deserialize(d)?;
-    PaymentMethod::lookup(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown payment method {name}")))
+    struct Name;
+    impl serde::de::Visitor<'_> for Name {
+        type Value = &'static PaymentMethod;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a payment method's name")
+        }
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
+            PaymentMethod::lookup(name).ok_or_else(|| E::custom(format!("unknown payment method {name}")))
+        }
+    }
+    d.deserialize_str(Name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Timestamp;
+
+    #[test]
+    fn a_method_is_read_back_by_its_name() {
+        #[derive(Deserialize)]
+        struct W {
+            #[serde(deserialize_with = "deserialize_method")]
+            m: &'static PaymentMethod,
+        }
+        assert_eq!(serde_json::from_str::<W>(r#"{"m":"alipay_hk"}"#).unwrap().m.name, "alipay_hk");
+        // An escaped string is not borrowed from the input; it is looked up all the same.
+        assert_eq!(serde_json::from_str::<W>(r#"{"m":"alipay\u005fhk"}"#).unwrap().m.name, "alipay_hk");
+        let v = serde_json::json!({"m": "alipay"});
+        assert_eq!(serde_json::from_value::<W>(v).unwrap().m.name, "alipay");
+        let e = serde_json::from_str::<W>(r#"{"m":"visa"}"#).err().unwrap();
+        assert!(e.to_string().contains("unknown payment method visa"), "{e}");
+    }
 
     #[test]
     fn registry_names_are_unique_and_limits_sane() {

@@ -65,8 +65,10 @@ impl fmt::Display for Amount {
 
 /// ISO 4217 currencies satang knows. A closed set: a currency brings its subunit exponent, which
 /// formatting and limits depend on. Adding a wallet in a new currency adds one variant here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
+///
+/// Serialized as its upper-case code; read in either case. (By hand rather than serde's `into`/`try_from =
+/// "String"`, which allocated a `String` for every currency written or read.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Currency {
     Thb,
     Sgd,
@@ -144,6 +146,28 @@ impl fmt::Display for Currency {
     }
 }
 
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Code;
+        impl serde::de::Visitor<'_> for Code {
+            type Value = Currency;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a currency code")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Currency, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Code)
+    }
+}
+
 impl From<Currency> for String {
     fn from(c: Currency) -> String {
         c.code().to_string()
@@ -177,6 +201,20 @@ mod tests {
     fn negative_amounts_are_rejected() {
         assert_eq!(Amount::new(-1), Err(NegativeAmount));
         assert!(serde_json::from_str::<Amount>("-5").is_err());
+    }
+
+    #[test]
+    fn currencies_are_written_upper_case_and_read_in_either_case() {
+        for c in Currency::ALL {
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.code()));
+            assert_eq!(serde_json::from_str::<Currency>(&json).unwrap(), c);
+            let lower = serde_json::Value::String(c.code().to_ascii_lowercase());
+            assert_eq!(serde_json::from_value::<Currency>(lower).unwrap(), c);
+        }
+        let err = serde_json::from_str::<Currency>("\"XYZ\"").unwrap_err();
+        assert!(err.to_string().contains("currency XYZ is not supported"), "{err}");
+        assert!(serde_json::from_str::<Currency>("7").is_err());
     }
 
     #[test]
