@@ -13,13 +13,13 @@ use super::refund::RefundObject;
 use super::source::SourceObject;
 use satang_domain::Timestamp;
 
-use super::{Concat, Iso, ListObject, RenderCtx, iso, major_decimal};
+use super::{Concat, Iso, ListObject, MajorDecimal, RenderCtx, Shown, iso};
 
 #[derive(Debug, Serialize)]
 pub struct TransactionFees {
-    pub fee_flat: String,
-    pub fee_rate: String,
-    pub vat_rate: String,
+    pub fee_flat: MajorDecimal,
+    pub fee_rate: Shown<satang_domain::Percent>,
+    pub vat_rate: Shown<satang_domain::Percent>,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,7 +48,7 @@ pub struct ChargeObject<'a> {
     currency: &'static str,
     funding_currency: &'static str,
     ip: Option<&'a str>,
-    refunds: ListObject<RefundObject<'a>>,
+    refunds: ListObject<RefundObject<'a>, Concat<'a, 3>>,
     link: Option<()>,
     description: Option<&'a str>,
     metadata: &'a Map<String, Value>,
@@ -110,7 +110,6 @@ impl<'a> ChargeObject<'a> {
         };
         let paid = paid_at.is_some();
         let refundable = c.refundable(ctx.now);
-        let refunds_location = format!("/charges/{}/refunds", c.id);
         let schedule = &c.fees.schedule;
         ChargeObject {
             object: "charge",
@@ -126,9 +125,9 @@ impl<'a> ChargeObject<'a> {
             funding_amount: c.amount.subunits(),
             refunded_amount: c.refunded_amount().subunits(),
             transaction_fees: TransactionFees {
-                fee_flat: major_decimal(c.currency, schedule.flat),
-                fee_rate: schedule.rate.to_string(),
-                vat_rate: schedule.vat_rate.to_string(),
+                fee_flat: MajorDecimal(c.currency, schedule.flat),
+                fee_rate: Shown(schedule.rate),
+                vat_rate: Shown(schedule.vat_rate),
             },
             platform_fee: PlatformFee { fixed: None, amount: None, percentage: None },
             currency: c.currency.code(),
@@ -140,7 +139,7 @@ impl<'a> ChargeObject<'a> {
                 limit: 20,
                 offset: 0,
                 total: c.refunds.len() as u64,
-                location: refunds_location,
+                location: Concat(["/charges/", c.id.as_str(), "/refunds"]),
                 order: "chronological",
                 from: Iso(Timestamp::from_unix(0)),
                 to: Iso(ctx.now),

@@ -28,14 +28,15 @@ pub struct RenderCtx<'a> {
 }
 
 /// `{object: "list", data, limit, offset, total, location, order, from, to}` (omise-wire.md §4.5).
+/// `L` is how `location` is held: a `String`, or for the list inside every charge a [`Concat`].
 #[derive(Debug, Serialize)]
-pub struct ListObject<T> {
+pub struct ListObject<T, L = String> {
     pub object: &'static str,
     pub data: Vec<T>,
     pub limit: u64,
     pub offset: u64,
     pub total: u64,
-    pub location: String,
+    pub location: L,
     pub order: &'static str,
     pub from: Iso,
     pub to: Iso,
@@ -94,15 +95,43 @@ impl<const N: usize> Serialize for Concat<'_, N> {
 }
 
 /// A subunit amount as Omise's decimal string of major units: `0` → `"0.0"`, `1050` THB → `"10.5"`.
-pub fn major_decimal(currency: Currency, amount: Amount) -> String {
-    let scale = 10i64.pow(currency.exponent());
-    let (major, minor) = (amount.subunits() / scale, amount.subunits() % scale);
-    if currency.exponent() == 0 {
-        return format!("{major}.0");
+/// Written straight into the body (see [`Iso`]); `.to_string()` for a `String`.
+#[derive(Debug, Clone, Copy)]
+pub struct MajorDecimal(pub Currency, pub Amount);
+
+impl fmt::Display for MajorDecimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let MajorDecimal(currency, amount) = *self;
+        let exp = currency.exponent() as usize;
+        let scale = 10i64.pow(currency.exponent());
+        let (major, minor) = (amount.subunits() / scale, amount.subunits() % scale);
+        // The fraction's digits without their trailing zeros, at least one (no allocation).
+        let mut digits = [b'0'; 9];
+        let mut rest = minor;
+        for d in digits[..exp].iter_mut().rev() {
+            *d = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        let len = digits[..exp].iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
+        write!(f, "{major}.")?;
+        f.write_str(std::str::from_utf8(&digits[..len]).map_err(|_| fmt::Error)?)
     }
-    let frac = format!("{minor:0width$}", width = currency.exponent() as usize);
-    let frac = frac.trim_end_matches('0');
-    format!("{major}.{}", if frac.is_empty() { "0" } else { frac })
+}
+
+impl Serialize for MajorDecimal {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A value serialized as the string its `Display` writes (a fee rate), without a `String` in between.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown<T>(pub T);
+
+impl<T: fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
 }
 
 #[cfg(test)]
@@ -111,9 +140,17 @@ mod tests {
 
     #[test]
     fn flat_fees_read_as_omise_decimal_strings() {
-        assert_eq!(major_decimal(Currency::Thb, Amount::ZERO), "0.0");
-        assert_eq!(major_decimal(Currency::Thb, Amount::new(1050).unwrap()), "10.5");
-        assert_eq!(major_decimal(Currency::Sgd, Amount::new(1001).unwrap()), "10.01");
-        assert_eq!(major_decimal(Currency::Jpy, Amount::new(30).unwrap()), "30.0");
+        let major = |c, n| MajorDecimal(c, Amount::new(n).unwrap()).to_string();
+        assert_eq!(major(Currency::Thb, 0), "0.0");
+        assert_eq!(major(Currency::Thb, 1050), "10.5");
+        assert_eq!(major(Currency::Thb, 5), "0.05");
+        assert_eq!(major(Currency::Thb, 100), "1.0");
+        assert_eq!(major(Currency::Sgd, 1001), "10.01");
+        assert_eq!(major(Currency::Jpy, 30), "30.0");
+        assert_eq!(major(Currency::Jpy, 0), "0.0");
+        assert_eq!(
+            serde_json::to_string(&MajorDecimal(Currency::Thb, Amount::new(1234567).unwrap())).unwrap(),
+            "\"12345.67\""
+        );
     }
 }
