@@ -2,8 +2,9 @@
 //! `serde_json::to_writer` writes (compact), without scanning the keys of structs.
 //!
 //! Why: serde_json escapes every string it writes, struct keys included, by looking each byte up in a table.
-//! A charge object has ~90 static keys (its source and refund list included), about half of its 2.3 KB, and
-//! a list page twenty charges; that scan was 8 % of a list page's CPU (perf: `format_escaped_str_contents`).
+//! A charge object has about a hundred static keys (its source, fees and refund list included), about half of
+//! its 2.3 KB, and a list page twenty charges; that scan was 10.5 % of a list page's samples (perf:
+//! `format_escaped_str_contents`).
 //! A struct's keys are Rust identifiers (or `#[serde(rename)]`s) known when satang is compiled, so they are
 //! written as they are. Values are escaped exactly as serde_json escapes them (the same table: `"`, `\`, the
 //! C0 controls, `\u00XX` in lowercase hex for those without a short form), with a fast path for strings that
