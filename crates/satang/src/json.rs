@@ -443,6 +443,88 @@ impl ser::SerializeStructVariant for Compound<'_, '_> {
     }
 }
 
+/// The `Serializer` methods a restricted writer (a map key, a `RawValue`'s field) refuses, each returning
+/// `$err()`, and its `Impossible` compound types.
+macro_rules! refuse {
+    ($err:ident; $($m:ident)*) => {
+        type Ok = ();
+        type Error = Error;
+        type SerializeSeq = Impossible<(), Error>;
+        type SerializeTuple = Impossible<(), Error>;
+        type SerializeTupleStruct = Impossible<(), Error>;
+        type SerializeTupleVariant = Impossible<(), Error>;
+        type SerializeMap = Impossible<(), Error>;
+        type SerializeStruct = Impossible<(), Error>;
+        type SerializeStructVariant = Impossible<(), Error>;
+        $(refuse!(@ $m $err);)*
+    };
+    (@ bool $e:ident) => { fn serialize_bool(self, _: bool) -> Result<(), Error> { Err($e()) } };
+    (@ ints $e:ident) => {
+        fn serialize_i8(self, _: i8) -> Result<(), Error> { Err($e()) }
+        fn serialize_i16(self, _: i16) -> Result<(), Error> { Err($e()) }
+        fn serialize_i32(self, _: i32) -> Result<(), Error> { Err($e()) }
+        fn serialize_i64(self, _: i64) -> Result<(), Error> { Err($e()) }
+        fn serialize_u8(self, _: u8) -> Result<(), Error> { Err($e()) }
+        fn serialize_u16(self, _: u16) -> Result<(), Error> { Err($e()) }
+        fn serialize_u32(self, _: u32) -> Result<(), Error> { Err($e()) }
+        fn serialize_u64(self, _: u64) -> Result<(), Error> { Err($e()) }
+    };
+    (@ char $e:ident) => { fn serialize_char(self, _: char) -> Result<(), Error> { Err($e()) } };
+    (@ newtype_struct $e:ident) => {
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, _: &T) -> Result<(), Error> {
+            Err($e())
+        }
+    };
+    (@ unit_variant $e:ident) => {
+        fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), Error> {
+            Err($e())
+        }
+    };
+    (@ others $e:ident) => {
+        fn serialize_f32(self, _: f32) -> Result<(), Error> { Err($e()) }
+        fn serialize_f64(self, _: f64) -> Result<(), Error> { Err($e()) }
+        fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> { Err($e()) }
+        fn serialize_none(self) -> Result<(), Error> { Err($e()) }
+        fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), Error> { Err($e()) }
+        fn serialize_unit(self) -> Result<(), Error> { Err($e()) }
+        fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> { Err($e()) }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<(), Error> {
+            Err($e())
+        }
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> { Err($e()) }
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> { Err($e()) }
+        fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, Error> {
+            Err($e())
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, Error> {
+            Err($e())
+        }
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> { Err($e()) }
+        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> { Err($e()) }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, Error> {
+            Err($e())
+        }
+    };
+}
+
 /// A map key: a string as is; integers (and bools) quoted, as serde_json does; anything else an error.
 struct KeyWriter<'a> {
     out: &'a mut Vec<u8>,
@@ -464,15 +546,7 @@ macro_rules! quoted_integers {
 }
 
 impl ser::Serializer for KeyWriter<'_> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = Impossible<(), Error>;
-    type SerializeTuple = Impossible<(), Error>;
-    type SerializeTupleStruct = Impossible<(), Error>;
-    type SerializeTupleVariant = Impossible<(), Error>;
-    type SerializeMap = Impossible<(), Error>;
-    type SerializeStruct = Impossible<(), Error>;
-    type SerializeStructVariant = Impossible<(), Error>;
+    refuse!(key_must_be_a_string; others);
 
     quoted_integers!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
         serialize_i128: i128, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64,
@@ -507,70 +581,6 @@ impl ser::Serializer for KeyWriter<'_> {
         self.out.push(b'"');
         Ok(())
     }
-
-    fn serialize_f32(self, _v: f32) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_f64(self, _v: f64) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_bytes(self, _v: &[u8]) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_none(self) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_unit(self) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeStruct, Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(key_must_be_a_string())
-    }
 }
 
 /// The field of a `RawValue`: a string of JSON written verbatim.
@@ -583,119 +593,11 @@ fn raw_value_must_be_a_string() -> Error {
 }
 
 impl ser::Serializer for RawWriter<'_> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = Impossible<(), Error>;
-    type SerializeTuple = Impossible<(), Error>;
-    type SerializeTupleStruct = Impossible<(), Error>;
-    type SerializeTupleVariant = Impossible<(), Error>;
-    type SerializeMap = Impossible<(), Error>;
-    type SerializeStruct = Impossible<(), Error>;
-    type SerializeStructVariant = Impossible<(), Error>;
+    refuse!(raw_value_must_be_a_string; bool ints char newtype_struct unit_variant others);
 
     fn serialize_str(self, v: &str) -> Result<(), Error> {
         self.out.extend_from_slice(v.as_bytes());
         Ok(())
-    }
-
-    fn serialize_bool(self, _v: bool) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_i8(self, _v: i8) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_i16(self, _v: i16) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_i32(self, _v: i32) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_i64(self, _v: i64) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_u8(self, _v: u8) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_u16(self, _v: u16) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_u32(self, _v: u32) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_u64(self, _v: u64) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_f32(self, _v: f32) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_f64(self, _v: f64) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_char(self, _v: char) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_bytes(self, _v: &[u8]) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_none(self) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_unit(self) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_unit_variant(self, _name: &'static str, _index: u32, _variant: &'static str) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, _value: &T) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result<(), Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeStruct, Error> {
-        Err(raw_value_must_be_a_string())
-    }
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(raw_value_must_be_a_string())
     }
 }
 
