@@ -195,7 +195,7 @@ fn measure(t: &Target, paused: Option<u32>, connections: usize, secs: u64) -> an
         }
     }
     anyhow::bail!(
-        "wrk completed no request against {} in {} runs (the last {secs} s long) and saw no error:          the server is stopped or the machine is saturated, so there is nothing to report",
+        "wrk completed no request against {} in {} runs (the last {secs} s long) and saw no error: the server is stopped or the machine is saturated, so there is nothing to report",
         t.addr,
         EMPTY_RUN_RETRIES + 1
     )
