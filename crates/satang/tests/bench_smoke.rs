@@ -21,6 +21,16 @@ fn run_bench(extra: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&satang(&args)).expect("bench JSON")
 }
 
+/// What every row of a bench report must show: no errors, some requests, and the measured server's memory
+/// read from /proc (a satang serving pages holds megabytes; with `--target` that is `--server-pid`'s).
+fn assert_rows_clean(rows: &[serde_json::Value]) {
+    for r in rows {
+        assert_eq!(r["errors"], 0, "{}: {r}", r["scenario"]);
+        assert!(r["requests"].as_u64().unwrap() > 0, "{} made no requests", r["scenario"]);
+        assert!(r["server_rss_mb"].as_f64().unwrap() > 1.0, "no RSS read for the server's pid: {r}");
+    }
+}
+
 fn assert_clean(report: &serde_json::Value) {
     let rows = report["rows"].as_array().expect("rows");
     let names: Vec<&str> = rows.iter().map(|r| r["scenario"].as_str().unwrap()).collect();
@@ -29,12 +39,7 @@ fn assert_clean(report: &serde_json::Value) {
     {
         assert!(names.contains(&expected), "{expected} missing from {names:?}");
     }
-    for r in rows {
-        assert_eq!(r["errors"], 0, "{}: {r}", r["scenario"]);
-        assert!(r["requests"].as_u64().unwrap() > 0, "{} made no requests", r["scenario"]);
-        // The server the bench started is measured from /proc (a satang serving pages holds megabytes).
-        assert!(r["server_rss_mb"].as_f64().unwrap() > 1.0, "no RSS read for the server's pid: {r}");
-    }
+    assert_rows_clean(rows);
 }
 
 #[test]
@@ -59,12 +64,7 @@ fn run_dashboard(extra: &[&str]) {
     let report: serde_json::Value = serde_json::from_slice(&satang(&args)).expect("bench JSON");
     let rows = report["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 14, "seven pages, flat out and at 200/s: {report}");
-    for r in rows {
-        assert_eq!(r["errors"], 0, "{}: {r}", r["scenario"]);
-        assert!(r["requests"].as_u64().unwrap() > 0, "{} made no requests", r["scenario"]);
-        // The server the bench started is measured from /proc (a satang serving pages holds megabytes).
-        assert!(r["server_rss_mb"].as_f64().unwrap() > 1.0, "no RSS read for the server's pid: {r}");
-    }
+    assert_rows_clean(rows);
 }
 
 #[test]
@@ -129,9 +129,6 @@ fn the_target_mode_measures_a_running_satangs_lists() {
     assert_eq!(rows.len(), 4, "two pages, flat out and at 200/s: {report}");
     for r in rows {
         assert_eq!(r["stored"], 300, "the account's total: {r}");
-        assert_eq!(r["errors"], 0, "{}: {r}", r["scenario"]);
-        assert!(r["requests"].as_u64().unwrap() > 0, "{} made no requests", r["scenario"]);
-        // --server-pid: the running server's own memory is read (a satang serving pages holds megabytes).
-        assert!(r["server_rss_mb"].as_f64().unwrap() > 1.0, "no RSS read for the server's pid: {r}");
     }
+    assert_rows_clean(rows);
 }
