@@ -168,19 +168,6 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
-impl From<Currency> for String {
-    fn from(c: Currency) -> String {
-        c.code().to_string()
-    }
-}
-
-impl TryFrom<String> for Currency {
-    type Error = UnknownCurrency;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
